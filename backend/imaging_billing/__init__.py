@@ -1,0 +1,1 @@
+"""imaging-billing: prepaid billing and entitlements for a cloud medical-imaging platform."""

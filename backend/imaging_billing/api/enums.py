@@ -1,0 +1,29 @@
+"""GraphQL enums: the domain's own enums, registered with Strawberry under their names."""
+
+from __future__ import annotations
+
+import strawberry
+
+from ..domain.exams import AccountStatus, LotMode
+from ..domain.ledger import LedgerType as LedgerEntryType
+from ..domain.notices import NoticeKind, NoticeTarget
+from ..services.ingest import UploadStatus
+from ..services.principals import Role
+
+strawberry.enum(LotMode, name="LotMode")
+strawberry.enum(AccountStatus, name="AccountStatus")
+strawberry.enum(LedgerEntryType, name="LedgerEntryType")
+strawberry.enum(NoticeKind, name="NoticeKind")
+strawberry.enum(NoticeTarget, name="NoticeTarget")
+strawberry.enum(UploadStatus, name="UploadStatus")
+strawberry.enum(Role, name="Role")
+
+__all__ = [
+    "AccountStatus",
+    "LedgerEntryType",
+    "LotMode",
+    "NoticeKind",
+    "NoticeTarget",
+    "Role",
+    "UploadStatus",
+]

@@ -1,0 +1,82 @@
+"""Expected failures as data (typed user errors) and the masking of everything else."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from ..domain.errors import RuleViolation
+
+log = logging.getLogger("imaging_billing.api")
+
+
+@strawberry.type(description="A refusal: `code` is the rule of domain.md it enforces.")
+class UserError:
+    code: str
+    field: str | None
+    message: str = strawberry.field(description="In the request's language (Accept-Language).")
+    message_zh: str
+    message_en: str
+
+    @classmethod
+    def of(cls, error: RuleViolation, lang: str) -> UserError:
+        return cls(
+            code=error.code,
+            field=error.field,
+            message=error.message_en if lang == "en" else error.message_zh,
+            message_zh=error.message_zh,
+            message_en=error.message_en,
+        )
+
+
+class AuthenticationError(Exception):
+    """Shown to the client as is."""
+
+
+class MaskUnexpected(SchemaExtension):
+    """Unexpected exceptions reach the client as 'Unexpected error' with the request id;
+    the stack trace goes to the log under the same id."""
+
+    def on_execute(self) -> Any:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        request_id = getattr(self.execution_context.context, "request_id", "-")
+        result.errors = [self._mask(error, request_id) for error in result.errors]
+
+    def _mask(self, error: GraphQLError, request_id: str) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, (AuthenticationError, GraphQLError)):
+            return error
+        if isinstance(original, RuleViolation):
+            lang = getattr(self.execution_context.context, "lang", "zh-CN")
+            return GraphQLError(
+                original.message_en if lang == "en" else original.message_zh,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={
+                    "code": original.code,
+                    "field": original.field,
+                    "messageZh": original.message_zh,
+                    "messageEn": original.message_en,
+                },
+            )
+        log.error("unexpected error, request %s", request_id, exc_info=original)
+        return GraphQLError(
+            f"Unexpected error (request id {request_id})",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL", "requestId": request_id},
+        )
+
+
+def language(accept_language: str | None) -> str:
+    """zh-CN unless the client prefers English."""
+    if accept_language and accept_language.strip().lower().startswith("en"):
+        return "en"
+    return "zh-CN"

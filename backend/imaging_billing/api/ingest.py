@@ -1,0 +1,135 @@
+"""Gateway mutations: uploads reported by an institution (signed calls)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry import relay
+
+from ..services import commands
+from ..services.ingest import UploadOutcome
+from ..services.ingest import UploadStatus as Status
+from . import ids
+from .enums import UploadStatus
+from .errors import UserError
+from .mutations import attempt
+from .types import Exam, Info
+
+
+@strawberry.input
+class ExamUploadInput:
+    study_instance_uid: str
+    uploaded_at: datetime | None = None
+
+
+@strawberry.type
+class ExamUploadResult:
+    study_instance_uid: str
+    status: UploadStatus
+    outcome: strawberry.Private[UploadOutcome]
+    lang: strawberry.Private[str]
+
+    @strawberry.field
+    def exam(self) -> Exam | None:
+        row = self.outcome.exam
+        return Exam.from_row(row) if row is not None else None
+
+    @strawberry.field
+    def error(self) -> UserError | None:
+        error = self.outcome.error
+        return UserError.of(error, self.lang) if error is not None else None
+
+
+@strawberry.type
+class RecordExamUploadPayload:
+    status: UploadStatus | None = None
+    exam: Exam | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RecordExamUploadsPayload:
+    results: list[ExamUploadResult] = strawberry.field(default_factory=list)
+    accepted: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _institution(value: relay.GlobalID) -> int:
+    return ids.decode(value, "Institution", missing="INSTITUTION_NOT_FOUND", field="institutionId")
+
+
+@strawberry.type
+class IngestMutation:
+    @strawberry.mutation(description="R-EXAM-4: idempotent per Study Instance UID.")
+    async def record_exam_upload(
+        self,
+        info: Info,
+        institution_id: relay.GlobalID,
+        study_instance_uid: str,
+        uploaded_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> RecordExamUploadPayload:
+        c = info.context
+
+        async def run() -> list[UploadOutcome]:
+            return await commands.record_exam_uploads(
+                c.services.writer,
+                c.principal,
+                institution_id=_institution(institution_id),
+                items=[(study_instance_uid, uploaded_at)],
+                idempotency_key=idempotency_key,
+                operation="recordExamUpload",
+            )
+
+        outcomes, errors = await attempt(info, run())
+        if not outcomes:
+            return RecordExamUploadPayload(user_errors=errors)
+        outcome = outcomes[0]
+        if outcome.error is not None:
+            errors = [UserError.of(outcome.error, c.lang)]
+        exam = Exam.from_row(outcome.exam) if outcome.exam is not None else None
+        return RecordExamUploadPayload(
+            status=UploadStatus(outcome.status), exam=exam, user_errors=errors
+        )
+
+    @strawberry.mutation(description="Up to 1,000 uploads; one result per item, in order.")
+    async def record_exam_uploads(
+        self,
+        info: Info,
+        institution_id: relay.GlobalID,
+        items: list[ExamUploadInput],
+        idempotency_key: str | None = None,
+    ) -> RecordExamUploadsPayload:
+        c = info.context
+
+        async def run() -> list[UploadOutcome]:
+            return await commands.record_exam_uploads(
+                c.services.writer,
+                c.principal,
+                institution_id=_institution(institution_id),
+                items=[(i.study_instance_uid, i.uploaded_at) for i in items],
+                idempotency_key=idempotency_key,
+                operation="recordExamUploads",
+            )
+
+        outcomes, errors = await attempt(info, run())
+        if outcomes is None:
+            return RecordExamUploadsPayload(user_errors=errors)
+        statuses = [o.status for o in outcomes]
+        return RecordExamUploadsPayload(
+            results=[
+                ExamUploadResult(
+                    study_instance_uid=o.study_uid,
+                    status=UploadStatus(o.status),
+                    outcome=o,
+                    lang=c.lang,
+                )
+                for o in outcomes
+            ],
+            accepted=statuses.count(Status.ACCEPTED),
+            duplicates=statuses.count(Status.DUPLICATE),
+            refused=statuses.count(Status.REFUSED),
+        )

@@ -1,0 +1,159 @@
+"""Query fields. Objects of other accounts resolve exactly like unknown IDs: null."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+from ..domain.errors import RuleViolation
+from ..services import commands, reading
+from ..store import accounts, exams, ledger, lots, notices
+from . import connections as conn_
+from . import ids
+from .connections import Connection
+from .enums import Role
+from .types import (
+    Account,
+    Agreement,
+    Exam,
+    ExamLot,
+    Info,
+    Institution,
+    LedgerEntry,
+    Notice,
+    UploadPermission,
+)
+
+
+@strawberry.type
+class Viewer:
+    role: Role
+    name: str
+    account_id: strawberry.Private[int | None]
+    institution_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account | None:
+        if self.account_id is None:
+            return None
+        async with info.context.db.read() as conn:
+            row = await accounts.get_account(conn, self.account_id)
+        return Account.from_row(row) if row else None
+
+    @strawberry.field
+    async def institution(self, info: Info) -> Institution | None:
+        if self.institution_id is None:
+            return None
+        async with info.context.db.read() as conn:
+            row = await accounts.get_institution(conn, self.institution_id)
+        return Institution.from_row(row) if row else None
+
+
+@strawberry.type
+class Discrepancy:
+    subject: str
+    check: str
+    expected: int
+    actual: int
+
+
+@strawberry.type(description="R-GEN-7: cached figures checked against the ledger.")
+class Reconciliation:
+    ok: bool
+    discrepancies: list[Discrepancy]
+
+
+async def _node(info: Info, gid: relay.GlobalID) -> Any:
+    """Load any node, scoped to the principal."""
+    principal = info.context.principal
+    loaders: dict[str, Any] = {
+        "Account": (accounts.get_account, Account, lambda r: r.id),
+        "Institution": (accounts.get_institution, Institution, lambda r: r.account_id),
+        "ExamLot": (lots.get_lot, ExamLot, lambda r: r.account_id),
+        "Exam": (exams.get_exam, Exam, lambda r: r.account_id),
+        "LedgerEntry": (ledger.get_entry, LedgerEntry, lambda r: r.account_id),
+        "Notice": (notices.get_notice, Notice, lambda r: r.account_id),
+        "Agreement": (accounts.get_agreement, Agreement, lambda r: r.account_id),
+    }
+    if gid.type_name not in loaders:
+        return None
+    load, kind, owner = loaders[gid.type_name]
+    try:
+        pk = ids.decode(gid, gid.type_name, missing="NODE_NOT_FOUND", field="id")
+    except RuleViolation:
+        return None
+    async with info.context.db.read() as conn:
+        row = await load(conn, pk)
+    if row is None or not principal.can_see_account(owner(row)):
+        return None
+    return kind.from_row(row)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Who is calling.")
+    def viewer(self, info: Info) -> Viewer:
+        p = info.context.principal
+        return Viewer(
+            role=p.role, name=p.name, account_id=p.account_id, institution_id=p.institution_id
+        )
+
+    @strawberry.field
+    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        node: relay.Node | None = await _node(info, id)
+        return node
+
+    @strawberry.field
+    async def account(self, info: Info, id: relay.GlobalID) -> Account | None:
+        node = await _node(info, id)
+        return node if isinstance(node, Account) else None
+
+    @strawberry.field(description="Operators: every account, by id; `search` matches the name.")
+    async def accounts(
+        self, info: Info, first: int, after: str | None = None, search: str | None = None
+    ) -> Connection[Account]:
+        info.context.principal.require_operator()
+        size = conn_.page_size(first)
+        async with info.context.db.read() as conn:
+            rows = await accounts.page_accounts(
+                conn, after_id=conn_.after_pk(after), limit=size + 1, search=search
+            )
+            total = await accounts.count_accounts(conn, search)
+        return conn_.build(rows, size, total, Account.from_row)
+
+    @strawberry.field(description="R-EXAM-4/5: an exam by its Study Instance UID.")
+    async def exam(
+        self, info: Info, institution_id: relay.GlobalID, study_instance_uid: str
+    ) -> Exam | None:
+        institution = ids.decode(
+            institution_id, "Institution", missing="INSTITUTION_NOT_FOUND", field="institutionId"
+        )
+        async with info.context.db.read() as conn:
+            row = await reading.find_exam(
+                conn, info.context.principal, institution, study_instance_uid
+            )
+        return Exam.from_row(row) if row is not None else None
+
+    @strawberry.field(description="R-ARR-5: may this institution upload now?")
+    async def upload_permission(
+        self, info: Info, institution_id: relay.GlobalID
+    ) -> UploadPermission:
+        institution = ids.decode(
+            institution_id, "Institution", missing="INSTITUTION_NOT_FOUND", field="institutionId"
+        )
+        async with info.context.db.read() as conn:
+            found = await reading.upload_permission(
+                conn, info.context.principal, institution, info.context.now()
+            )
+        p = found.permission
+        return UploadPermission(allowed=p.allowed, reason=p.reason, suspends_at=p.suspends_at)
+
+    @strawberry.field(description="Operators: R-GEN-7 reconciliation of one account.")
+    async def reconcile_account(self, info: Info, account_id: relay.GlobalID) -> Reconciliation:
+        pk = ids.decode(account_id, "Account", missing="ACCOUNT_NOT_FOUND", field="accountId")
+        found = await commands.reconcile(info.context.db, info.context.principal, pk)
+        return Reconciliation(
+            ok=not found, discrepancies=[Discrepancy(**d.__dict__) for d in found]
+        )

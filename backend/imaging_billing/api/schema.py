@@ -1,0 +1,52 @@
+"""The schema: per-domain Query/Mutation mixins composed, with the request limits."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from ..domain.errors import RuleViolation
+from .errors import MaskUnexpected
+from .ingest import IngestMutation
+from .mutations import OperatorMutation
+from .queries import Query
+from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, Notice
+
+
+@strawberry.type
+class Mutation(OperatorMutation, IngestMutation):
+    pass
+
+
+class BillingSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Refusals are expected answers, not incidents: log only the rest."""
+        unexpected = [e for e in errors if not isinstance(e.original_error, RuleViolation)]
+        super().process_errors(unexpected, execution_context)
+
+
+schema = BillingSchema(
+    query=Query,
+    mutation=Mutation,
+    types=[Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, Notice],
+    extensions=[
+        MaskUnexpected,
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaxTokensLimiter(max_token_count=20_000),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ],
+    config=StrawberryConfig(auto_camel_case=True),
+)

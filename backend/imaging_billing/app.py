@@ -1,0 +1,95 @@
+"""Starlette assembly: /graphql (GraphiQL in a browser), /healthz, the console at /."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .api.context import Services
+from .api.http import GraphQLEndpoint
+from .config import Settings
+from .services.auth import Authenticator
+from .services.clock import Clock, SystemClock
+from .services.ingest_writer import IngestWriter
+from .services.sweep import run_sweep
+from .store.db import Database
+
+log = logging.getLogger("imaging_billing")
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    db = Database(settings.database_url)
+    clock = clock or SystemClock()
+    return Services(
+        db=db,
+        clock=clock,
+        writer=IngestWriter(db, clock, settings.ingest_batch_limit),
+        auth=Authenticator(db, settings.signature_window_seconds),
+    )
+
+
+async def _sweep_forever(services: Services, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_sweep(services.db, services.clock.now())
+        except Exception:
+            log.exception("expiry sweep failed; retrying next period")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    services = services or build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        sweeper = None
+        if settings.sweep_interval_seconds > 0:
+            sweeper = asyncio.create_task(_sweep_forever(services, settings.sweep_interval_seconds))
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+            await services.writer.close()
+            await services.db.dispose()
+
+    async def healthz(_: Request) -> Response:
+        async with services.db.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+        return PlainTextResponse("ok")
+
+    graphql = GraphQLEndpoint(services)
+    routes: list[Route | Mount] = [
+        Route("/healthz", healthz),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+    ]
+    routes += _console_routes(settings.console_dir)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+def _console_routes(dist: Path) -> list[Route | Mount]:
+    """The built console; unknown paths fall back to index.html (history-mode routes)."""
+    index = dist / "index.html"
+
+    async def spa(request: Request) -> Response:
+        if index.is_file():
+            return FileResponse(index)
+        return JSONResponse({"error": "console not built"}, status_code=404)
+
+    routes: list[Route | Mount] = []
+    if (dist / "assets").is_dir():
+        routes.append(Mount("/assets", StaticFiles(directory=dist / "assets"), name="assets"))
+    routes.append(Route("/{path:path}", spa))
+    return routes

@@ -1,0 +1,105 @@
+"""Operator commands: `python -m imaging_billing.cli serve|migrate|create-operator-token|sweep`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import demo
+from .config import ROOT, Settings
+from .services import accounts as account_cases
+from .services.clock import SystemClock
+from .services.sweep import run_sweep
+from .store.db import Database
+from .store.migrate import upgrade
+
+CREDENTIALS = ROOT / "var" / "demo-credentials.json"
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite") and ":///" in url:
+        Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def migrate(settings: Settings) -> None:
+    _ensure_sqlite_dir(settings.database_url)
+    upgrade(settings.database_url)
+
+
+async def _first_start(settings: Settings) -> dict[str, str] | None:
+    db = Database(settings.database_url)
+    try:
+        if not await demo.is_empty(db):
+            return None
+        return await demo.load(db, SystemClock().now())
+    finally:
+        await db.dispose()
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    migrate(settings)
+    if settings.demo_data:
+        credentials = asyncio.run(_first_start(settings))
+        if credentials is not None:
+            demo.save(CREDENTIALS, credentials)
+    url = f"http://{settings.host}:{settings.port}"
+    lines = [f"Console:  {url}/", f"GraphiQL: {url}/graphql"]
+    if CREDENTIALS.is_file():
+        lines.append(f"Demo credentials ({CREDENTIALS}):")
+        lines += [f"  {k}: {v}" for k, v in json.loads(CREDENTIALS.read_text()).items()]
+    print("\n".join(lines), flush=True)  # noqa: T201 - the operator reads this
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+async def _create_token(settings: Settings, name: str) -> str:
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as conn:
+            return await account_cases.create_operator_token(
+                conn, name=name, now=SystemClock().now()
+            )
+    finally:
+        await db.dispose()
+
+
+async def _sweep(settings: Settings) -> str:
+    db = Database(settings.database_url)
+    try:
+        return repr(await run_sweep(db, SystemClock().now()))
+    finally:
+        await db.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="imaging-billing")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="migrate, load demo data on first start, serve")
+    sub.add_parser("migrate", help="apply database migrations")
+    token = sub.add_parser("create-operator-token", help="issue an operator API token")
+    token.add_argument("--name", required=True)
+    sub.add_parser("sweep", help="forfeit expired lots and send due notices")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    settings = Settings.from_env()
+    if args.command == "serve":
+        serve(settings)
+    elif args.command == "migrate":
+        migrate(settings)
+    elif args.command == "create-operator-token":
+        migrate(settings)
+        print(asyncio.run(_create_token(settings, args.name)))  # noqa: T201
+    elif args.command == "sweep":
+        print(asyncio.run(_sweep(settings)))  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Settings from the environment, read in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DB = ROOT / "var" / "imaging-billing.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=lambda: f"sqlite+aiosqlite:///{DEFAULT_DB}")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    console_dir: Path = ROOT / "frontend" / "dist"
+    # How far an institution's signed timestamp may be from the server clock.
+    signature_window_seconds: int = 300
+    # Background expiry sweep / notice scan period; 0 turns it off (tests drive it).
+    sweep_interval_seconds: float = 60.0
+    # Group commit: how many uploads one ingest transaction may take at most.
+    ingest_batch_limit: int = 2_000
+    demo_data: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        base = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL", base.database_url),
+            host=env.get("HOST", base.host),
+            port=int(env.get("PORT", base.port)),
+            console_dir=Path(env.get("CONSOLE_DIR", str(base.console_dir))),
+            signature_window_seconds=int(
+                env.get("SIGNATURE_WINDOW_SECONDS", base.signature_window_seconds)
+            ),
+            sweep_interval_seconds=float(
+                env.get("SWEEP_INTERVAL_SECONDS", base.sweep_interval_seconds)
+            ),
+            demo_data=env.get("DEMO_DATA", "1") not in ("0", "false", "no"),
+        )

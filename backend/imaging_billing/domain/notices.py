@@ -1,0 +1,51 @@
+"""Notices to the business and management platforms (R-ARR-2)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+
+class NoticeKind(StrEnum):
+    LOW_BALANCE = "LOW_BALANCE"
+    ARREARS_STARTED = "ARREARS_STARTED"
+    UPLOADS_SUSPENDED = "UPLOADS_SUSPENDED"
+    UPLOADS_RESUMED = "UPLOADS_RESUMED"
+    LOT_EXPIRING_30D = "LOT_EXPIRING_30D"
+    LOT_EXPIRING_7D = "LOT_EXPIRING_7D"
+
+
+class NoticeTarget(StrEnum):
+    BUSINESS = "BUSINESS"
+    MANAGEMENT = "MANAGEMENT"
+
+
+EXPIRY_WARNINGS = (
+    (NoticeKind.LOT_EXPIRING_30D, timedelta(days=30), "notified_30d"),
+    (NoticeKind.LOT_EXPIRING_7D, timedelta(days=7), "notified_7d"),
+)
+
+
+def notice_rows(
+    kind: NoticeKind,
+    *,
+    account_id: int,
+    now: datetime,
+    lot_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per platform: every notice goes to both (R-ARR-2)."""
+    text = json.dumps(detail or {}, sort_keys=True, default=str)
+    return [
+        {
+            "account_id": account_id,
+            "kind": kind.value,
+            "target": target.value,
+            "created_at": now,
+            "lot_id": lot_id,
+            "detail": text,
+        }
+        for target in NoticeTarget
+    ]

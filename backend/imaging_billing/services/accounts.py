@@ -1,0 +1,100 @@
+"""Operator use cases: accounts, institutions, agreements, tokens (R-GEN-2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .. import security
+from ..domain.errors import RuleViolation
+from ..store import accounts, tokens
+from .principals import Role
+
+MAX_NAME = 200
+
+
+def check_text(
+    value: str, field: str, *, code: str = "NAME_REQUIRED", limit: int = MAX_NAME
+) -> str:
+    value = value.strip()
+    if not value or len(value) > limit or any(ord(c) < 32 for c in value):
+        raise RuleViolation(code, field)
+    return value
+
+
+async def create_account(conn: AsyncConnection, *, name: str, now: datetime) -> int:
+    return await accounts.insert_account(conn, name=check_text(name, "name"), now=now)
+
+
+@dataclass(frozen=True)
+class IssuedInstitution:
+    institution_id: int
+    token: str  # shown once, never stored
+
+
+async def create_institution(
+    conn: AsyncConnection, *, account_id: int, name: str, now: datetime
+) -> IssuedInstitution:
+    name = check_text(name, "name")
+    if await accounts.get_account(conn, account_id) is None:
+        raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
+    token = security.new_token("ibi")
+    institution_id = await accounts.insert_institution(
+        conn, account_id=account_id, name=name, token_hash=security.digest(token), now=now
+    )
+    return IssuedInstitution(institution_id, token)
+
+
+async def record_agreement(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    number: str,
+    signed_on: date,
+    channel_partner: str,
+    actor: str,
+    now: datetime,
+) -> int:
+    """R-GEN-2: the signed offline cooperation agreement that lets an account order."""
+    code = "R_GEN_2_AGREEMENT_FIELDS"
+    number = check_text(number, "number", code=code, limit=100)
+    channel_partner = check_text(channel_partner, "channelPartner", code=code)
+    if signed_on > now.date():
+        raise RuleViolation(code, "signedOn")
+    if await accounts.lock_account(conn, account_id) is None:
+        raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
+    return await accounts.insert_agreement(
+        conn,
+        account_id=account_id,
+        number=number,
+        signed_on=signed_on,
+        channel_partner=channel_partner,
+        actor=actor,
+        now=now,
+    )
+
+
+async def set_low_balance_threshold(
+    conn: AsyncConnection, *, account_id: int, threshold: int | None
+) -> None:
+    if threshold is not None and not 0 <= threshold <= 2**53:
+        raise RuleViolation("THRESHOLD_INVALID", "threshold")
+    if await accounts.lock_account(conn, account_id) is None:
+        raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
+    await accounts.update_account(
+        conn, account_id, low_balance_threshold=threshold, low_balance_noticed=False
+    )
+
+
+async def create_operator_token(conn: AsyncConnection, *, name: str, now: datetime) -> str:
+    token = security.new_token("ibo")
+    await tokens.insert_token(
+        conn,
+        name=check_text(name, "name"),
+        token_hash=security.digest(token),
+        role=Role.OPERATOR.value,
+        now=now,
+    )
+    return token

@@ -1,0 +1,73 @@
+"""Authenticating callers into principals.
+
+Institution look-ups are cached for a few seconds: every upload is signed, and
+the digest barely ever changes. A revoked or rotated token stops working within
+`CACHE_SECONDS` on every instance.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .. import security
+from ..store import accounts, tokens
+from ..store.db import Database
+from .principals import Principal, Role
+
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Known:
+    token_hash: str
+    principal: Principal
+    loaded: float
+
+
+class Authenticator:
+    def __init__(self, db: Database, window_seconds: int) -> None:
+        self.db = db
+        self.window_seconds = window_seconds
+        self._institutions: dict[int, _Known] = {}
+
+    async def operator(self, bearer: str) -> Principal | None:
+        async with self.db.read() as conn:
+            row = await tokens.by_hash(conn, security.digest(bearer))
+        if row is None:
+            return None
+        return Principal(Role.OPERATOR, row.id, row.name)
+
+    async def institution(
+        self,
+        institution_id: int,
+        signed_id: str,
+        timestamp_ms: str,
+        body: bytes,
+        signature: str,
+        now_ms: int,
+    ) -> Principal | None:
+        """`signed_id` is the institution ID exactly as the caller sent and signed it."""
+        if not security.timestamp_fresh(timestamp_ms, now_ms, self.window_seconds):
+            return None
+        known = await self._institution(institution_id)
+        if known is None:
+            return None
+        ok = security.signature_valid(known.token_hash, signed_id, timestamp_ms, body, signature)
+        return known.principal if ok else None
+
+    async def _institution(self, institution_id: int) -> _Known | None:
+        known = self._institutions.get(institution_id)
+        if known is not None and time.monotonic() - known.loaded < CACHE_SECONDS:
+            return known
+        async with self.db.read() as conn:
+            row = await accounts.get_institution(conn, institution_id)
+        if row is None:
+            self._institutions.pop(institution_id, None)
+            return None
+        principal = Principal(
+            Role.INSTITUTION, row.id, row.name, account_id=row.account_id, institution_id=row.id
+        )
+        known = _Known(row.token_hash, principal, time.monotonic())
+        self._institutions[institution_id] = known
+        return known

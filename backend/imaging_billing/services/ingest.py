@@ -1,0 +1,176 @@
+"""Recording uploaded exams (R-EXAM-3/4/5, R-ARR-1/2/3): the hot path.
+
+`record_uploads` handles any number of uploads of one account in one transaction
+with a fixed number of statements (lock, look-up, lots, then one executemany per
+table), so a batch of 1,000 costs about what a single upload does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain import exams as rules
+from ..domain.errors import RuleViolation
+from ..domain.ledger import Cause, LedgerType, entry
+from ..domain.notices import NoticeKind, notice_rows
+from ..store import accounts, exams, ledger, lots, notices
+from .arrears import apply_arrears_change
+
+
+class UploadStatus(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    DUPLICATE = "DUPLICATE"
+    REFUSED = "REFUSED"
+
+
+@dataclass(frozen=True)
+class UploadItem:
+    institution_id: int
+    study_uid: str
+    uploaded_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    status: UploadStatus
+    study_uid: str
+    exam: Row[Any] | None = None
+    error: RuleViolation | None = None
+
+
+def _refused(item: UploadItem, error: RuleViolation) -> UploadOutcome:
+    return UploadOutcome(UploadStatus.REFUSED, item.study_uid, error=error)
+
+
+async def record_uploads(
+    conn: AsyncConnection, account_id: int, items: list[UploadItem], now: datetime
+) -> list[UploadOutcome]:
+    """Record uploads of one account, in order. Call inside a write transaction."""
+    outcomes: dict[int, UploadOutcome] = {}
+    fresh: dict[str, tuple[int, datetime]] = {}  # first occurrence of each new study
+    for index, item in enumerate(items):
+        try:
+            rules.validate_study_uid(item.study_uid)
+            uploaded_at = rules.upload_instant(item.uploaded_at, now)
+        except RuleViolation as error:
+            outcomes[index] = _refused(item, error)
+            continue
+        fresh.setdefault(item.study_uid, (index, uploaded_at))
+
+    account = await accounts.lock_account(conn, account_id)
+    if account is None:
+        raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
+    known = await exams.find_by_uids(conn, account_id, list(fresh))
+    new = [(uid, at) for uid, (_, at) in fresh.items() if uid not in known]
+
+    permission = rules.upload_permission(account.arrears_since, now)
+    if new and not permission.allowed:
+        # R-ARR-3: refused, and not recorded as consumption.
+        await _notice_suspension(conn, account, now)
+        refused = {uid for uid, _ in new}
+        for index, item in enumerate(items):
+            if index not in outcomes and item.study_uid in refused:
+                outcomes[index] = _refused(item, RuleViolation("R_ARR_3_SUSPENDED"))
+        new = []
+
+    accepted: set[str] = set()
+    if new:
+        inserted = await _insert(conn, account, items, fresh, new, now)
+        known.update(inserted)
+        accepted = set(inserted)
+
+    answers: list[UploadOutcome] = []
+    for index, item in enumerate(items):
+        if index in outcomes:
+            answers.append(outcomes[index])
+            continue
+        # Only the first new occurrence is accepted; every replay is a duplicate (R-EXAM-4).
+        first = item.study_uid in accepted and fresh[item.study_uid][0] == index
+        status = UploadStatus.ACCEPTED if first else UploadStatus.DUPLICATE
+        answers.append(UploadOutcome(status, item.study_uid, exam=known[item.study_uid]))
+    return answers
+
+
+async def _insert(
+    conn: AsyncConnection,
+    account: Any,
+    items: list[UploadItem],
+    fresh: dict[str, tuple[int, datetime]],
+    new: list[tuple[str, datetime]],
+    now: datetime,
+) -> dict[str, Row[Any]]:
+    usable = await lots.usable_lots(conn, account.id, now)
+    draws = rules.allocate(usable, len(new), now)  # R-EXAM-3
+    years = {lot.id: lot.storage_years for lot in usable}
+    rows = [
+        {
+            "account_id": account.id,
+            "institution_id": items[fresh[uid][0]].institution_id,
+            "study_uid": uid,
+            "uploaded_at": at,
+            "recorded_at": now,
+            "lot_id": lot_id,
+            "covered_at": None if lot_id is None else now,
+            "storage_ends_at": None if lot_id is None else rules.storage_ends_at(at, years[lot_id]),
+        }
+        for (uid, at), lot_id in zip(new, draws, strict=True)
+    ]
+    inserted = await exams.insert_exams(conn, rows)
+    await ledger.append(conn, [_ledger_row(row, now) for row in inserted])
+    per_lot = Counter(lot_id for lot_id in draws if lot_id is not None)
+    await lots.add_used(conn, dict(per_lot))
+    available = sum(lot.remaining for lot in usable) - sum(per_lot.values())
+    await _after_draw(conn, account, draws.count(None), available, now)
+    return {row.study_uid: row for row in inserted}
+
+
+def _ledger_row(row: Row[Any], now: datetime) -> dict[str, Any]:
+    covered = row.lot_id is not None
+    return entry(
+        LedgerType.CONSUMPTION if covered else LedgerType.ARREARS,
+        account_id=row.account_id,
+        quantity=-1 if covered else 1,
+        now=now,
+        cause=Cause.EXAM,
+        actor=f"institution:{row.institution_id}",
+        lot_id=row.lot_id,
+        exam_id=row.id,
+    )
+
+
+async def _after_draw(
+    conn: AsyncConnection, account: Any, arrears: int, available: int, now: datetime
+) -> None:
+    """Arrears clock and notices (R-ARR-1/2) after a draw."""
+    threshold = rules.low_balance_threshold(
+        account.low_balance_threshold, account.last_lot_quantity
+    )
+    low = rules.low_balance_due(
+        noticed=account.low_balance_noticed, available=available, threshold=threshold
+    )
+    if low:
+        detail = {"available": available, "threshold": threshold}
+        await notices.append(
+            conn, notice_rows(NoticeKind.LOW_BALANCE, account_id=account.id, now=now, detail=detail)
+        )
+    if arrears:
+        extra = {"low_balance_noticed": True} if low else {}
+        await apply_arrears_change(conn, account, arrears, now, **extra)
+    elif low:
+        await accounts.update_account(conn, account.id, low_balance_noticed=True)
+
+
+async def _notice_suspension(conn: AsyncConnection, account: Any, now: datetime) -> None:
+    """The first refused upload of a suspension records its notice, unless the sweep did."""
+    if account.suspension_noticed:
+        return
+    rows = notice_rows(NoticeKind.UPLOADS_SUSPENDED, account_id=account.id, now=now)
+    await notices.append(conn, rows)
+    await accounts.update_account(conn, account.id, suspension_noticed=True)

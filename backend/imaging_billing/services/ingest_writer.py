@@ -1,0 +1,209 @@
+"""Group commit for uploads.
+
+Concurrent upload requests queue here; one task takes everything waiting, records
+it in a single write transaction (one lock per account, one executemany per
+table) and commits once, so one fsync covers every upload that was waiting.
+Each request still gets its own answer, and a request that fails unexpectedly
+is retried alone so it cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.errors import RuleViolation
+from ..store import exams
+from ..store import idempotency as keys
+from ..store.db import Database
+from .clock import Clock
+from .idempotency import request_hash
+from .ingest import UploadItem, UploadOutcome, UploadStatus, record_uploads
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestJob:
+    account_id: int
+    items: list[UploadItem]
+    scope: str
+    operation: str
+    key: str | None = None
+    future: asyncio.Future[list[UploadOutcome]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    @property
+    def digest(self) -> str:
+        payload = [[i.institution_id, i.study_uid, i.uploaded_at] for i in self.items]
+        return request_hash(self.operation, payload)
+
+
+class IngestWriter:
+    def __init__(self, db: Database, clock: Clock, batch_limit: int = 2_000) -> None:
+        self.db = db
+        self.clock = clock
+        self.batch_limit = batch_limit
+        self._queue: asyncio.Queue[IngestJob] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, job: IngestJob) -> list[UploadOutcome]:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name="ingest-writer")
+        await self._queue.put(job)
+        return await job.future
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            jobs = [await self._queue.get()]
+            size = len(jobs[0].items)
+            while size < self.batch_limit and not self._queue.empty():
+                job = self._queue.get_nowait()
+                jobs.append(job)
+                size += len(job.items)
+            await self._run(jobs)
+
+    async def _run(self, jobs: list[IngestJob]) -> None:
+        try:
+            results = await self._commit(jobs)
+        except Exception as error:  # isolate the failing request
+            if len(jobs) == 1:
+                log.exception("upload transaction failed")
+                _settle(jobs[0], error)
+                return
+            for job in jobs:
+                await self._run([job])
+            return
+        for job, result in results:
+            _settle(job, result)
+
+    async def _commit(
+        self, jobs: list[IngestJob]
+    ) -> list[tuple[IngestJob, list[UploadOutcome] | BaseException]]:
+        now = self.clock.now()
+        results: list[tuple[IngestJob, list[UploadOutcome] | BaseException]] = []
+        async with self.db.write() as conn:
+            by_account: dict[int, list[IngestJob]] = defaultdict(list)
+            for job in jobs:
+                by_account[job.account_id].append(job)
+            # Accounts in id order, so PostgreSQL instances lock them in one order.
+            for account_id in sorted(by_account):
+                results += await _account_jobs(conn, account_id, by_account[account_id], now)
+        return results
+
+
+async def _account_jobs(
+    conn: AsyncConnection, account_id: int, jobs: list[IngestJob], now: Any
+) -> list[tuple[IngestJob, list[UploadOutcome] | BaseException]]:
+    results: list[tuple[IngestJob, list[UploadOutcome] | BaseException]] = []
+    found = await keys.find_many(conn, [(j.scope, j.key) for j in jobs if j.key])
+    runnable: list[IngestJob] = []
+    claimed: set[tuple[str, str]] = set()
+    for job in jobs:
+        if job.key is None:
+            runnable.append(job)
+            continue
+        pair = (job.scope, job.key)
+        record = found.get(pair)
+        if record is None and pair not in claimed:
+            claimed.add(pair)
+            runnable.append(job)
+        elif record is not None and (record.request_hash, record.operation) == (
+            job.digest,
+            job.operation,
+        ):
+            results.append((job, await _replay(conn, job, json.loads(record.response))))
+        elif record is not None:
+            results.append((job, RuleViolation("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")))
+        else:  # the same key twice in one batch: answer the second from the first's record
+            results.append((job, _Deferred()))
+    items = [item for job in runnable for item in job.items]
+    outcomes = await record_uploads(conn, account_id, items, now) if items else []
+    offset = 0
+    for job in runnable:
+        mine = outcomes[offset : offset + len(job.items)]
+        offset += len(job.items)
+        results.append((job, mine))
+        if job.key is not None:
+            await keys.insert(
+                conn,
+                scope=job.scope,
+                key=job.key,
+                operation=job.operation,
+                request_hash=job.digest,
+                response=json.dumps([_stored(o) for o in mine]),
+                now=now,
+            )
+    return await _resolve_deferred(conn, results)
+
+
+class _Deferred(Exception):
+    """Marks a job whose key another job of the same batch is using."""
+
+
+async def _resolve_deferred(
+    conn: AsyncConnection, results: list[tuple[IngestJob, list[UploadOutcome] | BaseException]]
+) -> list[tuple[IngestJob, list[UploadOutcome] | BaseException]]:
+    resolved: list[tuple[IngestJob, list[UploadOutcome] | BaseException]] = []
+    for job, result in results:
+        if isinstance(result, _Deferred):
+            assert job.key is not None
+            record = await keys.find(conn, job.scope, job.key)
+            assert record is not None
+            if (record.request_hash, record.operation) != (job.digest, job.operation):
+                result = RuleViolation("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")
+            else:
+                result = await _replay(conn, job, json.loads(record.response))
+        resolved.append((job, result))
+    return resolved
+
+
+def _stored(outcome: UploadOutcome) -> dict[str, Any]:
+    error = outcome.error
+    return {
+        "status": outcome.status.value,
+        "uid": outcome.study_uid,
+        "exam": outcome.exam.id if outcome.exam is not None else None,
+        "code": error.code if error else None,
+        "field": error.field if error else None,
+    }
+
+
+async def _replay(
+    conn: AsyncConnection, job: IngestJob, stored: list[dict[str, Any]]
+) -> list[UploadOutcome]:
+    rows = await exams.get_exams(conn, [s["exam"] for s in stored if s["exam"] is not None])
+    return [
+        UploadOutcome(
+            UploadStatus(s["status"]),
+            s["uid"],
+            exam=rows.get(s["exam"]) if s["exam"] is not None else None,
+            error=RuleViolation(s["code"], s["field"]) if s["code"] else None,
+        )
+        for s in stored
+    ]
+
+
+def _settle(job: IngestJob, result: list[UploadOutcome] | BaseException) -> None:
+    if job.future.done():
+        return
+    if isinstance(result, BaseException):
+        job.future.set_exception(result)
+    else:
+        job.future.set_result(result)

@@ -1,0 +1,43 @@
+"""Who is calling. Every service call names its principal; scoping happens here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..domain.errors import RuleViolation
+
+
+class Role(StrEnum):
+    OPERATOR = "OPERATOR"
+    INSTITUTION = "INSTITUTION"
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    id: int
+    name: str
+    account_id: int | None = None
+    institution_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the ledger and audit name this principal."""
+        return f"{self.role.value.lower()}:{self.id}"
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role is Role.OPERATOR
+
+    def can_see_account(self, account_id: int) -> bool:
+        return self.is_operator or self.account_id == account_id
+
+    def require_operator(self) -> None:
+        if not self.is_operator:
+            raise RuleViolation("FORBIDDEN")
+
+    def require_account(self, account_id: int, *, missing: str = "ACCOUNT_NOT_FOUND") -> None:
+        """Another account's objects look exactly like unknown ones."""
+        if not self.can_see_account(account_id):
+            raise RuleViolation(missing)

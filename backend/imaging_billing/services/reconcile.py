@@ -1,0 +1,60 @@
+"""Reconciliation (R-GEN-7): every cached counter against the append-only ledger.
+
+Returns the discrepancies found; an empty list means the figures shown are
+exactly what the ledger says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.errors import RuleViolation
+from ..store import accounts, exams, ledger, lots
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    subject: str  # "account:1", "lot:7"
+    check: str
+    expected: int
+    actual: int
+
+
+async def reconcile_account(conn: AsyncConnection, account_id: int) -> list[Discrepancy]:
+    account = await accounts.get_account(conn, account_id)
+    if account is None:
+        raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
+    by_lot = await ledger.sums_by_lot(conn, account_id)
+    counts = await ledger.count_by_type(conn, account_id)
+    expired = await ledger.expiry_by_lot(conn, account_id)
+    covered = await exams.count_by_lot(conn, account_id)
+    found: list[Discrepancy] = []
+
+    def check(subject: str, name: str, expected: int, actual: int) -> None:
+        if expected != actual:
+            found.append(Discrepancy(subject, name, expected, actual))
+
+    for lot in await lots.account_lots(conn, account_id):
+        subject = f"lot:{lot.id}"
+        check(
+            subject,
+            "remainder = ledger",
+            by_lot.get(lot.id, 0),
+            lot.quantity - lot.used - lot.forfeited,
+        )
+        check(subject, "used = exams covered", covered.get(lot.id, 0), lot.used)
+        check(subject, "forfeited = expiry entries", expired.get(lot.id, 0), lot.forfeited)
+        check(subject, "used <= quantity", 1, int(0 <= lot.used <= lot.quantity))
+    subject = f"account:{account_id}"
+    ledger_arrears = by_lot.get(None, 0) - counts.get("SETTLEMENT", 0)
+    check(subject, "arrears = ledger", ledger_arrears, account.arrears_count)
+    check(subject, "arrears = exams uncovered", covered.get(None, 0), account.arrears_count)
+    check(
+        subject,
+        "arrears clock set iff arrears",
+        int(account.arrears_count > 0),
+        int(account.arrears_since is not None),
+    )
+    return found

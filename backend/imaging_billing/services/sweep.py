@@ -1,0 +1,100 @@
+"""Time-driven upkeep: forfeit expired lots (R-EXAM-2), notice suspensions (R-ARR-3)
+and lots about to expire (R-ARR-2 decision).
+
+Figures are right before this runs (they are derived at read time); the sweep
+writes the EXPIRY entries and notices. Safe to run on several instances at once:
+each lot is swept under its account's lock and only while still unswept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.exams import ARREARS_GRACE
+from ..domain.ledger import Cause, LedgerType, entry
+from ..domain.notices import EXPIRY_WARNINGS, NoticeKind, notice_rows
+from ..store import accounts, ledger, lots, notices
+from ..store.db import Database
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    lots_expired: int
+    exams_forfeited: int
+    suspensions_noticed: int
+    expiry_warnings: int
+
+
+async def run_sweep(db: Database, now: datetime) -> SweepReport:
+    expired = forfeited = 0
+    while True:
+        async with db.write() as conn:
+            batch = await lots.expired_unswept(conn, now, BATCH)
+            for lot in batch:
+                forfeited += await _expire(conn, lot.id, lot.account_id, now)
+        expired += len(batch)
+        if len(batch) < BATCH:
+            break
+    async with db.write() as conn:
+        suspended = await _notice_suspensions(conn, now)
+        warned = await _warn_expiring(conn, now)
+    return SweepReport(expired, forfeited, suspended, warned)
+
+
+async def _expire(conn: AsyncConnection, lot_id: int, account_id: int, now: datetime) -> int:
+    await accounts.lock_account(conn, account_id)
+    lot = await lots.get_lot(conn, lot_id)
+    if lot is None or lot.swept_at is not None:
+        return 0  # another instance swept it first
+    remainder: int = lot.quantity - lot.used - lot.forfeited
+    if remainder:
+        await ledger.append(
+            conn,
+            [
+                entry(
+                    LedgerType.EXPIRY,
+                    account_id=account_id,
+                    lot_id=lot_id,
+                    quantity=-remainder,
+                    now=now,
+                    cause=Cause.SWEEP,
+                    actor="system:sweep",
+                )
+            ],
+        )
+    await lots.mark_swept(conn, lot_id, remainder, now)
+    return remainder
+
+
+async def _notice_suspensions(conn: AsyncConnection, now: datetime) -> int:
+    ids = await accounts.suspended_unnoticed(conn, now - ARREARS_GRACE)
+    for account_id in ids:
+        await notices.append(
+            conn, notice_rows(NoticeKind.UPLOADS_SUSPENDED, account_id=account_id, now=now)
+        )
+        await accounts.update_account(conn, account_id, suspension_noticed=True)
+    return len(ids)
+
+
+async def _warn_expiring(conn: AsyncConnection, now: datetime) -> int:
+    warned = 0
+    # Nearest warning first: a lot first seen 5 days out gets the 7-day notice only.
+    for kind, lead, column in reversed(EXPIRY_WARNINGS):
+        due = await lots.expiring_unnoticed(
+            conn, before=now + lead, now=now, column=column, limit=10_000
+        )
+        for lot in due:
+            detail = {"expiresAt": lot.expires_at.isoformat(), "remaining": lot.quantity - lot.used}
+            await notices.append(
+                conn,
+                notice_rows(kind, account_id=lot.account_id, now=now, lot_id=lot.id, detail=detail),
+            )
+        flags = {c: True for _, lead_c, c in EXPIRY_WARNINGS if lead_c >= lead}
+        await lots.set_flags(conn, [lot.id for lot in due], **flags)
+        warned += len(due)
+    return warned

@@ -1,0 +1,65 @@
+"""Operator void of a wrongly reported exam (audited, with a reason).
+
+A covered exam's credit goes back to its lot; when that lot has already expired
+the credit is forfeited at once (a VOID then an EXPIRY entry, or, before the
+sweep has run, left for the sweep to forfeit). A voided arrears exam leaves arrears.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.errors import RuleViolation
+from ..domain.ledger import Cause, LedgerType, entry
+from ..store import accounts, exams, ledger, lots
+from .arrears import apply_arrears_change
+
+MAX_REASON = 500
+
+
+def check_reason(reason: str, field: str = "reason") -> str:
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise RuleViolation("R_GEN_5_REASON_REQUIRED", field)
+    return reason
+
+
+async def void_exam(
+    conn: AsyncConnection, *, exam_id: int, reason: str, actor: str, now: datetime
+) -> int:
+    reason = check_reason(reason)
+    row = await exams.get_exam(conn, exam_id)
+    if row is None:
+        raise RuleViolation("EXAM_NOT_FOUND", "examId")
+    account = await accounts.lock_account(conn, row.account_id)
+    row = await exams.get_exam(conn, exam_id)  # re-read under the account lock
+    assert row is not None
+    assert account is not None
+    if row.voided_at is not None:
+        raise RuleViolation("EXAM_ALREADY_VOIDED", "examId")
+    await exams.mark_voided(conn, exam_id, voided_at=now, void_reason=reason)
+    common: dict[str, Any] = {
+        "account_id": row.account_id,
+        "now": now,
+        "cause": Cause.OPERATOR,
+        "actor": actor,
+        "exam_id": exam_id,
+        "reason": reason,
+    }
+    if row.lot_id is None:
+        await ledger.append(conn, [entry(LedgerType.VOID, quantity=-1, **common)])
+        await apply_arrears_change(conn, account, -1, now)
+        return exam_id
+    entries = [entry(LedgerType.VOID, quantity=1, lot_id=row.lot_id, **common)]
+    await lots.add_used(conn, {row.lot_id: -1})
+    lot = await lots.get_lot(conn, row.lot_id)
+    assert lot is not None
+    if lot.swept_at is not None:
+        # The lot's remainder was already forfeited: the returned credit follows it.
+        entries.append(entry(LedgerType.EXPIRY, quantity=-1, lot_id=row.lot_id, **common))
+        await lots.add_forfeited(conn, row.lot_id, 1)
+    await ledger.append(conn, entries)
+    return exam_id

@@ -1,0 +1,151 @@
+"""Account, institution and agreement repository."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import account, agreement, institution
+
+
+async def insert_account(conn: AsyncConnection, *, name: str, now: datetime) -> int:
+    result = await conn.execute(
+        account.insert().values(name=name, created_at=now).returning(account.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def get_account(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
+    result = await conn.execute(sa.select(account).where(account.c.id == account_id))
+    return result.first()
+
+
+async def lock_account(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
+    """Serialise every balance change of one account.
+
+    PostgreSQL: a row lock held to commit, so several API instances never
+    interleave two allocations. SQLite: the IMMEDIATE write transaction already
+    holds the database's single write lock (FOR UPDATE compiles to nothing).
+    """
+    stmt = sa.select(account).where(account.c.id == account_id).with_for_update()
+    return (await conn.execute(stmt)).first()
+
+
+async def update_account(conn: AsyncConnection, account_id: int, **values: Any) -> None:
+    await conn.execute(account.update().where(account.c.id == account_id).values(**values))
+
+
+async def page_accounts(
+    conn: AsyncConnection, *, after_id: int | None, limit: int, search: str | None = None
+) -> list[Row[Any]]:
+    stmt = sa.select(account).order_by(account.c.id).limit(limit)
+    if after_id is not None:
+        stmt = stmt.where(account.c.id > after_id)
+    if search:
+        stmt = stmt.where(account.c.name.contains(search, autoescape=True))
+    return list((await conn.execute(stmt)).all())
+
+
+async def count_accounts(conn: AsyncConnection, search: str | None = None) -> int:
+    stmt = sa.select(sa.func.count()).select_from(account)
+    if search:
+        stmt = stmt.where(account.c.name.contains(search, autoescape=True))
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def insert_institution(
+    conn: AsyncConnection, *, account_id: int, name: str, token_hash: str, now: datetime
+) -> int:
+    stmt = (
+        institution.insert()
+        .values(account_id=account_id, name=name, token_hash=token_hash, created_at=now)
+        .returning(institution.c.id)
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def get_institution(conn: AsyncConnection, institution_id: int) -> Row[Any] | None:
+    stmt = sa.select(institution).where(institution.c.id == institution_id)
+    return (await conn.execute(stmt)).first()
+
+
+async def page_institutions(
+    conn: AsyncConnection, account_id: int, *, after_id: int | None, limit: int
+) -> list[Row[Any]]:
+    stmt = (
+        sa.select(institution)
+        .where(institution.c.account_id == account_id)
+        .order_by(institution.c.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        stmt = stmt.where(institution.c.id > after_id)
+    return list((await conn.execute(stmt)).all())
+
+
+async def insert_agreement(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    number: str,
+    signed_on: date,
+    channel_partner: str,
+    actor: str,
+    now: datetime,
+) -> int:
+    stmt = (
+        agreement.insert()
+        .values(
+            account_id=account_id,
+            number=number,
+            signed_on=signed_on,
+            channel_partner=channel_partner,
+            recorded_by=actor,
+            recorded_at=now,
+        )
+        .returning(agreement.c.id)
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def latest_agreement(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
+    stmt = (
+        sa.select(agreement)
+        .where(agreement.c.account_id == account_id)
+        .order_by(agreement.c.recorded_at.desc(), agreement.c.id.desc())
+        .limit(1)
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def suspended_unnoticed(conn: AsyncConnection, arrears_before: datetime) -> list[int]:
+    """Accounts whose arrears clock started before the cutoff and have no suspension notice."""
+    stmt = (
+        sa.select(account.c.id)
+        .where(
+            account.c.arrears_since.is_not(None),
+            account.c.arrears_since <= arrears_before,
+            account.c.suspension_noticed.is_(False),
+        )
+        .order_by(account.c.id)
+        .with_for_update()
+    )
+    return list((await conn.execute(stmt)).scalars())
+
+
+async def count_institutions(conn: AsyncConnection, account_id: int) -> int:
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(institution)
+        .where(institution.c.account_id == account_id)
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def get_agreement(conn: AsyncConnection, agreement_id: int) -> Row[Any] | None:
+    stmt = sa.select(agreement).where(agreement.c.id == agreement_id)
+    return (await conn.execute(stmt)).first()

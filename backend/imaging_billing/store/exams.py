@@ -1,0 +1,110 @@
+"""Exam repository: one row per uploaded study (R-EXAM-4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import exam
+
+
+async def find_by_uids(
+    conn: AsyncConnection, account_id: int, uids: Sequence[str]
+) -> dict[str, Row[Any]]:
+    if not uids:
+        return {}
+    stmt = sa.select(exam).where(exam.c.account_id == account_id, exam.c.study_uid.in_(uids))
+    return {row.study_uid: row for row in (await conn.execute(stmt)).all()}
+
+
+async def insert_exams(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Row[Any]]:
+    """Insert many exams in one round trip; rows come back in input order."""
+    if not rows:
+        return []
+    stmt = exam.insert().returning(*exam.c, sort_by_parameter_order=True)
+    return list((await conn.execute(stmt, list(rows))).all())
+
+
+async def get_exam(conn: AsyncConnection, exam_id: int) -> Row[Any] | None:
+    return (await conn.execute(sa.select(exam).where(exam.c.id == exam_id))).first()
+
+
+async def get_exams(conn: AsyncConnection, exam_ids: Sequence[int]) -> dict[int, Row[Any]]:
+    if not exam_ids:
+        return {}
+    rows = (await conn.execute(sa.select(exam).where(exam.c.id.in_(list(exam_ids))))).all()
+    return {row.id: row for row in rows}
+
+
+async def by_uid(conn: AsyncConnection, account_id: int, uid: str) -> Row[Any] | None:
+    stmt = sa.select(exam).where(exam.c.account_id == account_id, exam.c.study_uid == uid)
+    return (await conn.execute(stmt)).first()
+
+
+async def oldest_arrears(conn: AsyncConnection, account_id: int, limit: int) -> list[Row[Any]]:
+    """Arrears exams (not covered, not voided), oldest upload first (R-ARR-4)."""
+    stmt = (
+        sa.select(exam.c.id, exam.c.uploaded_at)
+        .where(
+            exam.c.account_id == account_id,
+            exam.c.lot_id.is_(None),
+            exam.c.voided_at.is_(None),
+        )
+        .order_by(exam.c.uploaded_at, exam.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+async def cover(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Attach arrears exams to the lot that settles them: keys exam_id, lot_id, covered_at,
+    storage_ends_at."""
+    if not rows:
+        return
+    stmt = (
+        exam.update()
+        .where(exam.c.id == sa.bindparam("exam_id"))
+        .values(
+            lot_id=sa.bindparam("lot_id"),
+            covered_at=sa.bindparam("covered_at"),
+            storage_ends_at=sa.bindparam("storage_ends_at"),
+        )
+    )
+    await conn.execute(stmt, list(rows))
+
+
+async def mark_voided(conn: AsyncConnection, exam_id: int, **values: Any) -> None:
+    await conn.execute(exam.update().where(exam.c.id == exam_id).values(**values))
+
+
+async def page_exams(
+    conn: AsyncConnection, account_id: int, *, after_id: int | None, limit: int
+) -> list[Row[Any]]:
+    stmt = (
+        sa.select(exam)
+        .where(exam.c.account_id == account_id)
+        .order_by(exam.c.id.desc())
+        .limit(limit)
+    )
+    if after_id is not None:
+        stmt = stmt.where(exam.c.id < after_id)
+    return list((await conn.execute(stmt)).all())
+
+
+async def count_by_lot(conn: AsyncConnection, account_id: int) -> dict[int | None, int]:
+    """Exams not voided, per covering lot (None: arrears)."""
+    stmt = (
+        sa.select(exam.c.lot_id, sa.func.count())
+        .where(exam.c.account_id == account_id, exam.c.voided_at.is_(None))
+        .group_by(exam.c.lot_id)
+    )
+    return {row[0]: int(row[1]) for row in (await conn.execute(stmt)).all()}
+
+
+async def count_exams(conn: AsyncConnection, account_id: int) -> int:
+    stmt = sa.select(sa.func.count()).select_from(exam).where(exam.c.account_id == account_id)
+    return int((await conn.execute(stmt)).scalar_one())

@@ -1,0 +1,54 @@
+"""Idempotency records: a key's first response, replayed to every retry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import idempotency_record
+
+
+async def find(conn: AsyncConnection, scope: str, key: str) -> Row[Any] | None:
+    stmt = sa.select(idempotency_record).where(
+        idempotency_record.c.scope == scope, idempotency_record.c.key == key
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def find_many(
+    conn: AsyncConnection, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], Row[Any]]:
+    pairs = list(pairs)
+    if not pairs:
+        return {}
+    stmt = sa.select(idempotency_record).where(
+        sa.tuple_(idempotency_record.c.scope, idempotency_record.c.key).in_(pairs)
+    )
+    return {(row.scope, row.key): row for row in (await conn.execute(stmt)).all()}
+
+
+async def insert(
+    conn: AsyncConnection,
+    *,
+    scope: str,
+    key: str,
+    operation: str,
+    request_hash: str,
+    response: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        idempotency_record.insert().values(
+            scope=scope,
+            key=key,
+            operation=operation,
+            request_hash=request_hash,
+            response=response,
+            created_at=now,
+        )
+    )

@@ -1,0 +1,162 @@
+"""SQLModel tables. Services use their Core `__table__` through the repositories.
+
+Times are UTC (R-GEN-6) in timezone-aware columns. Quantities are whole exams.
+Counters on `account` and `exam_lot` are caches of the ledger for the ingest hot
+path; `services.reconcile` checks them against `ledger_entry` (R-GEN-7).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from .types import UTCDateTime
+
+
+def _ts(nullable: bool = False, index: bool = False) -> sa.Column[datetime]:
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "account"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=_ts())
+    # Cached from the ledger: exams uploaded while nothing was available (R-ARR-1).
+    arrears_count: int = 0
+    arrears_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    suspension_noticed: bool = False
+    low_balance_threshold: int | None = None
+    low_balance_noticed: bool = False
+    # Quantity of the newest lot: the default low-balance threshold is 10 % of it (R-ARR-2).
+    last_lot_quantity: int | None = None
+
+
+class Institution(SQLModel, table=True):
+    __tablename__ = "institution"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=_ts())
+    # SHA-256 of the issued token; the token itself is never stored.
+    token_hash: str = Field(max_length=64)
+
+
+class Agreement(SQLModel, table=True):
+    __tablename__ = "agreement"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    number: str = Field(max_length=100)
+    signed_on: date
+    channel_partner: str = Field(max_length=200)
+    recorded_at: datetime = Field(sa_column=_ts())
+    recorded_by: str = Field(max_length=200)
+
+
+class ExamLot(SQLModel, table=True):
+    __tablename__ = "exam_lot"
+    __table_args__ = (sa.Index("ix_exam_lot_account_expiry", "account_id", "expires_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    mode: str = Field(max_length=10)
+    quantity: int
+    storage_years: int
+    purchased_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    used: int = 0
+    forfeited: int = 0
+    swept_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    notified_30d: bool = False
+    notified_7d: bool = False
+    contract_ref: str | None = Field(default=None, max_length=200)
+    created_by: str = Field(max_length=200)
+
+
+class Exam(SQLModel, table=True):
+    __tablename__ = "exam"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "study_uid", name="uq_exam_account_study"),
+        # Arrears exams are settled oldest upload first (R-ARR-4).
+        sa.Index("ix_exam_arrears", "account_id", "lot_id", "uploaded_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    institution_id: int = Field(foreign_key="institution.id")
+    study_uid: str = Field(max_length=64)
+    uploaded_at: datetime = Field(sa_column=_ts())
+    recorded_at: datetime = Field(sa_column=_ts())
+    lot_id: int | None = Field(default=None, foreign_key="exam_lot.id")
+    covered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    storage_ends_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    voided_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    void_reason: str | None = Field(default=None, max_length=500)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Append-only (R-GEN-7). quantity is signed, in exams, as seen by the lot:
+    PURCHASE +n, CONSUMPTION -1, SETTLEMENT -1, EXPIRY -n, VOID +1 (or 0 for an
+    arrears exam), ADJUSTMENT ±n; ARREARS +1 counts an uncovered exam (no lot)."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (sa.Index("ix_ledger_account_time", "account_id", "occurred_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    type: str = Field(max_length=20)
+    lot_id: int | None = Field(default=None, foreign_key="exam_lot.id", index=True)
+    exam_id: int | None = Field(default=None, foreign_key="exam.id")
+    quantity: int
+    occurred_at: datetime = Field(sa_column=_ts())
+    cause: str = Field(max_length=20)  # EXAM, ORDER, OPERATOR, SWEEP
+    actor: str = Field(max_length=200)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Notice(SQLModel, table=True):
+    __tablename__ = "notice"
+    __table_args__ = (sa.Index("ix_notice_account_time", "account_id", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    kind: str = Field(max_length=30)
+    target: str = Field(max_length=20)  # BUSINESS or MANAGEMENT (R-ARR-2)
+    created_at: datetime = Field(sa_column=_ts())
+    lot_id: int | None = Field(default=None, foreign_key="exam_lot.id")
+    detail: str = Field(default="{}", max_length=2000)
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_record"
+    __table_args__ = (sa.UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=100)  # who used the key: principal kind + id
+    key: str = Field(max_length=200)
+    operation: str = Field(max_length=60)
+    request_hash: str = Field(max_length=64)
+    response: str = Field(max_length=100_000)
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class ApiToken(SQLModel, table=True):
+    """Operator API tokens; only the SHA-256 of a token is kept."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=20)
+    created_at: datetime = Field(sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+account = Account.__table__  # type: ignore[attr-defined]
+institution = Institution.__table__  # type: ignore[attr-defined]
+agreement = Agreement.__table__  # type: ignore[attr-defined]
+exam_lot = ExamLot.__table__  # type: ignore[attr-defined]
+exam = Exam.__table__  # type: ignore[attr-defined]
+ledger_entry = LedgerEntry.__table__  # type: ignore[attr-defined]
+notice = Notice.__table__  # type: ignore[attr-defined]
+idempotency_record = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+api_token = ApiToken.__table__  # type: ignore[attr-defined]
+metadata = SQLModel.metadata

@@ -1,0 +1,156 @@
+"""Test helpers: databases from a migrated template, factories and GraphQL clients."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from imaging_billing import security
+from imaging_billing.api.context import Services
+from imaging_billing.api.ids import encode
+from imaging_billing.services.auth import Authenticator
+from imaging_billing.services.clock import ManualClock
+from imaging_billing.services.ingest_writer import IngestWriter
+from imaging_billing.store.db import Database
+from imaging_billing.store.migrate import upgrade
+
+START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+class SqliteTemplate:
+    """Migrate once; every test gets a copy of the file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.template = root / "template.sqlite3"
+        upgrade(f"sqlite+aiosqlite:///{self.template}")
+
+    def fresh(self) -> str:
+        target = self.root / f"{uuid.uuid4().hex}.sqlite3"
+        shutil.copy(self.template, target)
+        return f"sqlite+aiosqlite:///{target}"
+
+
+class PostgresTemplate:
+    """Migrate a template database once; every test clones it (CREATE DATABASE … TEMPLATE)."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.prefix = f"ib_test_{uuid.uuid4().hex[:8]}"
+        self.template = f"{self.prefix}_tmpl"
+        self.created: list[str] = []
+
+    def _url(self, name: str) -> str:
+        base = self.admin_url.rsplit("/", 1)[0]
+        return f"{base}/{name}"
+
+    async def _admin(self, *statements: str) -> None:
+        engine = create_async_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                for statement in statements:
+                    await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    async def setup(self) -> None:
+        await self._admin(f'CREATE DATABASE "{self.template}"')
+        self.created.append(self.template)
+        import asyncio
+
+        await asyncio.to_thread(upgrade, self._url(self.template))
+
+    async def fresh(self) -> str:
+        name = f"{self.prefix}_{uuid.uuid4().hex[:8]}"
+        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.append(name)
+        return self._url(name)
+
+    async def drop(self, name_or_url: str) -> None:
+        name = name_or_url.rsplit("/", 1)[-1]
+        await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self.created:
+            self.created.remove(name)
+
+    async def teardown(self) -> None:
+        for name in list(reversed(self.created)):
+            await self.drop(name)
+
+
+def make_services(url: str, clock: ManualClock) -> Services:
+    db = Database(url)
+    return Services(db=db, clock=clock, writer=IngestWriter(db, clock), auth=Authenticator(db, 300))
+
+
+@dataclass
+class Gateway:
+    """An institution's credentials, as a gateway holds them."""
+
+    institution_pk: int
+    token: str
+
+    @property
+    def id(self) -> str:
+        return str(encode("Institution", self.institution_pk))
+
+    def headers(self, body: bytes, now: datetime) -> dict[str, str]:
+        ts = str(int(now.timestamp() * 1000))
+        return {
+            "x-institution-id": self.id,
+            "x-timestamp": ts,
+            "x-signature": security.sign_with_token(self.token, self.id, ts, body),
+            "content-type": "application/json",
+        }
+
+
+class Api:
+    """Posts GraphQL as an operator (bearer) or as a gateway (signed)."""
+
+    def __init__(self, client: httpx.AsyncClient, clock: ManualClock) -> None:
+        self.client = client
+        self.clock = clock
+
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> httpx.Response:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        hdrs = {"content-type": "application/json", **headers}
+        return await self.client.post("/graphql", content=body, headers=hdrs)
+
+    async def operator(
+        self, token: str, query: str, variables: dict[str, Any] | None = None, lang: str = "en"
+    ) -> dict[str, Any]:
+        response = await self.raw(
+            query, variables, authorization=f"Bearer {token}", **{"accept-language": lang}
+        )
+        return _data(response)
+
+    async def gateway(
+        self, gateway: Gateway, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        headers = gateway.headers(body, self.clock.now())
+        response = await self.client.post("/graphql", content=body, headers=headers)
+        return _data(response)
+
+
+def _data(response: httpx.Response) -> dict[str, Any]:
+    payload = response.json()
+    assert response.status_code == 200, payload
+    assert "errors" not in payload, payload["errors"]
+    data: dict[str, Any] = payload["data"]
+    return data
+
+
+def elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
