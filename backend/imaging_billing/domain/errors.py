@@ -63,6 +63,88 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PAGE_SIZE": ("每页条数须在 1 到 100 之间", "`first` must be between 1 and 100"),
     "CURSOR_INVALID": ("分页游标无效", "Invalid cursor"),
     "NODE_NOT_FOUND": ("未找到该对象", "No such object"),
+    "R_AI_1_UNIT": (
+        "AI 调阅次数须按 1,000 次的整数倍购买（最少 1,000 次）",
+        "AI reading packs are sold in whole 1,000s of reads (minimum 1,000)",
+    ),
+    "R_AI_3_NO_CREDIT": (
+        "AI 调阅次数已用完，请先购买调阅包",
+        "No AI reading credit left: buy a reading pack first",
+    ),
+    "R_AI_4_OFFLINE_ONLY": (
+        "AI 一次性授权仅支持线下购买，由运营人员录入",
+        "One-time AI licences are sold offline only and recorded by an operator",
+    ),
+    "R_AI_4_ALREADY_HELD": (
+        "该机构已持有此 AI 授权",
+        "The institution already holds this AI licence",
+    ),
+    "R_LIC_4_BASE_REQUIRED": (
+        "选购功能须在已有或同时购买基础软件的机构上开通",
+        "An optional feature needs the base suite, held or bought in the same order",
+    ),
+    "R_LIC_4_ALREADY_HELD": (
+        "该机构已持有（或已有待支付订单包含）此授权",
+        "The institution already holds this licence (or a pending order includes it)",
+    ),
+    "R_LIC_1_QUANTITY": (
+        "每个机构每项授权只需购买 1 份",
+        "A licence is bought once per institution (quantity 1)",
+    ),
+    "R_SVC_3_YEARS": (
+        "维保服务须按不少于 1 的整数年购买",
+        "Maintenance is bought in whole years, at least 1",
+    ),
+    "R_SVC_3_START": (
+        "维保开始日期须在购买后一年之内",
+        "Maintenance must start within one year of purchase",
+    ),
+    "R_SVC_4_REMARK": (
+        "服务订单须注明机构（已上平台的机构填写机构 ID，否则填写机构名称）",
+        "A service line names its institution (its ID when on the platform, else its name)",
+    ),
+    "R_SVC_2_STATE": (
+        "服务当前状态不允许此操作",
+        "The service's current state does not allow this",
+    ),
+    "R_ORD_2_TERMS": ("请先阅读并同意服务条款", "Accept the service terms first"),
+    "R_ORD_2_QUANTITY": ("数量须为正整数", "The quantity must be a positive whole number"),
+    "R_ORD_2_INSTITUTION": (
+        "该商品按机构购买，请选择机构",
+        "This product is bought per institution: choose the institution",
+    ),
+    "R_GEN_5_NO_REFUND": (
+        "订单已支付，不可取消或退款；如需更正请联系运营人员调整",
+        "A paid order cannot be cancelled or refunded; an operator adjustment corrects it",
+    ),
+    "R_GEN_5_CONTRACT_REQUIRED": (
+        "须填写合同编号",
+        "A contract reference is required",
+    ),
+    "R_GEN_3_AMOUNT": ("金额无效", "Invalid amount"),
+    "ORDER_EMPTY": ("订单至少包含一项商品", "An order has at least one line"),
+    "ORDER_NOT_FOUND": ("未找到该订单", "No such order"),
+    "ORDER_NOT_PAYABLE": ("该订单不在待支付状态", "This order is not awaiting payment"),
+    "PAYMENT_AMOUNT_MISMATCH": (
+        "支付金额与订单金额不符",
+        "The amount paid does not match the order total",
+    ),
+    "PAYMENT_REFERENCE_REUSED": (
+        "该支付流水号已用于其他订单",
+        "This payment reference was already used for another order",
+    ),
+    "PRODUCT_UNKNOWN": ("未知商品", "Unknown product"),
+    "PRICE_MISSING": ("该商品尚未定价", "This product has no price yet"),
+    "PRICE_EFFECTIVE_PAST": (
+        "新价格的生效时间不能早于当前时间",
+        "A new price cannot take effect in the past",
+    ),
+    "LOT_NOT_FOUND": ("未找到该资源包", "No such lot"),
+    "ADJUSTMENT_INVALID": (
+        "调整数量无效（不能为 0，且调整后不能少于已用量）",
+        "Invalid adjustment (non-zero, and not below what is already used)",
+    ),
+    "SERVICE_NOT_FOUND": ("未找到该服务", "No such service"),
     "FORBIDDEN": ("无权执行此操作", "You are not allowed to do this"),
     "THRESHOLD_INVALID": ("余量提醒阈值须为非负整数", "The low-balance threshold must be >= 0"),
 }

@@ -9,8 +9,10 @@ from ..domain.errors import RuleViolation
 
 
 class Role(StrEnum):
-    OPERATOR = "OPERATOR"
-    INSTITUTION = "INSTITUTION"
+    OPERATOR = "OPERATOR"  # platform staff: every account
+    ACCOUNT_ADMIN = "ACCOUNT_ADMIN"  # a hospital's administrator: its own account
+    ACCOUNT_VIEWER = "ACCOUNT_VIEWER"  # read-only on its own account
+    INSTITUTION = "INSTITUTION"  # a gateway or partner, signed calls
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,9 @@ class Principal:
         """Another account's objects look exactly like unknown ones."""
         if not self.can_see_account(account_id):
             raise RuleViolation(missing)
+
+    def require_account_admin(self, account_id: int, *, missing: str = "ACCOUNT_NOT_FOUND") -> None:
+        """Operators, or the account's own administrator (orders, acceptance, tokens)."""
+        self.require_account(account_id, missing=missing)
+        if self.role not in (Role.OPERATOR, Role.ACCOUNT_ADMIN):
+            raise RuleViolation("FORBIDDEN")

@@ -160,3 +160,6 @@ notice = Notice.__table__  # type: ignore[attr-defined]
 idempotency_record = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 api_token = ApiToken.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
+
+# Registers the commerce tables on the same metadata (migrations see one schema).
+from . import commerce_tables as _commerce  # noqa: E402, F401

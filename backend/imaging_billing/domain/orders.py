@@ -1,0 +1,180 @@
+"""Ordering rules (R-ORD-1..4): validating lines, the pricing formulas, licence checks.
+
+Pure: callers pass the price list, holdings and `today` in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from .catalog import PRODUCTS, Family, Feature, Product, ServiceKind, ServiceVariant
+from .errors import RuleViolation
+from .exams import VOLUME_STORAGE_YEARS
+from .money import MAX_FEN
+
+MAX_QUANTITY = 10**9
+
+
+class OrderState(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    PAID = "PAID"
+    FULFILLED = "FULFILLED"
+    CANCELLED = "CANCELLED"
+
+
+class Channel(StrEnum):
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    product: str
+    quantity: int
+    years: int | None = None
+    institution_id: int | None = None
+    institution_name: str | None = None  # services for an institution not yet on the platform
+    variant: ServiceVariant | None = None
+    starts_on: date | None = None  # maintenance start (R-SVC-3 decision)
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    request: LineRequest
+    product: Product
+    years: int | None
+    unit_price_fen: int
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class Quote:
+    lines: tuple[PricedLine, ...]
+    total_fen: int
+
+
+def product_of(code: str, field: str) -> Product:
+    product = PRODUCTS.get(code)
+    if product is None:
+        raise RuleViolation("PRODUCT_UNKNOWN", field)
+    return product
+
+
+def line_years(line: LineRequest, product: Product, field: str) -> int | None:
+    """The years a line is priced over, or None when the price is not per year."""
+    if product.code == "EXAM_VOLUME":
+        if line.years not in (None, VOLUME_STORAGE_YEARS):
+            raise RuleViolation("R_EXAM_1_YEARS", f"{field}.years")
+        return None
+    if product.code == "EXAM_ANNUAL":
+        if line.years is None or not 1 <= line.years <= 100:
+            raise RuleViolation("R_EXAM_1_YEARS", f"{field}.years")
+        return line.years
+    if product.service is ServiceKind.MAINTENANCE:
+        if line.years is None or not 1 <= line.years <= 100:
+            raise RuleViolation("R_SVC_3_YEARS", f"{field}.years")
+        return line.years
+    return None
+
+
+def validate_line(line: LineRequest, index: int, *, online: bool, today: date) -> Product:
+    """Units, channel and per-institution rules of one line (R-ORD-2)."""
+    field = f"lines[{index}]"
+    product = product_of(line.product, f"{field}.product")
+    if online and not product.online:
+        raise RuleViolation("R_AI_4_OFFLINE_ONLY", f"{field}.product")
+    if not 0 < line.quantity <= MAX_QUANTITY:
+        raise RuleViolation("R_ORD_2_QUANTITY", f"{field}.quantity")
+    if line.quantity % product.unit:
+        code = "R_EXAM_1_UNIT" if product.family is Family.EXAM else "R_AI_1_UNIT"
+        raise RuleViolation(code, f"{field}.quantity")
+    if product.family in (Family.LICENCE, Family.AI_LICENCE) and line.quantity != 1:
+        raise RuleViolation("R_LIC_1_QUANTITY", f"{field}.quantity")
+    if product.family is Family.SERVICE:
+        if line.institution_id is None and not (line.institution_name or "").strip():
+            raise RuleViolation("R_SVC_4_REMARK", f"{field}.institutionId")
+    elif product.per_institution and line.institution_id is None:
+        raise RuleViolation("R_ORD_2_INSTITUTION", f"{field}.institutionId")
+    line_years(line, product, field)
+    if line.starts_on is not None and not today <= line.starts_on < add_years_date(today, 1):
+        raise RuleViolation("R_SVC_3_START", f"{field}.startsOn")
+    return product
+
+
+def add_years_date(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def line_amount(unit_price_fen: int, quantity: int, years: int | None) -> int:
+    """R-EXAM-1 / R-ORD-4: quantity × unit price, × years when priced per year."""
+    amount = quantity * unit_price_fen * (years or 1)
+    if amount > MAX_FEN:
+        raise RuleViolation("R_GEN_3_AMOUNT", "quantity")
+    return amount
+
+
+def quote(
+    lines: Iterable[LineRequest], prices: Mapping[str, int], *, online: bool, today: date
+) -> Quote:
+    """Price every line at the unit prices in force (R-GEN-3, R-ORD-4)."""
+    priced: list[PricedLine] = []
+    for index, line in enumerate(lines):
+        product = validate_line(line, index, online=online, today=today)
+        price = prices.get(product.code)
+        if price is None:
+            raise RuleViolation("PRICE_MISSING", f"lines[{index}].product")
+        years = line_years(line, product, f"lines[{index}]")
+        amount = line_amount(price, line.quantity, years)
+        priced.append(PricedLine(line, product, years, price, amount))
+    if not priced:
+        raise RuleViolation("ORDER_EMPTY", "lines")
+    return Quote(tuple(priced), sum(p.amount_fen for p in priced))
+
+
+def check_licences(lines: Iterable[LineRequest], held: Mapping[int, set[Feature]]) -> None:
+    """R-LIC-4: options need the base suite (held or in this order); nothing twice."""
+    lines = list(lines)
+    buying: dict[int, set[Feature]] = {}
+    for index, line in enumerate(lines):
+        product = PRODUCTS[line.product]
+        if product.feature is None or line.institution_id is None:
+            continue
+        mine = buying.setdefault(line.institution_id, set())
+        if product.feature in held.get(line.institution_id, set()) or product.feature in mine:
+            raise RuleViolation("R_LIC_4_ALREADY_HELD", f"lines[{index}].product")
+        mine.add(product.feature)
+    for index, line in enumerate(lines):
+        product = PRODUCTS[line.product]
+        if product.feature is None or product.feature is Feature.BASE_SUITE:
+            continue
+        assert line.institution_id is not None
+        has_base = Feature.BASE_SUITE in held.get(line.institution_id, set())
+        if not has_base and Feature.BASE_SUITE not in buying[line.institution_id]:
+            raise RuleViolation("R_LIC_4_BASE_REQUIRED", f"lines[{index}].product")
+
+
+def require_terms(accepted: bool) -> None:
+    if not accepted:
+        raise RuleViolation("R_ORD_2_TERMS", "acceptTerms")
+
+
+def can_cancel(state: OrderState) -> None:
+    """R-GEN-5: only before payment."""
+    if state is OrderState.CANCELLED:
+        raise RuleViolation("ORDER_NOT_PAYABLE", "orderId")
+    if state is not OrderState.PENDING_PAYMENT:
+        raise RuleViolation("R_GEN_5_NO_REFUND", "orderId")
+
+
+def service_window(purchased: date, starts_on: date | None, years: int) -> tuple[date, date]:
+    """R-SVC-3: maintenance runs `years` from its start (purchase day unless later)."""
+    start = starts_on or purchased
+    return start, add_years_date(start, years)
+
+

@@ -1,0 +1,192 @@
+"""Tables of the commerce side: prices, orders, payments, AI, licences, services.
+
+Money is whole fen (BigInteger). Like tables.py, counters on `ai_pack` are caches
+of `ai_ledger_entry`, checked by reconciliation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from .types import UTCDateTime
+
+
+def _ts(nullable: bool = False) -> sa.Column[datetime]:
+    return sa.Column(UTCDateTime(), nullable=nullable)
+
+
+def _fen() -> sa.Column[int]:
+    return sa.Column(sa.BigInteger(), nullable=False)
+
+
+class Price(SQLModel, table=True):
+    """A unit price in fen from `effective_from` on; the newest effective one applies."""
+
+    __tablename__ = "price"
+    __table_args__ = (sa.Index("ix_price_product_from", "product", "effective_from"),)
+    id: int | None = Field(default=None, primary_key=True)
+    product: str = Field(max_length=60)
+    unit_price_fen: int = Field(sa_column=_fen())
+    effective_from: datetime = Field(sa_column=_ts())
+    set_by: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "purchase_order"
+    __table_args__ = (sa.Index("ix_order_account_placed", "account_id", "placed_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    channel: str = Field(max_length=10)  # ONLINE / OFFLINE
+    state: str = Field(max_length=20)
+    total_fen: int = Field(sa_column=_fen())
+    placed_at: datetime = Field(sa_column=_ts())
+    placed_by: str = Field(max_length=200)
+    terms_accepted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    contract_ref: str | None = Field(default=None, max_length=200)
+    paid_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    fulfilled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    cancelled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class OrderLine(SQLModel, table=True):
+    __tablename__ = "order_line"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    product: str = Field(max_length=60)
+    quantity: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    years: int | None = None
+    institution_id: int | None = Field(default=None, foreign_key="institution.id")
+    institution_name: str | None = Field(default=None, max_length=200)
+    variant: str | None = Field(default=None, max_length=10)
+    starts_on: date | None = None
+    remark: str | None = Field(default=None, max_length=500)
+    unit_price_fen: int = Field(sa_column=_fen())
+    amount_fen: int = Field(sa_column=_fen())
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payment"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="purchase_order.id", index=True)
+    # The provider's payment id or the bank transfer reference; one payment each.
+    reference: str = Field(max_length=200, unique=True)
+    method: str = Field(max_length=20)  # CALLBACK / TRANSFER / OFFLINE
+    amount_fen: int = Field(sa_column=_fen())
+    received_at: datetime = Field(sa_column=_ts())
+    recorded_by: str = Field(max_length=200)
+
+
+class AiPack(SQLModel, table=True):
+    """R-AI-1: per-read credits, used within one year."""
+
+    __tablename__ = "ai_pack"
+    __table_args__ = (sa.Index("ix_ai_pack_account_expiry", "account_id", "expires_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    product: str = Field(max_length=20)
+    quantity: int
+    used: int = 0
+    forfeited: int = 0
+    purchased_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    swept_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
+
+
+class AiRead(SQLModel, table=True):
+    """One AI-assisted read, drawn from a pack or covered by a licence (R-AI-1/4)."""
+
+    __tablename__ = "ai_read"
+    __table_args__ = (sa.UniqueConstraint("account_id", "idempotency_key", name="uq_ai_read_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    institution_id: int = Field(foreign_key="institution.id")
+    product: str = Field(max_length=20)
+    study_uid: str = Field(max_length=64)
+    idempotency_key: str = Field(max_length=200)
+    pack_id: int | None = Field(default=None, foreign_key="ai_pack.id")
+    licence_id: int | None = Field(default=None, foreign_key="ai_licence.id")
+    read_at: datetime = Field(sa_column=_ts())
+
+
+class AiLedgerEntry(SQLModel, table=True):
+    """Append-only (R-GEN-7): PURCHASE +n, CONSUMPTION -1, EXPIRY -n, ADJUSTMENT ±n."""
+
+    __tablename__ = "ai_ledger_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    type: str = Field(max_length=20)
+    pack_id: int = Field(foreign_key="ai_pack.id", index=True)
+    read_id: int | None = Field(default=None, foreign_key="ai_read.id")
+    quantity: int
+    occurred_at: datetime = Field(sa_column=_ts())
+    actor: str = Field(max_length=200)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class AiLicence(SQLModel, table=True):
+    """R-AI-4: perpetual, unlimited, recorded from an offline purchase."""
+
+    __tablename__ = "ai_licence"
+    __table_args__ = (
+        sa.UniqueConstraint("institution_id", "product", name="uq_ai_licence_institution"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    institution_id: int = Field(foreign_key="institution.id")
+    product: str = Field(max_length=20)
+    granted_at: datetime = Field(sa_column=_ts())
+    order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
+
+
+class Licence(SQLModel, table=True):
+    """R-LIC-1..3: a feature enabled for one institution, perpetual."""
+
+    __tablename__ = "licence"
+    __table_args__ = (
+        sa.UniqueConstraint("institution_id", "feature", name="uq_licence_institution_feature"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    institution_id: int = Field(foreign_key="institution.id")
+    feature: str = Field(max_length=40)
+    enabled_at: datetime = Field(sa_column=_ts())
+    order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
+
+
+class ServiceContract(SQLModel, table=True):
+    """R-SVC-1..4: one purchased service for one institution."""
+
+    __tablename__ = "service_contract"
+    __table_args__ = (sa.Index("ix_service_account", "account_id", "purchased_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    institution_id: int | None = Field(default=None, foreign_key="institution.id")
+    institution_name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    variant: str | None = Field(default=None, max_length=10)
+    remark: str = Field(max_length=500)
+    years: int | None = None
+    purchased_at: datetime = Field(sa_column=_ts())
+    use_by: datetime = Field(sa_column=_ts())
+    starts_on: date | None = None
+    ends_on: date | None = None
+    started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    accepted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
+
+
+price = Price.__table__  # type: ignore[attr-defined]
+purchase_order = Order.__table__  # type: ignore[attr-defined]
+order_line = OrderLine.__table__  # type: ignore[attr-defined]
+payment = Payment.__table__  # type: ignore[attr-defined]
+ai_pack = AiPack.__table__  # type: ignore[attr-defined]
+ai_read = AiRead.__table__  # type: ignore[attr-defined]
+ai_ledger_entry = AiLedgerEntry.__table__  # type: ignore[attr-defined]
+ai_licence = AiLicence.__table__  # type: ignore[attr-defined]
+licence = Licence.__table__  # type: ignore[attr-defined]
+service_contract = ServiceContract.__table__  # type: ignore[attr-defined]
