@@ -75,7 +75,11 @@ def operator() -> Principal:
 
 @pytest.fixture
 async def client(services: Services, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(sweep_interval_seconds=0, console_dir=tmp_path / "no-console")
+    settings = Settings(
+        sweep_interval_seconds=0,
+        console_dir=tmp_path / "no-console",
+        payment_callback_secret="test-callback-secret",
+    )
     app = create_app(settings, services)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from .api.context import Services
 from .api.http import GraphQLEndpoint
+from .api.payments_http import payment_callback
 from .config import Settings
 from .services.auth import Authenticator
 from .services.clock import Clock, SystemClock
@@ -69,9 +70,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return PlainTextResponse("ok")
 
     graphql = GraphQLEndpoint(services)
+    callback = payment_callback(
+        services, settings.payment_callback_secret, settings.signature_window_seconds
+    )
     routes: list[Route | Mount] = [
         Route("/healthz", healthz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/payments/callback", callback, methods=["POST"]),
     ]
     routes += _console_routes(settings.console_dir)
     app = Starlette(routes=routes, lifespan=lifespan)

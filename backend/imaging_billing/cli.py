@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
+import secrets
 import sys
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from .store.db import Database
 from .store.migrate import upgrade
 
 CREDENTIALS = ROOT / "var" / "demo-credentials.json"
+CALLBACK_SECRET = ROOT / "var" / "payment-callback-secret"
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -40,18 +43,34 @@ async def _first_start(settings: Settings) -> dict[str, str] | None:
         await db.dispose()
 
 
+def _callback_secret(settings: Settings) -> Settings:
+    """Without PAYMENT_CALLBACK_SECRET, a local secret is made once and kept in var/."""
+    if settings.payment_callback_secret:
+        return settings
+    if not CALLBACK_SECRET.is_file():
+        CALLBACK_SECRET.parent.mkdir(parents=True, exist_ok=True)
+        CALLBACK_SECRET.write_text(secrets.token_urlsafe(32))
+        CALLBACK_SECRET.chmod(0o600)
+    return dataclasses.replace(settings, payment_callback_secret=CALLBACK_SECRET.read_text())
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
     from .app import create_app
 
+    settings = _callback_secret(settings)
     migrate(settings)
     if settings.demo_data:
         credentials = asyncio.run(_first_start(settings))
         if credentials is not None:
             demo.save(CREDENTIALS, credentials)
     url = f"http://{settings.host}:{settings.port}"
-    lines = [f"Console:  {url}/", f"GraphiQL: {url}/graphql"]
+    lines = [
+        f"Console:  {url}/",
+        f"GraphiQL: {url}/graphql",
+        f"Payment callback: {url}/payments/callback (secret in {CALLBACK_SECRET})",
+    ]
     if CREDENTIALS.is_file():
         lines.append(f"Demo credentials ({CREDENTIALS}):")
         lines += [f"  {k}: {v}" for k, v in json.loads(CREDENTIALS.read_text()).items()]

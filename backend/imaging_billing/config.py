@@ -23,6 +23,8 @@ class Settings:
     # Group commit: how many uploads one ingest transaction may take at most.
     ingest_batch_limit: int = 2_000
     demo_data: bool = True
+    # Shared with the payment provider; the callback answers 503 until one is set.
+    payment_callback_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -40,4 +42,5 @@ class Settings:
                 env.get("SWEEP_INTERVAL_SECONDS", base.sweep_interval_seconds)
             ),
             demo_data=env.get("DEMO_DATA", "1") not in ("0", "false", "no"),
+            payment_callback_secret=env.get("PAYMENT_CALLBACK_SECRET") or None,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,35 @@ from .domain.ledger import Cause
 from .services import accounts as account_cases
 from .services import settlement
 from .services.ingest import UploadItem, record_uploads
-from .store import accounts
+from .store import accounts, prices
 from .store.db import Database
+
+# A plausible list price in fen (R-GEN-3): ¥1.50 per exam stored 15 years, and so on.
+DEMO_PRICES: dict[str, int] = {
+    "EXAM_VOLUME": 150,
+    "EXAM_ANNUAL": 12,
+    "AI_PACK_GLAUCOMA": 200,
+    "AI_LICENCE_GLAUCOMA": 20_000_000,
+    "AI_LICENCE_PNEUMONIA": 30_000_000,
+    "AI_LICENCE_COLORECTAL": 30_000_000,
+    "LICENCE_BASE_SUITE": 5_000_000,
+    "LICENCE_THREE_D_RECONSTRUCTION": 3_000_000,
+    "LICENCE_MPR": 1_500_000,
+    "LICENCE_FUSION": 2_000_000,
+    "LICENCE_REMOTE_DIAGNOSIS": 2_000_000,
+    "LICENCE_REMOTE_CONSULTATION": 1_500_000,
+    "LICENCE_REMOTE_ROUNDS": 1_000_000,
+    "LICENCE_REMOTE_TEACHING": 1_000_000,
+    "LICENCE_DATA_STATISTICS": 800_000,
+    "LICENCE_IMAGE_QUALITY_CONTROL": 1_200_000,
+    "LICENCE_LOG_AUDIT": 500_000,
+    "LICENCE_MOBILE": 800_000,
+    "LICENCE_API_ACCESS": 1_000_000,
+    "LICENCE_GLAUCOMA_AI_SERVICE_PACK": 1_500_000,
+    "SERVICE_DELIVERY": 800_000,
+    "SERVICE_MAINTENANCE": 2_000_000,
+    "SERVICE_CUSTOM_DEV": 5_000_000,
+}
 
 
 async def is_empty(db: Database) -> bool:
@@ -32,6 +59,15 @@ async def load(db: Database, now: datetime) -> dict[str, str]:
         operator_token = await account_cases.create_operator_token(
             conn, name="demo operator", now=now
         )
+        for product, fen in DEMO_PRICES.items():
+            await prices.insert_price(
+                conn,
+                product=product,
+                unit_price_fen=fen,
+                effective_from=now,
+                set_by="system:demo",
+                created_at=now,
+            )
         account_id = await account_cases.create_account(
             conn, name="示例人民医院 Demo Hospital", now=now
         )
@@ -39,7 +75,7 @@ async def load(db: Database, now: datetime) -> dict[str, str]:
             conn,
             account_id=account_id,
             number="HZ-2026-0001",
-            signed_on=(now - timedelta(days=30)).date() if now.date() > date.min else now.date(),
+            signed_on=(now - timedelta(days=30)).date(),
             channel_partner="示例渠道 Demo Channel",
             actor="system:demo",
             now=now,

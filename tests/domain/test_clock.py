@@ -110,10 +110,24 @@ def test_r_gen_6_tzinfo_without_an_offset_counts_as_naive() -> None:
             id="29-feb-backwards",
         ),
         pytest.param(
+            datetime(2027, 2, 28, 15, 59, 59, 999_999, tzinfo=UTC),
+            1,
+            datetime(2028, 2, 28, 15, 59, 59, 999_999, tzinfo=UTC),
+            id="28-feb-into-leap-year-stays-28-feb",
+        ),
+        pytest.param(
+            # 05:00 on 29 Feb in Shanghai is still 28 Feb in UTC: Shanghai's calendar counts
+            datetime(2028, 2, 28, 21, 0, tzinfo=UTC),
+            1,
+            datetime(2029, 2, 27, 21, 0, tzinfo=UTC),
+            id="shanghai-29-feb-counts-not-the-utc-date",
+        ),
+        pytest.param(
+            # 23:59 UTC on 28 Feb is 1 March in Shanghai: a year later is 1 March there too
             datetime(2027, 2, 28, 23, 59, 59, 999_999, tzinfo=UTC),
             1,
-            datetime(2028, 2, 28, 23, 59, 59, 999_999, tzinfo=UTC),
-            id="28-feb-into-leap-year-stays-28-feb",
+            datetime(2028, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC),
+            id="utc-28-feb-evening-is-shanghai-1-march",
         ),
         pytest.param(
             datetime(2027, 3, 1, 0, 0, tzinfo=UTC),

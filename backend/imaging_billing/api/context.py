@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import strawberry
+
 from ..services.auth import Authenticator
 from ..services.clock import Clock
 from ..services.ingest_writer import IngestWriter
@@ -35,3 +37,6 @@ class Context:
 
     def now(self) -> datetime:
         return self.services.clock.now()
+
+
+Info = strawberry.Info[Context, None]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -12,6 +13,7 @@ from strawberry.extensions import SchemaExtension
 from ..domain.errors import RuleViolation
 
 log = logging.getLogger("imaging_billing.api")
+T = TypeVar("T")
 
 
 @strawberry.type(description="A refusal: `code` is the rule of domain.md it enforces.")
@@ -80,3 +82,11 @@ def language(accept_language: str | None) -> str:
     if accept_language and accept_language.strip().lower().startswith("en"):
         return "en"
     return "zh-CN"
+
+
+async def attempt(lang: str, work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
+    """Run a use case; an expected refusal becomes the payload's `userErrors`."""
+    try:
+        return await work, []
+    except RuleViolation as error:
+        return None, [UserError.of(error, lang)]

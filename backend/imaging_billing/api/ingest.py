@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from strawberry import relay
 
 from ..services import commands
 from ..services.ingest import UploadOutcome
 from ..services.ingest import UploadStatus as Status
 from . import ids
+from .context import Info
 from .enums import UploadStatus
-from .errors import UserError
-from .mutations import attempt
-from .types import Exam, Info
+from .errors import UserError, attempt
+from .types import Exam
 
 
 @strawberry.input
@@ -57,7 +56,7 @@ class RecordExamUploadsPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _institution(value: relay.GlobalID) -> int:
+def _institution(value: strawberry.ID) -> int:
     return ids.decode(value, "Institution", missing="INSTITUTION_NOT_FOUND", field="institutionId")
 
 
@@ -67,7 +66,7 @@ class IngestMutation:
     async def record_exam_upload(
         self,
         info: Info,
-        institution_id: relay.GlobalID,
+        institution_id: strawberry.ID,
         study_instance_uid: str,
         uploaded_at: datetime | None = None,
         idempotency_key: str | None = None,
@@ -84,7 +83,7 @@ class IngestMutation:
                 operation="recordExamUpload",
             )
 
-        outcomes, errors = await attempt(info, run())
+        outcomes, errors = await attempt(info.context.lang, run())
         if not outcomes:
             return RecordExamUploadPayload(user_errors=errors)
         outcome = outcomes[0]
@@ -99,7 +98,7 @@ class IngestMutation:
     async def record_exam_uploads(
         self,
         info: Info,
-        institution_id: relay.GlobalID,
+        institution_id: strawberry.ID,
         items: list[ExamUploadInput],
         idempotency_key: str | None = None,
     ) -> RecordExamUploadsPayload:
@@ -115,7 +114,7 @@ class IngestMutation:
                 operation="recordExamUploads",
             )
 
-        outcomes, errors = await attempt(info, run())
+        outcomes, errors = await attempt(info.context.lang, run())
         if outcomes is None:
             return RecordExamUploadsPayload(user_errors=errors)
         statuses = [o.status for o in outcomes]

@@ -3,31 +3,22 @@ exceptions, and nothing is written when there is one (one transaction per call).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import date
 from typing import TypeVar
 
 import strawberry
-from strawberry import relay
 
-from ..domain.errors import RuleViolation
 from ..services import commands
 from . import ids
+from .context import Info
 from .enums import LotMode
-from .errors import UserError
-from .types import Account, Agreement, Exam, ExamLot, Info, Institution
+from .errors import UserError, attempt
+from .types import Account, Agreement, Exam, ExamLot, Institution
 
 T = TypeVar("T")
 
 
-async def attempt(info: Info, work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
-    try:
-        return await work, []
-    except RuleViolation as error:
-        return None, [UserError.of(error, info.context.lang)]
-
-
-def account_pk(value: relay.GlobalID) -> int:
+def account_pk(value: strawberry.ID) -> int:
     return ids.decode(value, "Account", missing="ACCOUNT_NOT_FOUND", field="accountId")
 
 
@@ -77,6 +68,7 @@ class RunExpirySweepPayload:
     exams_forfeited: int = 0
     suspensions_noticed: int = 0
     expiry_warnings: int = 0
+    ai_packs_expired: int = 0
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -88,7 +80,7 @@ class OperatorMutation:
     ) -> CreateAccountPayload:
         c = info.context
         row, errors = await attempt(
-            info,
+            info.context.lang,
             commands.create_account(
                 c.db, c.principal, name=name, threshold=low_balance_threshold, now=c.now()
             ),
@@ -97,7 +89,7 @@ class OperatorMutation:
 
     @strawberry.mutation(description="Returns the institution's API token once.")
     async def create_institution(
-        self, info: Info, account_id: relay.GlobalID, name: str
+        self, info: Info, account_id: strawberry.ID, name: str
     ) -> CreateInstitutionPayload:
         c = info.context
 
@@ -107,14 +99,14 @@ class OperatorMutation:
             )
             return CreateInstitutionPayload(institution=Institution.from_row(row), token=token)
 
-        payload, errors = await attempt(info, run())
+        payload, errors = await attempt(info.context.lang, run())
         return payload or CreateInstitutionPayload(user_errors=errors)
 
     @strawberry.mutation(description="R-GEN-2")
     async def record_agreement(
         self,
         info: Info,
-        account_id: relay.GlobalID,
+        account_id: strawberry.ID,
         number: str,
         signed_on: date,
         channel_partner: str,
@@ -133,12 +125,12 @@ class OperatorMutation:
             )
             return Agreement.from_row(row)
 
-        agreement, errors = await attempt(info, run())
+        agreement, errors = await attempt(info.context.lang, run())
         return RecordAgreementPayload(agreement=agreement, user_errors=errors)
 
     @strawberry.mutation(description="R-ARR-2; null restores the default (10 % of the last lot).")
     async def set_low_balance_threshold(
-        self, info: Info, account_id: relay.GlobalID, threshold: int | None
+        self, info: Info, account_id: strawberry.ID, threshold: int | None
     ) -> SetLowBalanceThresholdPayload:
         c = info.context
 
@@ -148,14 +140,14 @@ class OperatorMutation:
             )
             return Account.from_row(row)
 
-        account, errors = await attempt(info, run())
+        account, errors = await attempt(info.context.lang, run())
         return SetLowBalanceThresholdPayload(account=account, user_errors=errors)
 
     @strawberry.mutation(description="Record a paid exam lot (R-EXAM-1); it settles arrears first.")
     async def credit_exam_lot(
         self,
         info: Info,
-        account_id: relay.GlobalID,
+        account_id: strawberry.ID,
         mode: LotMode,
         quantity: int,
         years: int | None = None,
@@ -178,14 +170,14 @@ class OperatorMutation:
             )
             return CreditExamLotPayload(lot=ExamLot.from_row(result.lot), settled=result.settled)
 
-        payload, errors = await attempt(info, run())
+        payload, errors = await attempt(info.context.lang, run())
         return payload or CreditExamLotPayload(user_errors=errors)
 
     @strawberry.mutation(description="Void a wrongly reported exam, with a reason (audited).")
     async def void_exam(
         self,
         info: Info,
-        exam_id: relay.GlobalID,
+        exam_id: strawberry.ID,
         reason: str,
         idempotency_key: str | None = None,
     ) -> VoidExamPayload:
@@ -203,13 +195,15 @@ class OperatorMutation:
             )
             return Exam.from_row(row)
 
-        exam, errors = await attempt(info, run())
+        exam, errors = await attempt(info.context.lang, run())
         return VoidExamPayload(exam=exam, user_errors=errors)
 
     @strawberry.mutation(description="Forfeit expired lots and send due notices now.")
     async def run_expiry_sweep(self, info: Info) -> RunExpirySweepPayload:
         c = info.context
-        report, errors = await attempt(info, commands.expiry_sweep(c.db, c.principal, c.now()))
+        report, errors = await attempt(
+            info.context.lang, commands.expiry_sweep(c.db, c.principal, c.now())
+        )
         if report is None:
             return RunExpirySweepPayload(user_errors=errors)
         return RunExpirySweepPayload(
@@ -217,4 +211,5 @@ class OperatorMutation:
             exams_forfeited=report.exams_forfeited,
             suspensions_noticed=report.suspensions_noticed,
             expiry_warnings=report.expiry_warnings,
+            ai_packs_expired=report.ai_packs_expired,
         )

@@ -9,17 +9,22 @@ from strawberry import relay
 
 from ..domain.errors import RuleViolation
 from ..services import commands, reading
-from ..store import accounts, exams, ledger, lots, notices
+from ..store import accounts, exams, ledger, lots, notices, orders
+from ..store import ai as ai_store
+from ..store import entitlements as entitlement_store
 from . import connections as conn_
 from . import ids
+from .ai import AiLicence, AiPack, AiRead
+from .commerce_fields import Order
 from .connections import Connection
+from .context import Info
+from .entitlements import Licence, ServiceContract
 from .enums import Role
 from .types import (
     Account,
     Agreement,
     Exam,
     ExamLot,
-    Info,
     Institution,
     LedgerEntry,
     Notice,
@@ -65,9 +70,13 @@ class Reconciliation:
     discrepancies: list[Discrepancy]
 
 
-async def _node(info: Info, gid: relay.GlobalID) -> Any:
-    """Load any node, scoped to the principal."""
+async def _node(info: Info, value: strawberry.ID) -> Any:
+    """Load any node, scoped to the principal; malformed or foreign IDs are simply null."""
     principal = info.context.principal
+    try:
+        gid = relay.GlobalID.from_id(value)
+    except (ValueError, TypeError):
+        return None
     loaders: dict[str, Any] = {
         "Account": (accounts.get_account, Account, lambda r: r.id),
         "Institution": (accounts.get_institution, Institution, lambda r: r.account_id),
@@ -76,6 +85,12 @@ async def _node(info: Info, gid: relay.GlobalID) -> Any:
         "LedgerEntry": (ledger.get_entry, LedgerEntry, lambda r: r.account_id),
         "Notice": (notices.get_notice, Notice, lambda r: r.account_id),
         "Agreement": (accounts.get_agreement, Agreement, lambda r: r.account_id),
+        "Order": (orders.get_order, Order, lambda r: r.account_id),
+        "AiPack": (ai_store.get_pack, AiPack, lambda r: r.account_id),
+        "AiLicence": (ai_store.get_licence, AiLicence, lambda r: r.account_id),
+        "AiRead": (ai_store.get_read, AiRead, lambda r: r.account_id),
+        "Licence": (entitlement_store.get_licence, Licence, lambda r: r.account_id),
+        "Service": (entitlement_store.get_service, ServiceContract, lambda r: r.account_id),
     }
     if gid.type_name not in loaders:
         return None
@@ -92,7 +107,7 @@ async def _node(info: Info, gid: relay.GlobalID) -> Any:
 
 
 @strawberry.type
-class Query:
+class LedgerQuery:
     @strawberry.field(description="Who is calling.")
     def viewer(self, info: Info) -> Viewer:
         p = info.context.principal
@@ -101,12 +116,12 @@ class Query:
         )
 
     @strawberry.field
-    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         node: relay.Node | None = await _node(info, id)
         return node
 
     @strawberry.field
-    async def account(self, info: Info, id: relay.GlobalID) -> Account | None:
+    async def account(self, info: Info, id: strawberry.ID) -> Account | None:
         node = await _node(info, id)
         return node if isinstance(node, Account) else None
 
@@ -125,7 +140,7 @@ class Query:
 
     @strawberry.field(description="R-EXAM-4/5: an exam by its Study Instance UID.")
     async def exam(
-        self, info: Info, institution_id: relay.GlobalID, study_instance_uid: str
+        self, info: Info, institution_id: strawberry.ID, study_instance_uid: str
     ) -> Exam | None:
         institution = ids.decode(
             institution_id, "Institution", missing="INSTITUTION_NOT_FOUND", field="institutionId"
@@ -138,7 +153,7 @@ class Query:
 
     @strawberry.field(description="R-ARR-5: may this institution upload now?")
     async def upload_permission(
-        self, info: Info, institution_id: relay.GlobalID
+        self, info: Info, institution_id: strawberry.ID
     ) -> UploadPermission:
         institution = ids.decode(
             institution_id, "Institution", missing="INSTITUTION_NOT_FOUND", field="institutionId"
@@ -151,7 +166,7 @@ class Query:
         return UploadPermission(allowed=p.allowed, reason=p.reason, suspends_at=p.suspends_at)
 
     @strawberry.field(description="Operators: R-GEN-7 reconciliation of one account.")
-    async def reconcile_account(self, info: Info, account_id: relay.GlobalID) -> Reconciliation:
+    async def reconcile_account(self, info: Info, account_id: strawberry.ID) -> Reconciliation:
         pk = ids.decode(account_id, "Account", missing="ACCOUNT_NOT_FOUND", field="accountId")
         found = await commands.reconcile(info.context.db, info.context.principal, pk)
         return Reconciliation(

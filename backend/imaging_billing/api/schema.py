@@ -15,15 +15,26 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ..domain.errors import RuleViolation
+from .ai import AiLicence, AiMutation, AiPack, AiRead
+from .commerce import CommerceQuery
+from .commerce_fields import Order, PriceEntry
+from .commerce_mutations import CommerceMutation
+from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
 from .errors import MaskUnexpected
 from .ingest import IngestMutation
 from .mutations import OperatorMutation
-from .queries import Query
+from .queries import LedgerQuery
+from .scalars import SCALARS
 from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, Notice
 
 
 @strawberry.type
-class Mutation(OperatorMutation, IngestMutation):
+class Query(LedgerQuery, CommerceQuery, EntitlementQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(OperatorMutation, IngestMutation, CommerceMutation, AiMutation, EntitlementMutation):
     pass
 
 
@@ -39,7 +50,22 @@ class BillingSchema(strawberry.Schema):
 schema = BillingSchema(
     query=Query,
     mutation=Mutation,
-    types=[Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, Notice],
+    types=[
+        Account,
+        Agreement,
+        Exam,
+        ExamLot,
+        Institution,
+        LedgerEntry,
+        Notice,
+        Order,
+        PriceEntry,
+        AiPack,
+        AiLicence,
+        AiRead,
+        Licence,
+        ServiceContract,
+    ],
     extensions=[
         MaskUnexpected,
         lambda: QueryDepthLimiter(max_depth=10),
@@ -48,5 +74,5 @@ schema = BillingSchema(
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ],
-    config=StrawberryConfig(auto_camel_case=True),
+    config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
 )

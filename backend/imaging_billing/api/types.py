@@ -14,11 +14,12 @@ from ..domain import exams as rules
 from ..services import reading
 from ..store import accounts, exams, ledger, lots, notices
 from . import connections as conn_
+from .ai import AccountAiFields, InstitutionAiFields
+from .commerce_fields import AccountCommerceFields
 from .connections import Connection
-from .context import Context
+from .context import Info
+from .entitlements import AccountEntitlementFields, InstitutionEntitlementFields
 from .enums import AccountStatus, LedgerEntryType, LotMode, NoticeKind, NoticeTarget
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type(description="R-EXAM-6: bought = available + used + expired.")
@@ -50,7 +51,7 @@ class Agreement(relay.Node):
 
 
 @strawberry.type
-class Institution(relay.Node):
+class Institution(InstitutionAiFields, InstitutionEntitlementFields, relay.Node):
     id: relay.NodeID[int]
     name: str
     created_at: datetime
@@ -220,7 +221,7 @@ class UploadPermission:
 
 
 @strawberry.type
-class Account(relay.Node):
+class Account(AccountAiFields, AccountEntitlementFields, AccountCommerceFields, relay.Node):
     id: relay.NodeID[int]
     name: str
     created_at: datetime

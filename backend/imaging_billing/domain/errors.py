@@ -67,6 +67,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "AI 调阅次数须按 1,000 次的整数倍购买（最少 1,000 次）",
         "AI reading packs are sold in whole 1,000s of reads (minimum 1,000)",
     ),
+    "R_AI_1_PRODUCT": (
+        "AI 调阅包仅适用于青光眼 AI",
+        "AI reading packs are sold for glaucoma AI only",
+    ),
     "R_AI_3_NO_CREDIT": (
         "AI 调阅次数已用完，请先购买调阅包",
         "No AI reading credit left: buy a reading pack first",

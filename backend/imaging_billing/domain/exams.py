@@ -189,13 +189,14 @@ def low_balance_due(*, noticed: bool, available: int, threshold: int) -> bool:
 
 
 def validate_study_uid(uid: str, field: str = "studyInstanceUid") -> str:
-    if not (0 < len(uid) <= MAX_UID_LENGTH) or not _UID.match(uid):
+    if not (0 < len(uid) <= MAX_UID_LENGTH) or not _UID.fullmatch(uid):
         raise RuleViolation("R_EXAM_4_STUDY_UID", field)
     return uid
 
 
 def upload_instant(reported: datetime | None, now: datetime, field: str = "uploadedAt") -> datetime:
     """The exam's upload time: as reported by the gateway (within a day, not ahead), else now."""
+    require_aware(now, "now")
     if reported is None:
         return now
     reported = require_aware(reported, field)

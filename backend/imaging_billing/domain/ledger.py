@@ -41,6 +41,8 @@ def entry(
     lot_id: int | None = None,
     exam_id: int | None = None,
     reason: str | None = None,
+    order_id: int | None = None,
+    contract_ref: str | None = None,
 ) -> dict[str, Any]:
     """One ledger row, as the store appends it."""
     return {
@@ -53,4 +55,6 @@ def entry(
         "cause": cause.value,
         "actor": actor,
         "reason": reason,
+        "order_id": order_id,
+        "contract_ref": contract_ref,
     }

@@ -80,8 +80,12 @@ def line_years(line: LineRequest, product: Product, field: str) -> int | None:
     return None
 
 
-def validate_line(line: LineRequest, index: int, *, online: bool, today: date) -> Product:
-    """Units, channel and per-institution rules of one line (R-ORD-2)."""
+def validate_line(
+    line: LineRequest, index: int, *, online: bool, today: date, for_quote: bool = False
+) -> Product:
+    """Units, channel and per-institution rules of one line (R-ORD-2).
+
+    A quote prices a basket before institutions are chosen, so it skips those checks."""
     field = f"lines[{index}]"
     product = product_of(line.product, f"{field}.product")
     if online and not product.online:
@@ -93,7 +97,9 @@ def validate_line(line: LineRequest, index: int, *, online: bool, today: date) -
         raise RuleViolation(code, f"{field}.quantity")
     if product.family in (Family.LICENCE, Family.AI_LICENCE) and line.quantity != 1:
         raise RuleViolation("R_LIC_1_QUANTITY", f"{field}.quantity")
-    if product.family is Family.SERVICE:
+    if for_quote:
+        pass
+    elif product.family is Family.SERVICE:
         if line.institution_id is None and not (line.institution_name or "").strip():
             raise RuleViolation("R_SVC_4_REMARK", f"{field}.institutionId")
     elif product.per_institution and line.institution_id is None:
@@ -120,12 +126,17 @@ def line_amount(unit_price_fen: int, quantity: int, years: int | None) -> int:
 
 
 def quote(
-    lines: Iterable[LineRequest], prices: Mapping[str, int], *, online: bool, today: date
+    lines: Iterable[LineRequest],
+    prices: Mapping[str, int],
+    *,
+    online: bool,
+    today: date,
+    for_quote: bool = False,
 ) -> Quote:
     """Price every line at the unit prices in force (R-GEN-3, R-ORD-4)."""
     priced: list[PricedLine] = []
     for index, line in enumerate(lines):
-        product = validate_line(line, index, online=online, today=today)
+        product = validate_line(line, index, online=online, today=today, for_quote=for_quote)
         price = prices.get(product.code)
         if price is None:
             raise RuleViolation("PRICE_MISSING", f"lines[{index}].product")
@@ -176,5 +187,3 @@ def service_window(purchased: date, starts_on: date | None, years: int) -> tuple
     """R-SVC-3: maintenance runs `years` from its start (purchase day unless later)."""
     start = starts_on or purchased
     return start, add_years_date(start, years)
-
-

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import security
+from ..domain.clock import local_date
 from ..domain.errors import RuleViolation
 from ..store import accounts, tokens
 from .principals import Role
@@ -61,7 +62,7 @@ async def record_agreement(
     code = "R_GEN_2_AGREEMENT_FIELDS"
     number = check_text(number, "number", code=code, limit=100)
     channel_partner = check_text(channel_partner, "channelPartner", code=code)
-    if signed_on > now.date():
+    if signed_on > local_date(now):  # R-GEN-6: the day as signed, in Shanghai
         raise RuleViolation(code, "signedOn")
     if await accounts.lock_account(conn, account_id) is None:
         raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")

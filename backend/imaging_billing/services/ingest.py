@@ -54,21 +54,31 @@ async def record_uploads(
 ) -> list[UploadOutcome]:
     """Record uploads of one account, in order. Call inside a write transaction."""
     outcomes: dict[int, UploadOutcome] = {}
-    fresh: dict[str, tuple[int, datetime]] = {}  # first occurrence of each new study
+    valid: list[int] = []
     for index, item in enumerate(items):
         try:
             rules.validate_study_uid(item.study_uid)
-            uploaded_at = rules.upload_instant(item.uploaded_at, now)
         except RuleViolation as error:
             outcomes[index] = _refused(item, error)
             continue
-        fresh.setdefault(item.study_uid, (index, uploaded_at))
+        valid.append(index)
 
     account = await accounts.lock_account(conn, account_id)
     if account is None:
         raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
-    known = await exams.find_by_uids(conn, account_id, list(fresh))
-    new = [(uid, at) for uid, (_, at) in fresh.items() if uid not in known]
+    known = await exams.find_by_uids(conn, account_id, list({items[i].study_uid for i in valid}))
+    # A study already recorded is a duplicate whatever time is reported with it (R-EXAM-4);
+    # the upload time is checked only for a study seen for the first time.
+    fresh: dict[str, tuple[int, datetime]] = {}  # first valid occurrence of each new study
+    for index in valid:
+        item = items[index]
+        if item.study_uid in known or item.study_uid in fresh:
+            continue
+        try:
+            fresh[item.study_uid] = (index, rules.upload_instant(item.uploaded_at, now))
+        except RuleViolation as error:
+            outcomes[index] = _refused(item, error)
+    new = [(uid, at) for uid, (_, at) in fresh.items()]
 
     permission = rules.upload_permission(account.arrears_since, now)
     if new and not permission.allowed:

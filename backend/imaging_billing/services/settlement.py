@@ -31,6 +31,7 @@ async def credit_exam_lot(
     actor: str,
     cause: Cause,
     contract_ref: str | None = None,
+    order_id: int | None = None,
 ) -> Credit:
     """Credit a lot at once (R-GEN-4) and settle what arrears it can."""
     account = await accounts.lock_account(conn, account_id)
@@ -45,6 +46,7 @@ async def credit_exam_lot(
         purchased_at=now,
         expires_at=lot_expires_at(now),
         contract_ref=contract_ref,
+        order_id=order_id,
         created_by=actor,
     )
     purchase = entry(
@@ -55,29 +57,50 @@ async def credit_exam_lot(
         cause=cause,
         actor=actor,
         lot_id=lot_id,
+        order_id=order_id,
+        contract_ref=contract_ref,
     )
     await ledger.append(conn, [purchase])
-    owed = await exams.oldest_arrears(
-        conn, account_id, settle(account.arrears_count, terms.quantity)
-    )
-    await _cover(
-        conn,
-        owed,
-        account_id=account_id,
-        lot_id=lot_id,
-        storage_years=terms.storage_years,
-        now=now,
-        actor=actor,
-    )
-    await apply_arrears_change(
+    settled = await settle_into_lot(
         conn,
         account,
-        -len(owed),
-        now,
+        lot_id=lot_id,
+        storage_years=terms.storage_years,
+        available=terms.quantity,
+        now=now,
+        actor=actor,
         last_lot_quantity=terms.quantity,
         low_balance_noticed=False,
     )
-    return Credit(lot_id=lot_id, settled=len(owed))
+    return Credit(lot_id=lot_id, settled=settled)
+
+
+async def settle_into_lot(
+    conn: AsyncConnection,
+    account: Any,
+    *,
+    lot_id: int,
+    storage_years: int,
+    available: int,
+    now: datetime,
+    actor: str,
+    **account_values: Any,
+) -> int:
+    """R-ARR-4: cover the oldest arrears exams from `available` credit of the lot.
+
+    The caller holds the account lock (`account` is the locked row)."""
+    owed = await exams.oldest_arrears(conn, account.id, settle(account.arrears_count, available))
+    await _cover(
+        conn,
+        owed,
+        account_id=account.id,
+        lot_id=lot_id,
+        storage_years=storage_years,
+        now=now,
+        actor=actor,
+    )
+    await apply_arrears_change(conn, account, -len(owed), now, **account_values)
+    return len(owed)
 
 
 async def _cover(

@@ -18,6 +18,7 @@ from ..domain.ledger import Cause, LedgerType, entry
 from ..domain.notices import EXPIRY_WARNINGS, NoticeKind, notice_rows
 from ..store import accounts, ledger, lots, notices
 from ..store.db import Database
+from .ai import sweep_ai_packs
 
 BATCH = 500
 
@@ -28,6 +29,7 @@ class SweepReport:
     exams_forfeited: int
     suspensions_noticed: int
     expiry_warnings: int
+    ai_packs_expired: int = 0
 
 
 async def run_sweep(db: Database, now: datetime) -> SweepReport:
@@ -43,7 +45,8 @@ async def run_sweep(db: Database, now: datetime) -> SweepReport:
     async with db.write() as conn:
         suspended = await _notice_suspensions(conn, now)
         warned = await _warn_expiring(conn, now)
-    return SweepReport(expired, forfeited, suspended, warned)
+        packs = await sweep_ai_packs(conn, now)  # R-AI-1: packs expire like lots
+    return SweepReport(expired, forfeited, suspended, warned, packs)
 
 
 async def _expire(conn: AsyncConnection, lot_id: int, account_id: int, now: datetime) -> int:

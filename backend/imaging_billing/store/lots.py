@@ -149,3 +149,7 @@ async def count_lots(
     if unexpired_at is not None:
         stmt = stmt.where(exam_lot.c.expires_at > unexpired_at)
     return int((await conn.execute(stmt)).scalar_one())
+
+
+async def set_quantity(conn: AsyncConnection, lot_id: int, quantity: int) -> None:
+    await conn.execute(exam_lot.update().where(exam_lot.c.id == lot_id).values(quantity=quantity))

@@ -71,6 +71,7 @@ class ExamLot(SQLModel, table=True):
     notified_30d: bool = False
     notified_7d: bool = False
     contract_ref: str | None = Field(default=None, max_length=200)
+    order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
     created_by: str = Field(max_length=200)
 
 
@@ -111,6 +112,8 @@ class LedgerEntry(SQLModel, table=True):
     cause: str = Field(max_length=20)  # EXAM, ORDER, OPERATOR, SWEEP
     actor: str = Field(max_length=200)
     reason: str | None = Field(default=None, max_length=500)
+    order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
+    contract_ref: str | None = Field(default=None, max_length=200)
 
 
 class Notice(SQLModel, table=True):

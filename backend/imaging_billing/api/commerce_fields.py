@@ -1,0 +1,247 @@
+"""Commerce types: products and prices, quotes, orders and payments (R-ORD, R-GEN-3).
+
+Imports nothing from `types` (which inherits `AccountCommerceFields`); the one
+link back, an order line's institution, is lazy."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+
+from ..domain.catalog import ServiceVariant
+from ..domain.orders import LineRequest, OrderState
+from ..store import accounts, orders
+from . import connections as conn_
+from . import ids
+from .connections import Connection
+from .errors import UserError
+
+if TYPE_CHECKING:
+    from .types import Institution
+from .context import Info
+from .scalars import Fen
+
+strawberry.enum(OrderState, name="OrderState")
+strawberry.enum(ServiceVariant, name="ServiceVariant")
+
+
+@strawberry.type(description="A product of the purchase guide and its price in force now.")
+class Product:
+    code: str
+    family: str
+    unit: int = strawberry.field(description="Quantities are whole multiples of this.")
+    per_year: bool
+    online: bool = strawberry.field(description="False: recorded by an operator only (R-AI-4).")
+    per_institution: bool
+    unit_price_fen: int | None = strawberry.field(graphql_type=Fen | None)
+
+
+@strawberry.type
+class PriceEntry(relay.Node):
+    id: relay.NodeID[int]
+    product: str
+    unit_price_fen: int = strawberry.field(graphql_type=Fen)
+    effective_from: datetime
+    set_by: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> PriceEntry:
+        return cls(
+            id=row.id,
+            product=row.product,
+            unit_price_fen=row.unit_price_fen,
+            effective_from=row.effective_from,
+            set_by=row.set_by,
+        )
+
+
+@strawberry.input
+class OrderLineInput:
+    product: str
+    quantity: int
+    years: int | None = None
+    institution_id: strawberry.ID | None = None
+    institution_name: str | None = strawberry.field(
+        default=None, description="R-SVC-4: for a service, an institution not yet on the platform."
+    )
+    variant: ServiceVariant | None = None
+    starts_on: date | None = strawberry.field(
+        default=None, description="Maintenance start, within a year of purchase (R-SVC-3)."
+    )
+
+    def to_request(self, index: int) -> LineRequest:
+        institution = None
+        if self.institution_id is not None:
+            institution = ids.decode(
+                self.institution_id,
+                "Institution",
+                missing="INSTITUTION_NOT_FOUND",
+                field=f"lines[{index}].institutionId",
+            )
+        return LineRequest(
+            product=self.product,
+            quantity=self.quantity,
+            years=self.years,
+            institution_id=institution,
+            institution_name=self.institution_name,
+            variant=self.variant,
+            starts_on=self.starts_on,
+        )
+
+
+def requests(lines: list[OrderLineInput]) -> list[LineRequest]:
+    return [line.to_request(index) for index, line in enumerate(lines)]
+
+
+@strawberry.type
+class QuoteLine:
+    product: str
+    quantity: int
+    years: int | None
+    unit_price_fen: int = strawberry.field(graphql_type=Fen)
+    amount_fen: int = strawberry.field(graphql_type=Fen)
+
+
+@strawberry.type(description="R-ORD-4: a price preview; nothing is created.")
+class QuoteResult:
+    lines: list[QuoteLine] = strawberry.field(default_factory=list)
+    total_fen: int | None = strawberry.field(default=None, graphql_type=Fen | None)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OrderLine:
+    product: str
+    quantity: int
+    years: int | None
+    institution_name: str | None
+    variant: ServiceVariant | None
+    starts_on: date | None
+    remark: str | None
+    unit_price_fen: int = strawberry.field(graphql_type=Fen)
+    amount_fen: int = strawberry.field(graphql_type=Fen)
+    institution_pk: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def institution(
+        self, info: Info
+    ) -> Annotated[Institution, strawberry.lazy(".types")] | None:
+        from .types import Institution
+
+        if self.institution_pk is None:
+            return None
+        async with info.context.db.read() as conn:
+            row = await accounts.get_institution(conn, self.institution_pk)
+        return Institution.from_row(row) if row is not None else None
+
+
+@strawberry.type
+class Payment:
+    reference: str
+    method: str
+    amount_fen: int = strawberry.field(graphql_type=Fen)
+    received_at: datetime
+
+
+@strawberry.type
+class Order(relay.Node):
+    id: relay.NodeID[int]
+    channel: str
+    state: OrderState
+    total_fen: int = strawberry.field(graphql_type=Fen)
+    placed_at: datetime
+    placed_by: str
+    terms_accepted_at: datetime | None
+    contract_ref: str | None
+    paid_at: datetime | None
+    fulfilled_at: datetime | None
+    cancelled_at: datetime | None
+    account_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Order:
+        return cls(
+            id=row.id,
+            channel=row.channel,
+            state=OrderState(row.state),
+            total_fen=row.total_fen,
+            placed_at=row.placed_at,
+            placed_by=row.placed_by,
+            terms_accepted_at=row.terms_accepted_at,
+            contract_ref=row.contract_ref,
+            paid_at=row.paid_at,
+            fulfilled_at=row.fulfilled_at,
+            cancelled_at=row.cancelled_at,
+            account_id=row.account_id,
+        )
+
+    @strawberry.field
+    async def lines(self, info: Info) -> list[OrderLine]:
+        async with info.context.db.read() as conn:
+            rows = await orders.order_lines(conn, self.id)
+        return [
+            OrderLine(
+                product=r.product,
+                quantity=r.quantity,
+                years=r.years,
+                institution_name=r.institution_name,
+                variant=ServiceVariant(r.variant) if r.variant else None,
+                starts_on=r.starts_on,
+                remark=r.remark,
+                unit_price_fen=r.unit_price_fen,
+                amount_fen=r.amount_fen,
+                institution_pk=r.institution_id,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field
+    async def payments(self, info: Info) -> list[Payment]:
+        async with info.context.db.read() as conn:
+            rows = await orders.order_payments(conn, self.id)
+        return [
+            Payment(
+                reference=r.reference,
+                method=r.method,
+                amount_fen=r.amount_fen,
+                received_at=r.received_at,
+            )
+            for r in rows
+        ]
+
+
+async def page_orders(
+    info: Info,
+    account_id: int | None,
+    states: list[OrderState] | None,
+    first: int,
+    after: str | None,
+) -> Connection[Order]:
+    size = conn_.page_size(first)
+    names = [s.value for s in states] if states else None
+    async with info.context.db.read() as conn:
+        rows = await orders.page_orders(
+            conn,
+            account_id=account_id,
+            states=names,
+            after_id=conn_.after_pk(after),
+            limit=size + 1,
+        )
+        total = await orders.count_orders(conn, account_id=account_id, states=names)
+    return conn_.build(rows, size, total, Order.from_row)
+
+
+@strawberry.type
+class AccountCommerceFields:
+    @strawberry.field(description="Orders of this account, newest first.")
+    async def orders(
+        self,
+        info: Info,
+        first: int,
+        after: str | None = None,
+        states: list[OrderState] | None = None,
+    ) -> Connection[Order]:
+        return await page_orders(info, self.id, states, first, after)  # type: ignore[attr-defined]

@@ -1,0 +1,20 @@
+"""The project as a user starts it, for `uvicorn --factory tests.bench.launcher:project_app`:
+the app's own settings (WAL, synchronous=FULL), no background sweep, no demo data."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+
+from imaging_billing.app import create_app
+from imaging_billing.config import Settings
+
+
+def project_app() -> Starlette:
+    settings = Settings(
+        database_url=os.environ["BENCH_DATABASE_URL"],
+        sweep_interval_seconds=0,
+        demo_data=False,
+    )
+    return create_app(settings)

@@ -1,0 +1,112 @@
+"""Keeps the benchmark harness from rotting: no wrk, no server process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from imaging_billing import security
+from imaging_billing.api.ids import encode
+from imaging_billing.services.reconcile import reconcile_account
+from imaging_billing.store.db import Database
+
+from ..support import SqliteTemplate
+from . import baseline_app, pool
+from .run import FIGURES, parse_wrk
+from .seed import seed_async
+
+WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:40000/graphql
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     6.39ms    1.20ms  20.11ms   80.00%
+  25021 requests in 10.02s, 6.11MB read
+  Non-2xx or 3xx responses: 3
+  Socket errors: connect 0, read 1, write 0, timeout 2
+Requests/sec:   2497.11
+Transfer/sec:    624.40KB
+pool: sent=25037 accepted=25018 other=3 wrapped=0
+"""
+
+
+async def test_baseline_transactions_keep_the_ledger_consistent(
+    sqlite_template: SqliteTemplate,
+) -> None:
+    seeded = await seed_async(sqlite_template.fresh(), lots=2, quantity=10_000)
+    now = datetime.now(UTC)
+    args = (seeded.account_id, seeded.institution_pk)
+    with contextlib.closing(baseline_app.connect(seeded.path)) as conn:
+        first = baseline_app.record_upload(conn, *args, "1.2.3.1", now)
+        again = baseline_app.record_upload(conn, *args, "1.2.3.1", now)
+        batch = ["1.2.3.2", "1.2.3.3", "1.2.3.2", "1.2.3.1"]
+        statuses = baseline_app.record_uploads(conn, *args, batch, now)
+        (exams,) = conn.execute("SELECT count(*) FROM exam").fetchone()
+        (used,) = conn.execute("SELECT sum(used) FROM exam_lot").fetchone()
+
+    assert first["status"] == "ACCEPTED"
+    assert again["status"] == "DUPLICATE"
+    assert statuses == ["ACCEPTED", "ACCEPTED", "DUPLICATE", "DUPLICATE"]
+    assert exams == used == 3
+    # The project reads the baseline's rows and finds its ledger balanced.
+    db = Database(seeded.url)
+    try:
+        async with db.read() as conn_:
+            assert await reconcile_account(conn_, seeded.account_id) == []
+    finally:
+        await db.dispose()
+
+
+def test_pool_requests_are_signed_distinct_and_replayable(tmp_path: Path) -> None:
+    token = security.new_token("ibi")
+    institution_id = str(encode("Institution", 7))
+    prefix = pool.run_prefix(2, run=1)
+    singles = list(pool.signed_requests(token, institution_id, prefix, 3))
+    batches = list(pool.signed_requests(token, institution_id, prefix, 2, batch=4))
+
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    for request in singles + batches:
+        ts, signature = request.headers["X-Timestamp"], request.headers["X-Signature"]
+        assert security.timestamp_fresh(ts, now_ms, 300)
+        assert security.signature_valid(
+            security.digest(token), institution_id, ts, request.body, signature
+        )
+    uids = [json.loads(r.body)["variables"]["u"] for r in singles]
+    bodies = [json.loads(r.body)["variables"] for r in batches]
+    items = [item["studyInstanceUid"] for body in bodies for item in body["items"]]
+    assert len(set(uids)) == 3
+    assert len(set(items)) == 8
+
+    path = tmp_path / "pool"
+    assert pool.write_pool(path, iter(singles)) == 3
+    ts, signature, body = path.read_bytes().splitlines()[0].split(b"\t")
+    assert (body, signature.decode()) == (singles[0].body, singles[0].headers["X-Signature"])
+
+
+async def test_baseline_endpoint_answers_what_the_benchmark_expects(
+    sqlite_template: SqliteTemplate,
+) -> None:
+    seeded = await seed_async(sqlite_template.fresh(), lots=1, quantity=10_000)
+    app = baseline_app.create_app(seeded.path, seeded.account_id, seeded.institution_pk)
+    prefix = pool.run_prefix(2, run=2)
+    single = pool.single_body(seeded.institution_id, f"{prefix}.1")
+    batch = pool.batch_body(seeded.institution_id, pool.uids(prefix, 2, 1_000))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
+    ):
+        one = await client.post("/graphql", content=single)
+        many = await client.post("/graphql", content=batch)
+    assert FIGURES["P1"].expect in one.text
+    assert FIGURES["P2"].expect in many.text
+
+
+def test_wrk_output_is_parsed() -> None:
+    result = parse_wrk(WRK_OUTPUT)
+    assert result.requests_per_sec == 2497.11
+    assert (result.completed, result.duration) == (25021, 10.02)
+    assert (result.non_2xx, result.socket_errors) == (3, 3)
+    assert (result.sent, result.accepted, result.other, result.wrapped) == (25037, 25018, 3, 0)
