@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await conn.exec_driver_sql("SELECT 1")
         return PlainTextResponse("ok")
 
-    graphql = GraphQLEndpoint(services)
+    graphql = GraphQLEndpoint(services, settings.console_dir / "graphiql.html")
     callback = payment_callback(
         services, settings.payment_callback_secret, settings.signature_window_seconds
     )

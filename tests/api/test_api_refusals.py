@@ -299,22 +299,29 @@ async def test_account_not_found_for_unknown_or_other_type_ids(hospital: Hospita
     assert await hospital.snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "an ID that is not base64 'Type:pk' fails Strawberry's GlobalID argument parsing "
-        "before the resolver: a top-level error 'Value cannot represent a GlobalID' with no "
-        "code, field or zh message (and logged as an error) instead of ACCOUNT_NOT_FOUND"
-    ),
-)
-async def test_account_not_found_for_a_malformed_global_id(hospital: Hospital) -> None:
-    """'What bad input gets': a malformed account ID is a typed refusal like any unknown one."""
-    # given an account
+async def test_malformed_global_ids_are_refused_as_not_found(hospital: Hospital) -> None:
+    """'What bad input gets': an ID that is not a global ID at all is a typed refusal like any
+    unknown one (ACCOUNT_NOT_FOUND, EXAM_NOT_FOUND, INSTITUTION_NOT_FOUND), not a bare
+    GraphQL parsing error."""
+    # given an account with one exam
+    await hospital.upload(1)
     before = await hospital.snapshot()
-    # when a credit names an account by an ID that is not a global ID at all
-    out = await hospital.op(CREDIT, acc="not-an-id", q=10_000, mode="VOLUME")
-    # then ACCOUNT_NOT_FOUND on accountId
-    assert_refused(out["creditExamLot"]["userErrors"], "ACCOUNT_NOT_FOUND", "accountId", "en")
+    for bad in ("not-an-id", "", "%%%", "QWNjb3VudA"):
+        # when a credit, a void and an upload name things by that ID
+        credit = await hospital.op(CREDIT, acc=bad, q=10_000, mode="VOLUME")
+        void = await hospital.op(VOID, exam=bad, reason="duplicate report")
+        upload = await hospital.gw(UPLOAD, inst=bad, uid=uid(2))
+        # then each is the typed not-found refusal of its field
+        assert_refused(
+            credit["creditExamLot"]["userErrors"], "ACCOUNT_NOT_FOUND", "accountId", "en"
+        )
+        assert_refused(void["voidExam"]["userErrors"], "EXAM_NOT_FOUND", "examId", "en")
+        assert_refused(
+            upload["recordExamUpload"]["userErrors"],
+            "INSTITUTION_NOT_FOUND",
+            "institutionId",
+            "zh-CN",
+        )
     assert await hospital.snapshot() == before
 
 
@@ -435,14 +442,6 @@ async def test_r_gen_2_an_agreement_needs_number_date_and_channel_partner(
     assert await hospital.snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services.accounts.record_agreement compares signedOn with now.date() in UTC, so "
-        "between 00:00 and 08:00 Asia/Shanghai an agreement signed that (local) day is "
-        "refused as signed in the future (R-GEN-6)"
-    ),
-)
 async def test_r_gen_2_an_agreement_signed_today_in_shanghai_is_accepted(
     hospital: Hospital, clock: ManualClock
 ) -> None:

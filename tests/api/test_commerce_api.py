@@ -77,7 +77,7 @@ async def test_resources_flow_quote_order_pay_by_callback_and_see_the_lot(
     # then the guide's formula prices it
     assert quote["totalFen"] == 100_000 * 12 * 15
     # when the order is placed with the terms accepted and paid by the provider
-    placed = (await api.operator(token, PLACE, {"acc": account, "lines": lines, "terms": True}))
+    placed = await api.operator(token, PLACE, {"acc": account, "lines": lines, "terms": True})
     order = placed["placeOrder"]["order"]
     assert order["state"] == "PENDING_PAYMENT"
     assert order["totalFen"] == quote["totalFen"]
@@ -106,10 +106,17 @@ async def test_callback_with_a_wrong_or_stale_signature_changes_nothing(
     body = json.dumps({"paymentId": "p", "orderId": order["id"], "amountFen": 1_500_000}).encode()
     ts = str(int(clock.now().timestamp() * 1000))
     wrong = {"x-payment-timestamp": ts, "x-payment-signature": "ab" * 32}
-    assert (await api.client.post("/payments/callback", content=body, headers=wrong)).status_code == 401
+    assert (
+        await api.client.post("/payments/callback", content=body, headers=wrong)
+    ).status_code == 401
     old = str(int((clock.now() - timedelta(minutes=6)).timestamp() * 1000))
-    stale = {"x-payment-timestamp": old, "x-payment-signature": callback_signature(SECRET, old, body)}
-    assert (await api.client.post("/payments/callback", content=body, headers=stale)).status_code == 401
+    stale = {
+        "x-payment-timestamp": old,
+        "x-payment-signature": callback_signature(SECRET, old, body),
+    }
+    assert (
+        await api.client.post("/payments/callback", content=body, headers=stale)
+    ).status_code == 401
     short = await pay_by_callback(api, clock, order["id"], 1, "p2")
     assert short.status_code == 409
     assert short.json()["code"] == "PAYMENT_AMOUNT_MISMATCH"
@@ -127,7 +134,9 @@ async def test_software_flow_enables_features_and_refuses_what_breaks_r_lic_4(
     account = str(encode("Account", account_pk))
     gateway = await create_institution(services, account_pk)
     option_only = [{"product": "LICENCE_MPR", "quantity": 1, "institutionId": gateway.id}]
-    refused = await api.operator(token, PLACE, {"acc": account, "lines": option_only, "terms": True})
+    refused = await api.operator(
+        token, PLACE, {"acc": account, "lines": option_only, "terms": True}
+    )
     assert refused["placeOrder"]["userErrors"][0]["code"] == "R_LIC_4_BASE_REQUIRED"
     lines = [
         {"product": "LICENCE_BASE_SUITE", "quantity": 1, "institutionId": gateway.id},
@@ -174,10 +183,19 @@ async def test_services_flow_and_order_refusals(
     account = str(encode("Account", account_pk))
     gateway = await create_institution(services, account_pk, name="County Hospital")
     lines = [
-        {"product": "SERVICE_DELIVERY", "quantity": 1, "institutionId": gateway.id,
-         "variant": "REMOTE"},
-        {"product": "SERVICE_MAINTENANCE", "quantity": 1, "years": 3, "institutionId": gateway.id,
-         "variant": "LOCAL"},
+        {
+            "product": "SERVICE_DELIVERY",
+            "quantity": 1,
+            "institutionId": gateway.id,
+            "variant": "REMOTE",
+        },
+        {
+            "product": "SERVICE_MAINTENANCE",
+            "quantity": 1,
+            "years": 3,
+            "institutionId": gateway.id,
+            "variant": "LOCAL",
+        },
     ]
     no_terms = await api.operator(token, PLACE, {"acc": account, "lines": lines, "terms": False})
     assert no_terms["placeOrder"]["userErrors"][0]["code"] == "R_ORD_2_TERMS"
@@ -220,7 +238,9 @@ async def test_offline_flow_records_an_ai_licence_which_cannot_be_ordered_online
         {"acc": account, "lines": lines},
     )
     assert offline["recordOfflineOrder"]["order"] == {
-        "state": "FULFILLED", "channel": "OFFLINE", "contractRef": "HT-2026-07",
+        "state": "FULFILLED",
+        "channel": "OFFLINE",
+        "contractRef": "HT-2026-07",
     }
     # the licence covers reads without any pack
     read = await api.gateway(

@@ -132,7 +132,7 @@ async def test_r_lic_5_an_institution_shows_its_enabled_features(
     assert node == {
         "kind": "DELIVERY",
         "state": "PURCHASED",
-        "remark": f"机构：Site；机构 ID：{site}",
+        "remark": f"机构：Site；机构 ID：{encode('Institution', site)}",
         "institutionId": str(encode("Institution", site)),
     }
 

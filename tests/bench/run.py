@@ -19,6 +19,7 @@ import contextlib
 import math
 import os
 import re
+import resource
 import shutil
 import socket
 import sqlite3
@@ -155,8 +156,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(side: str, seeded: Seeded, port: int, log: Path) -> Iterator[str]:
-    """uvicorn, one worker, in a subprocess; yields the base URL once /healthz answers."""
+def server(side: str, seeded: Seeded, port: int, log: Path) -> Iterator[tuple[str, int]]:
+    """uvicorn, one worker, in a subprocess; yields the base URL and the server's pid once
+    /healthz answers."""
     env = {
         **os.environ,
         "BENCH_DATABASE_URL": seeded.url,
@@ -183,7 +185,7 @@ def server(side: str, seeded: Seeded, port: int, log: Path) -> Iterator[str]:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
         try:
             _wait_ready(process, f"{url}/healthz", log)
-            yield url
+            yield url, process.pid
         finally:
             process.terminate()  # uvicorn shuts down gracefully on SIGTERM
             try:
@@ -205,6 +207,40 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"server did not start in 60 s:\n{log.read_text()}")
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU time (seconds) of the whole machine, of the server and of waited-for children (wrk),
+    to tell how much CPU other processes took during a run. Linux only; None elsewhere."""
+
+    wall: float
+    busy: float
+    server: float
+    children: float
+
+    @classmethod
+    def take(cls, pid: int) -> CpuSample | None:
+        try:
+            tick = os.sysconf("SC_CLK_TCK")
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            server = int(stat[11]) + int(stat[12])  # utime, stime of all threads
+        except (OSError, ValueError, IndexError):
+            return None
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cls(
+            wall=time.monotonic(),
+            busy=(user + nice + system + irq + softirq + steal) / tick,
+            server=server / tick,
+            children=children.ru_utime + children.ru_stime,
+        )
+
+    def foreign_cores(self, after: CpuSample) -> float:
+        """Cores' worth of CPU used by neither the server nor wrk between the two samples."""
+        ours = (after.server - self.server) + (after.children - self.children)
+        return max(0.0, (after.busy - self.busy) - ours) / max(after.wall - self.wall, 1e-9)
 
 
 def write_pool(
@@ -250,7 +286,7 @@ def measure(
     run = time.time_ns() // 1_000_000
     warm_prefix, main_prefix = pool.run_prefix(1, run), pool.run_prefix(2, run)
     stem = RESULTS / f"{figure.name}-{side}"
-    with server(side, seeded, free_port(), stem.with_suffix(".server.log")) as url:
+    with server(side, seeded, free_port(), stem.with_suffix(".server.log")) as (url, pid):
         warm_file, _ = write_pool(
             work / "warmup.pool", seeded, figure, warm_prefix, figure.warmup_pool
         )
@@ -259,9 +295,18 @@ def measure(
         # Enough distinct requests for the run: twice the warm-up pace, at least min_pool.
         wanted = max(figure.min_pool, math.ceil(warm.requests_per_sec * seconds * 2))
         main_file, size = write_pool(work / "main.pool", seeded, figure, main_prefix, wanted)
+        before = CpuSample.take(pid)
         result = run_wrk(url, figure, main_file, seeded.institution_id, seconds, threads)
-        Path(f"{stem}.txt").write_text(result.output)
+        after = CpuSample.take(pid)
+        foreign = before.foreign_cores(after) if before and after else None
+        note = "" if foreign is None else f"cpu: other processes used {foreign:.2f} cores\n"
+        Path(f"{stem}.txt").write_text(result.output + note)
     measurement = Measurement(figure, side, result, size)
+    cores = os.cpu_count() or 1
+    if foreign is not None and foreign > 0.25:
+        measurement.warnings.append(
+            f"other processes used {foreign:.1f} of {cores} cores during the run: figures are noisy"
+        )
     verify(measurement, seeded, main_prefix, stem.with_suffix(".server.log"))
     return measurement
 

@@ -13,6 +13,7 @@ from imaging_billing.domain.catalog import Feature, ServiceKind, ServiceVariant
 from imaging_billing.domain.clock import SHANGHAI
 from imaging_billing.domain.entitlements import ServiceState
 from imaging_billing.domain.errors import RuleViolation
+from imaging_billing.domain.identity import public_id
 from imaging_billing.services import entitlements
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
@@ -153,7 +154,7 @@ async def test_r_svc_4_services_carry_the_institution_name_and_id(services: Serv
     )
     assert (on_platform.institution_name, on_platform.remark) == (
         "协和医院",
-        f"机构：协和医院；机构 ID：{site}",
+        f"机构：协和医院；机构 ID：{public_id('Institution', site)}",
     )
     assert (newcomer.institution_name, newcomer.remark) == ("新院区", "机构：新院区")
     assert newcomer.institution_id is None

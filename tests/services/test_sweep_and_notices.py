@@ -681,13 +681,6 @@ async def test_r_exam_4_invalid_study_uids_are_refused_and_nothing_is_written(
     await site.assert_reconciles()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "domain.exams._UID ends in `$`, which also matches before a trailing newline, so "
-        "'1.2.3\\n' passes validate_study_uid and is stored as a second exam of study 1.2.3"
-    ),
-)
 async def test_r_exam_4_a_uid_with_a_trailing_newline_is_refused_not_counted_twice(
     site: Site,
 ) -> None:
@@ -705,14 +698,6 @@ async def test_r_exam_4_a_uid_with_a_trailing_newline_is_refused_not_counted_twi
     await site.assert_reconciles()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services.ingest.record_uploads validates uploadedAt before looking the study up, so a "
-        "gateway re-reporting a recorded study with its original time more than 24 h later "
-        "gets REFUSED R_EXAM_5_UPLOAD_TIME instead of the same exam as DUPLICATE"
-    ),
-)
 async def test_r_exam_4_a_recorded_study_re_reported_a_day_later_is_a_duplicate(
     site: Site, clock: ManualClock
 ) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -12,6 +13,9 @@ from ..services.clock import Clock
 from ..services.ingest_writer import IngestWriter
 from ..services.principals import Principal
 from ..store.db import Database
+from .cost import Budgets
+
+SESSION_COOKIE = "ib_session"
 
 
 @dataclass
@@ -22,6 +26,8 @@ class Services:
     clock: Clock
     writer: IngestWriter
     auth: Authenticator
+    budgets: Budgets = field(default_factory=lambda: Budgets())
+    secure_cookies: bool = False  # set behind HTTPS
 
 
 @dataclass
@@ -30,6 +36,10 @@ class Context:
     principal: Principal
     lang: str  # "zh-CN" or "en": the language of `message` in user errors
     request_id: str
+    client_address: str = "-"
+    response: Any = None  # the HTTP response, for the session cookie
+    session_token: str | None = None
+    authenticated_as: Principal | None = None  # set by a successful login
 
     @property
     def db(self) -> Database:

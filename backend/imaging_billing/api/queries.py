@@ -36,6 +36,7 @@ from .types import (
 class Viewer:
     role: Role
     name: str
+    email: str | None
     account_id: strawberry.Private[int | None]
     institution_id: strawberry.Private[int | None]
 
@@ -112,7 +113,11 @@ class LedgerQuery:
     def viewer(self, info: Info) -> Viewer:
         p = info.context.principal
         return Viewer(
-            role=p.role, name=p.name, account_id=p.account_id, institution_id=p.institution_id
+            role=p.role,
+            name=p.name,
+            email=p.email,
+            account_id=p.account_id,
+            institution_id=p.institution_id,
         )
 
     @strawberry.field

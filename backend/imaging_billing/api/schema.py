@@ -15,10 +15,13 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ..domain.errors import RuleViolation
+from .access import AccessQuery, AuditRecord, User
 from .ai import AiLicence, AiMutation, AiPack, AiRead
+from .audit import AuditTrail
 from .commerce import CommerceQuery
 from .commerce_fields import Order, PriceEntry
 from .commerce_mutations import CommerceMutation
+from .cost import CostBudget
 from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
 from .errors import MaskUnexpected
 from .ingest import IngestMutation
@@ -29,7 +32,7 @@ from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, 
 
 
 @strawberry.type
-class Query(LedgerQuery, CommerceQuery, EntitlementQuery):
+class Query(LedgerQuery, CommerceQuery, EntitlementQuery, AccessQuery):
     pass
 
 
@@ -65,14 +68,20 @@ schema = BillingSchema(
         AiRead,
         Licence,
         ServiceContract,
+        User,
+        AuditRecord,
     ],
     extensions=[
         MaskUnexpected,
+        CostBudget,
+        AuditTrail,
         lambda: QueryDepthLimiter(max_depth=10),
         lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ],
-    config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
+    config=StrawberryConfig(
+        auto_camel_case=True, scalar_map=SCALARS, disable_field_suggestions=True
+    ),
 )

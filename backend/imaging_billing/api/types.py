@@ -14,6 +14,7 @@ from ..domain import exams as rules
 from ..services import reading
 from ..store import accounts, exams, ledger, lots, notices
 from . import connections as conn_
+from .access import AccountAccessFields
 from .ai import AccountAiFields, InstitutionAiFields
 from .commerce_fields import AccountCommerceFields
 from .connections import Connection
@@ -221,7 +222,13 @@ class UploadPermission:
 
 
 @strawberry.type
-class Account(AccountAiFields, AccountEntitlementFields, AccountCommerceFields, relay.Node):
+class Account(
+    AccountAiFields,
+    AccountEntitlementFields,
+    AccountCommerceFields,
+    AccountAccessFields,
+    relay.Node,
+):
     id: relay.NodeID[int]
     name: str
     created_at: datetime

@@ -149,6 +149,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Invalid adjustment (non-zero, and not below what is already used)",
     ),
     "SERVICE_NOT_FOUND": ("未找到该服务", "No such service"),
+    "LOGIN_FAILED": ("邮箱或密码错误", "Wrong email or password"),
+    "LOGIN_THROTTLED": (
+        "登录失败次数过多，请 15 分钟后再试",
+        "Too many failed logins: try again in 15 minutes",
+    ),
+    "EMAIL_INVALID": ("邮箱地址无效", "Invalid email address"),
+    "EMAIL_TAKEN": ("该邮箱已被使用", "This email address is already in use"),
+    "PASSWORD_WEAK": (
+        "密码至少 10 个字符，最多 200 个字符",
+        "A password has at least 10 and at most 200 characters",
+    ),
+    "INVITATION_INVALID": (
+        "邀请无效或已过期",
+        "This invitation is invalid or has expired",
+    ),
+    "ROLE_NOT_ALLOWED": ("不能授予该角色", "You cannot grant this role"),
+    "THROTTLED": (
+        "请求过于频繁，请稍后再试",
+        "Too many requests: slow down and retry shortly",
+    ),
     "FORBIDDEN": ("无权执行此操作", "You are not allowed to do this"),
     "THRESHOLD_INVALID": ("余量提醒阈值须为非负整数", "The low-balance threshold must be >= 0"),
 }

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from .. import security
 from ..store import accounts, tokens
 from ..store.db import Database
+from .institution_tokens import accepted_digests
 from .principals import Principal, Role
 
 CACHE_SECONDS = 5.0
@@ -20,7 +23,7 @@ CACHE_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class _Known:
-    token_hash: str
+    row: Any
     principal: Principal
     loaded: float
 
@@ -36,7 +39,7 @@ class Authenticator:
             row = await tokens.by_hash(conn, security.digest(bearer))
         if row is None:
             return None
-        return Principal(Role.OPERATOR, row.id, row.name)
+        return Principal(Role.OPERATOR, row.id, row.name, kind="token")
 
     async def institution(
         self,
@@ -53,7 +56,11 @@ class Authenticator:
         known = await self._institution(institution_id)
         if known is None:
             return None
-        ok = security.signature_valid(known.token_hash, signed_id, timestamp_ms, body, signature)
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        ok = any(
+            security.signature_valid(digest, signed_id, timestamp_ms, body, signature)
+            for digest in accepted_digests(known.row, now)
+        )
         return known.principal if ok else None
 
     async def _institution(self, institution_id: int) -> _Known | None:
@@ -68,6 +75,10 @@ class Authenticator:
         principal = Principal(
             Role.INSTITUTION, row.id, row.name, account_id=row.account_id, institution_id=row.id
         )
-        known = _Known(row.token_hash, principal, time.monotonic())
+        known = _Known(row, principal, time.monotonic())
         self._institutions[institution_id] = known
         return known
+
+    def forget(self, institution_id: int) -> None:
+        """Drop a cached institution at once (after a rotation or revocation here)."""
+        self._institutions.pop(institution_id, None)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
-from ..store import exams
+from ..store import audit, exams
 from ..store import idempotency as keys
 from ..store.db import Database
 from .clock import Clock
@@ -46,19 +46,39 @@ class IngestJob:
         return request_hash(self.operation, payload)
 
 
+@dataclass
+class AuditJob:
+    """Audit records ride along in the next group commit (one fsync for many requests)."""
+
+    rows: list[dict[str, Any]]
+    future: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    items: tuple[()] = ()
+
+
 class IngestWriter:
     def __init__(self, db: Database, clock: Clock, batch_limit: int = 2_000) -> None:
         self.db = db
         self.clock = clock
         self.batch_limit = batch_limit
-        self._queue: asyncio.Queue[IngestJob] = asyncio.Queue()
+        self._queue: asyncio.Queue[IngestJob | AuditJob] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def submit(self, job: IngestJob) -> list[UploadOutcome]:
+        await self._enqueue(job)
+        return await job.future
+
+    async def record_audit(self, rows: list[dict[str, Any]]) -> None:
+        """Durably append audit records; returns once they are committed."""
+        job = AuditJob(rows)
+        await self._enqueue(job)
+        await job.future
+
+    async def _enqueue(self, job: IngestJob | AuditJob) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop(), name="ingest-writer")
         await self._queue.put(job)
-        return await job.future
 
     async def close(self) -> None:
         if self._task is not None:
@@ -79,7 +99,7 @@ class IngestWriter:
                 size += len(job.items)
             await self._run(jobs)
 
-    async def _run(self, jobs: list[IngestJob]) -> None:
+    async def _run(self, jobs: list[IngestJob | AuditJob]) -> None:
         try:
             results = await self._commit(jobs)
         except Exception as error:  # isolate the failing request
@@ -94,14 +114,18 @@ class IngestWriter:
             _settle(job, result)
 
     async def _commit(
-        self, jobs: list[IngestJob]
-    ) -> list[tuple[IngestJob, list[UploadOutcome] | BaseException]]:
+        self, jobs: list[IngestJob | AuditJob]
+    ) -> list[tuple[IngestJob | AuditJob, Any]]:
         now = self.clock.now()
-        results: list[tuple[IngestJob, list[UploadOutcome] | BaseException]] = []
+        results: list[tuple[IngestJob | AuditJob, Any]] = []
         async with self.db.write() as conn:
             by_account: dict[int, list[IngestJob]] = defaultdict(list)
+            audits = [job for job in jobs if isinstance(job, AuditJob)]
+            await audit.append(conn, [row for job in audits for row in job.rows])
+            results += [(job, None) for job in audits]
             for job in jobs:
-                by_account[job.account_id].append(job)
+                if isinstance(job, IngestJob):
+                    by_account[job.account_id].append(job)
             # Accounts in id order, so PostgreSQL instances lock them in one order.
             for account_id in sorted(by_account):
                 results += await _account_jobs(conn, account_id, by_account[account_id], now)
@@ -200,7 +224,7 @@ async def _replay(
     ]
 
 
-def _settle(job: IngestJob, result: list[UploadOutcome] | BaseException) -> None:
+def _settle(job: IngestJob | AuditJob, result: Any) -> None:
     if job.future.done():
         return
     if isinstance(result, BaseException):

@@ -13,6 +13,7 @@ class Role(StrEnum):
     ACCOUNT_ADMIN = "ACCOUNT_ADMIN"  # a hospital's administrator: its own account
     ACCOUNT_VIEWER = "ACCOUNT_VIEWER"  # read-only on its own account
     INSTITUTION = "INSTITUTION"  # a gateway or partner, signed calls
+    ANONYMOUS = "ANONYMOUS"  # may only log in or accept an invitation
 
 
 @dataclass(frozen=True)
@@ -22,17 +23,21 @@ class Principal:
     name: str
     account_id: int | None = None
     institution_id: int | None = None
+    kind: str = ""  # "user", "token" or "" (then the role names it)
+    email: str | None = None
 
     @property
     def actor(self) -> str:
         """How the ledger and audit name this principal."""
-        return f"{self.role.value.lower()}:{self.id}"
+        return f"{self.kind or self.role.value.lower()}:{self.id}"
 
     @property
     def is_operator(self) -> bool:
         return self.role is Role.OPERATOR
 
     def can_see_account(self, account_id: int) -> bool:
+        if self.role is Role.ANONYMOUS:
+            return False
         return self.is_operator or self.account_id == account_id
 
     def require_operator(self) -> None:
@@ -49,3 +54,6 @@ class Principal:
         self.require_account(account_id, missing=missing)
         if self.role not in (Role.OPERATOR, Role.ACCOUNT_ADMIN):
             raise RuleViolation("FORBIDDEN")
+
+
+ANONYMOUS = Principal(Role.ANONYMOUS, 0, "anonymous")

@@ -149,3 +149,9 @@ async def count_institutions(conn: AsyncConnection, account_id: int) -> int:
 async def get_agreement(conn: AsyncConnection, agreement_id: int) -> Row[Any] | None:
     stmt = sa.select(agreement).where(agreement.c.id == agreement_id)
     return (await conn.execute(stmt)).first()
+
+
+async def update_institution(conn: AsyncConnection, institution_id: int, **values: Any) -> None:
+    await conn.execute(
+        institution.update().where(institution.c.id == institution_id).values(**values)
+    )

@@ -42,6 +42,10 @@ class Institution(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts())
     # SHA-256 of the issued token; the token itself is never stored.
     token_hash: str = Field(max_length=64)
+    # After a rotation the previous token keeps working until this instant.
+    previous_token_hash: str | None = Field(default=None, max_length=64)
+    previous_valid_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    token_revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class Agreement(SQLModel, table=True):
@@ -165,4 +169,5 @@ api_token = ApiToken.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
 
 # Registers the commerce tables on the same metadata (migrations see one schema).
+from . import access_tables as _access  # noqa: E402, F401
 from . import commerce_tables as _commerce  # noqa: E402, F401

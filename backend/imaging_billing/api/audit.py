@@ -1,0 +1,152 @@
+"""The audit trail: every mutation (login attempts included) leaves a record.
+
+Recorded after execution, whatever the outcome: who (principal, role), on which
+account, which operation with which arguments (secrets redacted), the result (ok
+or the error code), request id and client address. Records are committed through
+the group-commit writer before the response leaves, so none is lost to a crash
+that the caller could observe."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import FieldNode, OperationDefinitionNode, OperationType
+from graphql.execution.values import get_argument_values
+from strawberry.extensions import SchemaExtension
+
+from ..domain.errors import RuleViolation
+from ..services.principals import Principal
+from ..store import accounts, exams, lots, orders
+from ..store import entitlements as entitlement_store
+from . import ids
+
+log = logging.getLogger("imaging_billing.audit")
+SECRET_WORDS = ("password", "token", "secret")
+MAX_ARGUMENTS = 20_000
+
+# Which account an operation concerns, found from the IDs it names.
+_OWNERS: dict[str, tuple[str, Any]] = {
+    "institutionId": ("Institution", accounts.get_institution),
+    "examId": ("Exam", exams.get_exam),
+    "lotId": ("ExamLot", lots.get_lot),
+    "orderId": ("Order", orders.get_order),
+    "serviceId": ("Service", entitlement_store.get_service),
+}
+
+
+def redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: "[redacted]" if any(w in k.lower() for w in SECRET_WORDS) else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _result(data: Any, key: str, failed: bool) -> str:
+    payload = data.get(key) if isinstance(data, dict) else None
+    if isinstance(payload, dict):
+        errors = payload.get("userErrors") or []
+        if errors and isinstance(errors[0], dict):
+            return str(errors[0].get("code", "ERROR"))
+        return "ok"
+    return "ERROR" if failed else "ok"
+
+
+class AuditTrail(SchemaExtension):
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        ec = self.execution_context
+        operation = _operation(ec.graphql_document, ec.operation_name)
+        if operation is None or operation.operation is not OperationType.MUTATION:
+            return
+        context = ec.context
+        principal: Principal = context.principal
+        result = ec.result
+        data = result.data if result is not None else None
+        failed = bool(result is not None and result.errors)
+        mutation_type = ec.schema._schema.mutation_type  # noqa: SLF001 - graphql-core schema
+        rows = []
+        for node in operation.selection_set.selections:
+            if not isinstance(node, FieldNode) or mutation_type is None:
+                continue
+            name = node.name.value
+            field = mutation_type.fields.get(name)
+            try:
+                arguments = get_argument_values(field, node, ec.variables) if field else {}  # type: ignore[arg-type]
+            except Exception:  # invalid input is audited as given
+                arguments = dict(ec.variables or {})
+            key = node.alias.value if node.alias else name
+            rows.append(
+                {
+                    "operation": name,
+                    "arguments": json.dumps(redact(arguments), default=str)[:MAX_ARGUMENTS],
+                    "result": _result(data, key, failed),
+                    "raw": arguments,
+                }
+            )
+        try:
+            await _commit(context, principal, rows)
+        except Exception:  # the change itself is committed; never hide it from the caller
+            log.exception("audit record not written, request %s", context.request_id)
+
+
+def _operation(document: Any, name: str | None) -> OperationDefinitionNode | None:
+    if document is None:
+        return None
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            name is None or (definition.name and definition.name.value == name)
+        ):
+            return definition
+    return None
+
+
+async def account_of(context: Any, principal: Principal, arguments: dict[str, Any]) -> int | None:
+    """The account an operation concerned: named, owning a named object, or the caller's."""
+    if "accountId" in arguments:
+        try:
+            return ids.decode(
+                str(arguments["accountId"]), "Account", missing="ACCOUNT_NOT_FOUND", field=""
+            )
+        except RuleViolation:
+            return principal.account_id
+    for argument, (type_name, load) in _OWNERS.items():
+        if argument not in arguments:
+            continue
+        try:
+            pk = ids.decode(str(arguments[argument]), type_name, missing="NODE_NOT_FOUND", field="")
+        except RuleViolation:
+            break
+        async with context.db.read() as conn:
+            row = await load(conn, pk)
+        if row is not None:
+            return int(row.account_id)
+        break
+    return principal.account_id
+
+
+async def _commit(context: Any, principal: Principal, entries: list[dict[str, Any]]) -> None:
+    # A successful login is recorded under the person who logged in.
+    who: Principal = getattr(context, "authenticated_as", None) or principal
+    now = context.now()
+    rows = [
+        {
+            "occurred_at": now,
+            "principal": who.actor,
+            "role": who.role.value,
+            "account_id": await account_of(context, who, entry["raw"]),
+            "operation": entry["operation"],
+            "arguments": entry["arguments"],
+            "result": entry["result"][:100],
+            "request_id": context.request_id,
+            "client_address": context.client_address,
+        }
+        for entry in entries
+    ]
+    await context.services.writer.record_audit(rows)

@@ -1,0 +1,135 @@
+"""Query cost and a per-principal budget (a leaky bucket, as Shopify's Admin API does).
+
+Each selected field costs 1; a connection's children count `first` times. A request
+whose cost exceeds what the bucket holds is refused before execution with THROTTLED;
+every response carries `extensions.cost` so clients can pace themselves. Buckets live
+in the process: with several API instances each enforces its own share.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+from strawberry.extensions import SchemaExtension
+
+from ..domain.errors import RuleViolation
+
+CAPACITY = 5_000.0
+RESTORE_PER_SECOND = 250.0
+MAX_SINGLE_QUERY = 5_000
+
+
+@dataclass
+class Bucket:
+    available: float
+    updated: float
+
+
+class Budgets:
+    def __init__(self, capacity: float = CAPACITY, rate: float = RESTORE_PER_SECOND) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self._buckets: dict[str, Bucket] = {}
+
+    def take(self, key: str, cost: float) -> tuple[bool, float]:
+        now = time.monotonic()
+        bucket = self._buckets.setdefault(key, Bucket(self.capacity, now))
+        bucket.available = min(self.capacity, bucket.available + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if cost > bucket.available:
+            return False, bucket.available
+        bucket.available -= cost
+        return True, bucket.available
+
+
+def query_cost(document: Any, variables: dict[str, Any], operation_name: str | None) -> int:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            operation_name is None
+            or (definition.name is not None and definition.name.value == operation_name)
+        ):
+            return _selection_cost(definition.selection_set, fragments, variables, 0)
+    return 0
+
+
+def _first(node: FieldNode, variables: dict[str, Any]) -> int:
+    for argument in node.arguments or ():
+        if argument.name.value != "first":
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return max(1, int(value.value))
+        if isinstance(value, VariableNode):
+            given = variables.get(value.name.value)
+            return max(1, given) if isinstance(given, int) else 1
+    return 1
+
+
+def _selection_cost(
+    selection: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+    depth: int,
+) -> int:
+    if selection is None or depth > 20:
+        return 0
+    total = 0
+    for node in selection.selections:
+        if isinstance(node, FieldNode):
+            children = _selection_cost(node.selection_set, fragments, variables, depth + 1)
+            total += 1 + _first(node, variables) * children
+        elif isinstance(node, InlineFragmentNode):
+            total += _selection_cost(node.selection_set, fragments, variables, depth + 1)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
+            fragment = fragments[node.name.value]
+            total += _selection_cost(fragment.selection_set, fragments, variables, depth + 1)
+    return total
+
+
+class CostBudget(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        ec = self.execution_context
+        budgets: Budgets = ec.context.services.budgets
+        cost = query_cost(ec.graphql_document, ec.variables or {}, ec.operation_name)
+        allowed, available = budgets.take(ec.context.principal.actor, cost)
+        self.cost = {
+            "requestedQueryCost": cost,
+            "throttleStatus": {
+                "maximumAvailable": budgets.capacity,
+                "currentlyAvailable": round(available),
+                "restoreRate": budgets.rate,
+            },
+        }
+        if not allowed or cost > MAX_SINGLE_QUERY:
+            error = RuleViolation("THROTTLED")
+            raise GraphQLError(
+                error.message_en,
+                extensions={
+                    "code": error.code,
+                    "messageZh": error.message_zh,
+                    "messageEn": error.message_en,
+                    "cost": self.cost,
+                },
+            )
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        cost = getattr(self, "cost", None)
+        return {"cost": cost} if cost is not None else {}

@@ -1,0 +1,132 @@
+"""Repository of users, sessions, invitations and login failures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .access_tables import invitation, login_failure, session, user
+
+
+async def insert_user(conn: AsyncConnection, **values: Any) -> int:
+    return int(
+        (await conn.execute(user.insert().values(**values).returning(user.c.id))).scalar_one()
+    )
+
+
+async def user_by_email(conn: AsyncConnection, email: str) -> Row[Any] | None:
+    return (await conn.execute(sa.select(user).where(user.c.email == email))).first()
+
+
+async def get_user(conn: AsyncConnection, user_id: int) -> Row[Any] | None:
+    return (await conn.execute(sa.select(user).where(user.c.id == user_id))).first()
+
+
+async def update_user(conn: AsyncConnection, user_id: int, **values: Any) -> None:
+    await conn.execute(user.update().where(user.c.id == user_id).values(**values))
+
+
+async def page_users(
+    conn: AsyncConnection, account_id: int | None, *, after_id: int | None, limit: int
+) -> list[Row[Any]]:
+    stmt = sa.select(user).where(user.c.account_id == account_id).order_by(user.c.id).limit(limit)
+    if account_id is None:
+        stmt = sa.select(user).where(user.c.account_id.is_(None)).order_by(user.c.id).limit(limit)
+    if after_id is not None:
+        stmt = stmt.where(user.c.id > after_id)
+    return list((await conn.execute(stmt)).all())
+
+
+async def count_users(conn: AsyncConnection, account_id: int | None) -> int:
+    where = user.c.account_id.is_(None) if account_id is None else user.c.account_id == account_id
+    stmt = sa.select(sa.func.count()).select_from(user).where(where)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def insert_session(conn: AsyncConnection, **values: Any) -> int:
+    stmt = session.insert().values(**values).returning(session.c.id)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def session_with_user(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
+    stmt = (
+        sa.select(
+            session.c.id.label("session_id"),
+            session.c.last_seen_at,
+            session.c.expires_at,
+            session.c.revoked_at,
+            user.c.id.label("user_id"),
+            user.c.email,
+            user.c.name,
+            user.c.role,
+            user.c.account_id,
+            user.c.disabled_at,
+        )
+        .join(user, user.c.id == session.c.user_id)
+        .where(session.c.token_hash == token_hash)
+    )
+    return (await conn.execute(stmt)).first()  # type: ignore[return-value]
+
+
+async def touch_session(conn: AsyncConnection, session_id: int, now: datetime) -> None:
+    await conn.execute(session.update().where(session.c.id == session_id).values(last_seen_at=now))
+
+
+async def revoke_session(conn: AsyncConnection, token_hash: str, now: datetime) -> None:
+    await conn.execute(
+        session.update()
+        .where(session.c.token_hash == token_hash, session.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def insert_invitation(conn: AsyncConnection, **values: Any) -> int:
+    stmt = invitation.insert().values(**values).returning(invitation.c.id)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def invitation_by_hash(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
+    stmt = sa.select(invitation).where(invitation.c.token_hash == token_hash).with_for_update()
+    return (await conn.execute(stmt)).first()
+
+
+async def mark_invitation_accepted(
+    conn: AsyncConnection, invitation_id: int, now: datetime
+) -> None:
+    await conn.execute(
+        invitation.update().where(invitation.c.id == invitation_id).values(accepted_at=now)
+    )
+
+
+async def add_login_failure(
+    conn: AsyncConnection, *, email: str, client_address: str, now: datetime
+) -> None:
+    await conn.execute(
+        login_failure.insert().values(email=email, client_address=client_address, occurred_at=now)
+    )
+
+
+async def count_failures(
+    conn: AsyncConnection, *, email: str, client_address: str, since: datetime
+) -> tuple[int, int]:
+    """Failures since `since`: (for this email, from this address)."""
+    recent = login_failure.c.occurred_at >= since
+    by_email = sa.select(sa.func.count()).where(login_failure.c.email == email, recent)
+    by_address = sa.select(sa.func.count()).where(
+        login_failure.c.client_address == client_address, recent
+    )
+    first = int((await conn.execute(by_email)).scalar_one())
+    second = int((await conn.execute(by_address)).scalar_one())
+    return first, second
+
+
+async def clear_failures(conn: AsyncConnection, email: str) -> None:
+    await conn.execute(login_failure.delete().where(login_failure.c.email == email))
+
+
+async def prune_failures(conn: AsyncConnection, before: datetime) -> None:
+    await conn.execute(login_failure.delete().where(login_failure.c.occurred_at < before))

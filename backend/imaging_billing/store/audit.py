@@ -1,0 +1,78 @@
+"""Audit log repository: append and read only (no update, no delete but retention)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .access_tables import audit_record
+
+
+async def append(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(audit_record.insert(), list(rows))
+
+
+def _where(
+    account_id: int | None,
+    principal: str | None,
+    operation: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[Any]:
+    where: list[Any] = []
+    if account_id is not None:
+        where.append(audit_record.c.account_id == account_id)
+    if principal:
+        where.append(audit_record.c.principal == principal)
+    if operation:
+        where.append(audit_record.c.operation == operation)
+    if since is not None:
+        where.append(audit_record.c.occurred_at >= since)
+    if until is not None:
+        where.append(audit_record.c.occurred_at < until)
+    return where
+
+
+async def page_records(
+    conn: AsyncConnection,
+    *,
+    account_id: int | None,
+    principal: str | None,
+    operation: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    after_id: int | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Newest first."""
+    where = _where(account_id, principal, operation, since, until)
+    if after_id is not None:
+        where.append(audit_record.c.id < after_id)
+    stmt = sa.select(audit_record).where(*where).order_by(audit_record.c.id.desc()).limit(limit)
+    return list((await conn.execute(stmt)).all())
+
+
+async def count_records(
+    conn: AsyncConnection,
+    *,
+    account_id: int | None,
+    principal: str | None,
+    operation: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> int:
+    where = _where(account_id, principal, operation, since, until)
+    stmt = sa.select(sa.func.count()).select_from(audit_record).where(*where)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def prune(conn: AsyncConnection, before: datetime) -> int:
+    """Retention: records older than the configured period go; nothing else ever does."""
+    result = await conn.execute(audit_record.delete().where(audit_record.c.occurred_at < before))
+    return int(result.rowcount or 0)
