@@ -43,7 +43,8 @@ pytest: $(TESTDEPS) console
 test: lint typecheck pytest
 
 schema: $(RUNTIME)
-	$(VENV)/bin/strawberry export-schema imaging_billing.api.schema:schema --app-dir backend > schema.graphql
+	$(VENV)/bin/strawberry export-schema imaging_billing.api.schema:schema --app-dir backend > schema.graphql.tmp
+	mv schema.graphql.tmp schema.graphql
 
 bench: $(TESTDEPS)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import getpass
 import json
 import logging
 import secrets
@@ -13,8 +14,10 @@ from pathlib import Path
 
 from . import demo
 from .config import ROOT, Settings
+from .services import access
 from .services import accounts as account_cases
 from .services.clock import SystemClock
+from .services.principals import Role
 from .services.sweep import run_sweep
 from .store.db import Database
 from .store.migrate import upgrade
@@ -89,6 +92,24 @@ async def _create_token(settings: Settings, name: str) -> str:
         await db.dispose()
 
 
+async def _create_operator(settings: Settings, email: str, name: str, password: str) -> str:
+    db = Database(settings.database_url)
+    try:
+        row = await access.create_user(
+            db,
+            email=email,
+            name=name,
+            role=Role.OPERATOR,
+            account_id=None,
+            password=password,
+            actor="cli",
+            now=SystemClock().now(),
+        )
+        return f"operator {row.email} created"
+    finally:
+        await db.dispose()
+
+
 async def _sweep(settings: Settings) -> str:
     db = Database(settings.database_url)
     try:
@@ -104,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply database migrations")
     token = sub.add_parser("create-operator-token", help="issue an operator API token")
     token.add_argument("--name", required=True)
+    operator = sub.add_parser("create-operator", help="create a platform operator who logs in")
+    operator.add_argument("--email", required=True)
+    operator.add_argument("--name", required=True)
     sub.add_parser("sweep", help="forfeit expired lots and send due notices")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
@@ -115,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "create-operator-token":
         migrate(settings)
         print(asyncio.run(_create_token(settings, args.name)))  # noqa: T201
+    elif args.command == "create-operator":
+        migrate(settings)
+        password = getpass.getpass("Password (10+ characters): ")
+        print(asyncio.run(_create_operator(settings, args.email, args.name, password)))  # noqa: T201
     elif args.command == "sweep":
         print(asyncio.run(_sweep(settings)))  # noqa: T201
     return 0

@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from . import security
 from .domain.exams import LotMode, lot_terms
 from .domain.ledger import Cause
+from .services import access, settlement
 from .services import accounts as account_cases
-from .services import settlement
 from .services.ingest import UploadItem, record_uploads
+from .services.principals import Role
 from .store import accounts, prices
 from .store.db import Database
 
@@ -99,7 +101,32 @@ async def load(db: Database, now: datetime) -> dict[str, str]:
         await record_uploads(conn, account_id, items, now)
     from .api.ids import encode
 
+    passwords = {role: security.new_token("demo")[:20] for role in ("operator", "admin")}
+    await access.create_user(
+        db,
+        email="operator@demo.local",
+        name="运营演示 Demo Operator",
+        role=Role.OPERATOR,
+        account_id=None,
+        password=passwords["operator"],
+        actor="system:demo",
+        now=now,
+    )
+    await access.create_user(
+        db,
+        email="admin@demo.local",
+        name="医院管理员 Demo Admin",
+        role=Role.ACCOUNT_ADMIN,
+        account_id=account_id,
+        password=passwords["admin"],
+        actor="system:demo",
+        now=now,
+    )
     return {
+        "operatorEmail": "operator@demo.local",
+        "operatorPassword": passwords["operator"],
+        "adminEmail": "admin@demo.local",
+        "adminPassword": passwords["admin"],
         "operatorToken": operator_token,
         "accountId": str(encode("Account", account_id)),
         "institutionId": str(encode("Institution", issued.institution_id)),

@@ -11,8 +11,6 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from imaging_billing.api.context import Services
 from imaging_billing.api.ids import encode
 from imaging_billing.domain.exams import ExamFigures
@@ -299,22 +297,11 @@ async def test_recharge_racing_concurrent_uploads_settles_every_arrears_exam(
 
 
 async def test_a_credit_retried_concurrently_under_its_key_credits_one_lot(
-    services: Services, api: Api, request: pytest.FixtureRequest
+    services: Services, api: Api
 ) -> None:
     """Idempotency of creditExamLot (R-GEN-7: one purchase, one PURCHASE entry): the operator
     console's retry racing the original request gets the same lot, not a second one and not
     an error."""
-    if not services.db.is_sqlite:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "PostgreSQL: idempotency.once looks the key up before the effect takes the "
-                    "account lock, so the racing twin runs the effect too and then fails on "
-                    "uq_idempotency_scope_key with INTERNAL instead of replaying the answer"
-                ),
-            )
-        )
     # given an account and an operator
     account = await create_account(services)
     token = await create_operator_token(services)
@@ -362,22 +349,10 @@ async def test_concurrent_voids_of_one_exam_void_it_once(services: Services, api
 
 
 async def test_a_void_retried_concurrently_under_its_key_gets_the_first_answer(
-    services: Services, api: Api, request: pytest.FixtureRequest
+    services: Services, api: Api
 ) -> None:
     """Idempotency of voidExam: a retry racing the original, under the same key, replays the
     first answer (the voided exam) rather than a refusal or an error."""
-    if not services.db.is_sqlite:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "PostgreSQL: idempotency.once looks the key up before void_exam takes the "
-                    "account lock, so the racing twin runs the void again and answers "
-                    "EXAM_ALREADY_VOIDED (or fails on uq_idempotency_scope_key) instead of "
-                    "replaying the first answer"
-                ),
-            )
-        )
     # given an account with one exam
     account = await create_account(services)
     gateway = await create_institution(services, account)

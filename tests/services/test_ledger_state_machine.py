@@ -478,10 +478,13 @@ class LedgerMachine(RuleBasedStateMachine):
         available = self.model.figures().available
         if 0 < available <= self.flood_left:
             size = available + extra
+            self.seen["flood: run dry"] += 1
         elif not available and owe and self.model.lots:
             size = LOT_SIZES[0] - len(self.model.arrears) + abs(extra) + 1
+            self.seen["flood: owe"] += 1
         else:
             size = 50 + extra  # a dent in a stock too big to run dry, or a few arrears
+            self.seen["flood: dent"] += 1
         size = max(1, min(size, LARGE_BATCH))
         institution = self.institutions[size % 2]
         self.upload([UploadItem(institution, self.new_uid()) for _ in range(size)])

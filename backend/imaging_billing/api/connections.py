@@ -56,10 +56,41 @@ def after_pk(after: str | None) -> int | None:
         raise RuleViolation("CURSOR_INVALID", "after") from error
 
 
-def build(rows: Sequence[Any], first: int, total: int, node: Callable[[Any], T]) -> Connection[T]:
-    """`rows` were fetched with limit first + 1, so one extra row means another page."""
+def offset_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{position}".encode()).decode()
+
+
+def after_offset(after: str | None) -> int:
+    """For lists sorted by something other than id: the cursor is a position."""
+    if after is None:
+        return 0
+    try:
+        prefix, position = base64.urlsafe_b64decode(after.encode()).decode().split(":", 1)
+        if prefix != "o" or int(position) < 0:
+            raise ValueError(prefix)
+        return int(position) + 1
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RuleViolation("CURSOR_INVALID", "after") from error
+
+
+def build(
+    rows: Sequence[Any],
+    first: int,
+    total: int,
+    node: Callable[[Any], T],
+    *,
+    offset: int | None = None,
+) -> Connection[T]:
+    """`rows` were fetched with limit first + 1, so one extra row means another page.
+    With `offset` (the position of rows[0]) cursors are positions instead of keys."""
     page = list(rows[:first])
-    edges = [Edge(cursor=cursor_of(row.id), node=node(row)) for row in page]
+    edges = [
+        Edge(
+            cursor=cursor_of(row.id) if offset is None else offset_cursor(offset + index),
+            node=node(row),
+        )
+        for index, row in enumerate(page)
+    ]
     return Connection(
         edges=edges,
         page_info=PageInfo(

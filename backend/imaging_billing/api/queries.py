@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -19,7 +20,7 @@ from .commerce_fields import Order
 from .connections import Connection
 from .context import Info
 from .entitlements import Licence, ServiceContract
-from .enums import Role
+from .enums import AccountStatus, Role
 from .types import (
     Account,
     Agreement,
@@ -30,6 +31,12 @@ from .types import (
     Notice,
     UploadPermission,
 )
+
+
+@strawberry.enum
+class AccountOrder(Enum):
+    ID = "ID"
+    ARREARS = "ARREARS"
 
 
 @strawberry.type
@@ -130,18 +137,40 @@ class LedgerQuery:
         node = await _node(info, id)
         return node if isinstance(node, Account) else None
 
-    @strawberry.field(description="Operators: every account, by id; `search` matches the name.")
+    @strawberry.field(
+        description="Operators: every account; `search` matches the name, `status` filters, "
+        "`orderBy: ARREARS` puts the largest arrears first."
+    )
     async def accounts(
-        self, info: Info, first: int, after: str | None = None, search: str | None = None
+        self,
+        info: Info,
+        first: int,
+        after: str | None = None,
+        search: str | None = None,
+        status: AccountStatus | None = None,
+        order_by: AccountOrder = AccountOrder.ID,
     ) -> Connection[Account]:
         info.context.principal.require_operator()
         size = conn_.page_size(first)
+        now = info.context.now()
+        by_arrears = order_by is AccountOrder.ARREARS
+        offset = conn_.after_offset(after) if by_arrears else 0
+        state = status.value if status else None
         async with info.context.db.read() as conn:
             rows = await accounts.page_accounts(
-                conn, after_id=conn_.after_pk(after), limit=size + 1, search=search
+                conn,
+                after_id=None if by_arrears else conn_.after_pk(after),
+                offset=offset,
+                limit=size + 1,
+                search=search,
+                status=state,
+                now=now,
+                by_arrears=by_arrears,
             )
-            total = await accounts.count_accounts(conn, search)
-        return conn_.build(rows, size, total, Account.from_row)
+            total = await accounts.count_accounts(conn, search, state, now)
+        return conn_.build(
+            rows, size, total, Account.from_row, offset=offset if by_arrears else None
+        )
 
     @strawberry.field(description="R-EXAM-4/5: an exam by its Study Instance UID.")
     async def exam(

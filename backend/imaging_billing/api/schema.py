@@ -15,7 +15,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ..domain.errors import RuleViolation
-from .access import AccessQuery, AuditRecord, User
+from .access import AccessMutation, AccessQuery, AuditRecord, User
 from .ai import AiLicence, AiMutation, AiPack, AiRead
 from .audit import AuditTrail
 from .commerce import CommerceQuery
@@ -37,7 +37,14 @@ class Query(LedgerQuery, CommerceQuery, EntitlementQuery, AccessQuery):
 
 
 @strawberry.type
-class Mutation(OperatorMutation, IngestMutation, CommerceMutation, AiMutation, EntitlementMutation):
+class Mutation(
+    OperatorMutation,
+    IngestMutation,
+    CommerceMutation,
+    AiMutation,
+    EntitlementMutation,
+    AccessMutation,
+):
     pass
 
 

@@ -221,6 +221,19 @@ class UploadPermission:
     suspends_at: datetime | None
 
 
+@strawberry.type(description="Exams recorded on one Asia/Shanghai day.")
+class DailyUsage:
+    day: date
+    exams: int
+
+
+@strawberry.type(description="At the last 30 days' pace, when available exams run out.")
+class RunOutEstimate:
+    average_daily: float
+    days_left: int | None
+    on: date | None
+
+
 @strawberry.type
 class Account(
     AccountAiFields,
@@ -257,6 +270,20 @@ class Account(
     def low_balance_threshold(self) -> int:
         return rules.low_balance_threshold(
             self.row.low_balance_threshold, self.row.last_lot_quantity
+        )
+
+    @strawberry.field(description="Daily uploads, oldest first (for the trend chart).")
+    async def daily_usage(self, info: Info, days: int = 90) -> list[DailyUsage]:
+        async with info.context.db.read() as conn:
+            series = await reading.daily_usage(conn, self.id, info.context.now(), days)
+        return [DailyUsage(day=p.day, exams=p.exams) for p in series]
+
+    @strawberry.field
+    async def run_out(self, info: Info) -> RunOutEstimate:
+        async with info.context.db.read() as conn:
+            found = await reading.run_out_estimate(conn, self.row, info.context.now())
+        return RunOutEstimate(
+            average_daily=found.average_daily, days_left=found.days_left, on=found.on
         )
 
     @strawberry.field

@@ -46,6 +46,7 @@ async def once(
         return await effect()
     assert key is not None
     digest = request_hash(operation, payload)
+    await repo.lock_key(conn, scope, key)
     found = await repo.find(conn, scope, key)
     if found is not None:
         if found.request_hash != digest or found.operation != operation:

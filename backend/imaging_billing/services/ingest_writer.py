@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
-from ..store import audit, exams
+from ..store import accounts, audit, exams
 from ..store import idempotency as keys
 from ..store.db import Database
 from .clock import Clock
@@ -136,6 +136,9 @@ async def _account_jobs(
     conn: AsyncConnection, account_id: int, jobs: list[IngestJob], now: Any
 ) -> list[tuple[IngestJob, list[UploadOutcome] | BaseException]]:
     results: list[tuple[IngestJob, list[UploadOutcome] | BaseException]] = []
+    # The account lock first: another instance's batch with the same keys waits here,
+    # then finds their records instead of recording the uploads again.
+    await accounts.lock_account(conn, account_id)
     found = await keys.find_many(conn, [(j.scope, j.key) for j in jobs if j.key])
     runnable: list[IngestJob] = []
     claimed: set[tuple[str, str]] = set()

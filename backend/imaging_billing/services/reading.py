@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import exams as rules
+from ..domain.clock import SHANGHAI, local_date
 from ..domain.errors import RuleViolation
+from ..domain.usage import DailyUsage, RunOut, daily_series, run_out
 from ..store import accounts, exams, lots
 from .principals import Principal
 
@@ -58,3 +60,25 @@ async def find_exam(
 ) -> Row[Any] | None:
     institution = await visible_institution(conn, principal, institution_id)
     return await exams.by_uid(conn, institution.account_id, study_uid)
+
+
+MAX_USAGE_DAYS = 366
+
+
+async def daily_usage(
+    conn: AsyncConnection, account_id: int, now: datetime, days: int
+) -> list[DailyUsage]:
+    """Exams recorded per Shanghai day over the last `days` days, today included."""
+    if not 1 <= days <= MAX_USAGE_DAYS:
+        raise RuleViolation("PAGE_SIZE", "days")
+    today = local_date(now)
+    since = datetime.combine(today - timedelta(days=days - 1), time(), SHANGHAI)
+    counts = await exams.daily_counts(conn, account_id, since)
+    return daily_series(counts, today, days)
+
+
+async def run_out_estimate(conn: AsyncConnection, account: Any, now: datetime) -> RunOut:
+    """At the last 30 days' pace, when the available exams run out."""
+    series = await daily_usage(conn, account.id, now, 30)
+    figures = await exam_figures(conn, account, now)
+    return run_out(series, figures.available, local_date(now))

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..domain.exams import ARREARS_GRACE
 from .tables import account, agreement, institution
 
 
@@ -39,21 +40,49 @@ async def update_account(conn: AsyncConnection, account_id: int, **values: Any) 
     await conn.execute(account.update().where(account.c.id == account_id).values(**values))
 
 
-async def page_accounts(
-    conn: AsyncConnection, *, after_id: int | None, limit: int, search: str | None = None
-) -> list[Row[Any]]:
-    stmt = sa.select(account).order_by(account.c.id).limit(limit)
-    if after_id is not None:
-        stmt = stmt.where(account.c.id > after_id)
+def _account_filter(search: str | None, status: str | None, now: datetime | None) -> list[Any]:
+    where: list[Any] = []
     if search:
-        stmt = stmt.where(account.c.name.contains(search, autoescape=True))
+        where.append(account.c.name.contains(search, autoescape=True))
+    if status == "ACTIVE":
+        where.append(account.c.arrears_since.is_(None))
+    elif status == "IN_ARREARS" and now is not None:
+        where.append(account.c.arrears_since > now - ARREARS_GRACE)
+    elif status == "SUSPENDED" and now is not None:
+        where.append(account.c.arrears_since <= now - ARREARS_GRACE)
+    return where
+
+
+async def page_accounts(
+    conn: AsyncConnection,
+    *,
+    after_id: int | None = None,
+    offset: int = 0,
+    limit: int,
+    search: str | None = None,
+    status: str | None = None,
+    now: datetime | None = None,
+    by_arrears: bool = False,
+) -> list[Row[Any]]:
+    """By id (keyset: `after_id`), or most arrears first (by `offset`)."""
+    stmt = sa.select(account).where(*_account_filter(search, status, now)).limit(limit)
+    if by_arrears:
+        stmt = stmt.order_by(account.c.arrears_count.desc(), account.c.id).offset(offset)
+    else:
+        stmt = stmt.order_by(account.c.id)
+        if after_id is not None:
+            stmt = stmt.where(account.c.id > after_id)
     return list((await conn.execute(stmt)).all())
 
 
-async def count_accounts(conn: AsyncConnection, search: str | None = None) -> int:
-    stmt = sa.select(sa.func.count()).select_from(account)
-    if search:
-        stmt = stmt.where(account.c.name.contains(search, autoescape=True))
+async def count_accounts(
+    conn: AsyncConnection,
+    search: str | None = None,
+    status: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    where = _account_filter(search, status, now)
+    stmt = sa.select(sa.func.count()).select_from(account).where(*where)
     return int((await conn.execute(stmt)).scalar_one())
 
 

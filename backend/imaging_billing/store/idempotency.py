@@ -52,3 +52,17 @@ async def insert(
             created_at=now,
         )
     )
+
+
+async def lock_key(conn: AsyncConnection, scope: str, key: str) -> None:
+    """Serialise twins of one key until commit, so the second finds the first's record.
+
+    PostgreSQL: a transaction-scoped advisory lock on the key's hash (READ COMMITTED
+    would otherwise let both miss the record and both run the effect). SQLite: the
+    IMMEDIATE write transaction already serialises every writer.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            {"k": f"{scope}\x1f{key}"},
+        )
