@@ -7,7 +7,7 @@ RUNTIME := $(VENV)/.runtime-installed
 TESTDEPS := $(VENV)/.test-installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint typecheck pytest schema bench console clean
+.PHONY: run test lint typecheck frontend-test pytest schema bench console chromium clean
 
 $(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,13 +19,36 @@ $(TESTDEPS): $(RUNTIME) pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	touch $@
 
-# The console: a Vite build when frontend/package.json exists, else the placeholder page.
-console:
-	@if [ -f frontend/package.json ]; then \
-	  cd frontend && npm ci --no-audit --no-fund && npm run build; \
-	else \
-	  rm -rf frontend/dist && mkdir -p frontend/dist && cp frontend/placeholder/index.html frontend/dist/; \
-	fi
+# The console: built by Vite from frontend/ (npm ci only when the lock file changes),
+# or the placeholder page where there is no frontend/package.json.
+FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/graphiql.html \
+	frontend/vite.config.ts frontend/tsconfig.json frontend/codegen.ts schema.graphql \
+	-type f 2>/dev/null)
+NODE_MODULES := frontend/node_modules/.installed
+CONSOLE := frontend/dist/.built
+
+$(NODE_MODULES): frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+ifneq ($(wildcard frontend/package.json),)
+$(CONSOLE): $(NODE_MODULES) $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+	touch $@
+else
+$(CONSOLE): frontend/placeholder/index.html
+	rm -rf frontend/dist && mkdir -p frontend/dist && cp frontend/placeholder/index.html frontend/dist/
+	touch $@
+endif
+
+console: $(CONSOLE)
+
+# Browser tests drive Debian's Chromium (never a downloaded browser build).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Install Debian's chromium (as root) to run the browser tests" >&2; exit 1; fi; }
 
 run: $(RUNTIME) console
 	$(PY) -m imaging_billing.cli serve
@@ -37,10 +60,13 @@ lint: $(TESTDEPS)
 typecheck: $(TESTDEPS)
 	$(VENV)/bin/mypy
 
-pytest: $(TESTDEPS) console
+frontend-test: $(NODE_MODULES)
+	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
+
+pytest: $(TESTDEPS) console chromium
 	$(PY) -m pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck frontend-test pytest
 
 schema: $(RUNTIME)
 	$(VENV)/bin/strawberry export-schema imaging_billing.api.schema:schema --app-dir backend > schema.graphql.tmp

@@ -18,6 +18,7 @@ from .api.context import Services
 from .api.http import GraphQLEndpoint
 from .api.payments_http import payment_callback
 from .config import Settings
+from .services import retention
 from .services.auth import Authenticator
 from .services.clock import Clock, SystemClock
 from .services.ingest_writer import IngestWriter
@@ -38,11 +39,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
 
 
-async def _sweep_forever(services: Services, every: float) -> None:
+async def _sweep_forever(services: Services, every: float, audit_days: int) -> None:
     while True:
         await asyncio.sleep(every)
         try:
             await run_sweep(services.db, services.clock.now())
+            await retention.prune(services.db, services.clock.now(), audit_days)
         except Exception:
             log.exception("expiry sweep failed; retrying next period")
 
@@ -55,7 +57,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         sweeper = None
         if settings.sweep_interval_seconds > 0:
-            sweeper = asyncio.create_task(_sweep_forever(services, settings.sweep_interval_seconds))
+            sweeper = asyncio.create_task(
+                _sweep_forever(
+                    services, settings.sweep_interval_seconds, settings.audit_retention_days
+                )
+            )
         try:
             yield
         finally:

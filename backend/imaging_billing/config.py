@@ -25,6 +25,8 @@ class Settings:
     demo_data: bool = True
     # Shared with the payment provider; the callback answers 503 until one is set.
     payment_callback_secret: str | None = None
+    # Audit records are kept this long (never less than 180 days).
+    audit_retention_days: int = 400
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -43,4 +45,5 @@ class Settings:
             ),
             demo_data=env.get("DEMO_DATA", "1") not in ("0", "false", "no"),
             payment_callback_secret=env.get("PAYMENT_CALLBACK_SECRET") or None,
+            audit_retention_days=int(env.get("AUDIT_RETENTION_DAYS", base.audit_retention_days)),
         )

@@ -1,0 +1,998 @@
+"""THE isolation matrix (issue: access control): every field of Query and Mutation, read
+from the schema, × every role, against a policy table kept here.
+
+- OPERATOR calls with a bearer token, ACCOUNT_ADMIN and ACCOUNT_VIEWER with a cookie
+  session, INSTITUTION with signed headers; each acts on its own account ("Alpha").
+- ALLOWED: the operation runs (no error, no user error, a result); DENIED: FORBIDDEN.
+- Every field taking the ID of an account-owned object is also called by the three
+  non-operator roles with the IDs of another account ("Bravo"): the answer must be
+  exactly the one an unknown ID gets (null or a NOT_FOUND code), with no trace of Bravo.
+
+One seeded world per module (and per database backend) keeps the whole matrix fast.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from graphql import GraphQLInputObjectType, GraphQLScalarType, get_named_type
+from strawberry import relay
+
+from imaging_billing.api.context import SESSION_COOKIE, Services
+from imaging_billing.api.ids import encode
+from imaging_billing.api.schema import schema
+from imaging_billing.app import create_app
+from imaging_billing.config import Settings
+from imaging_billing.domain.catalog import AiProduct, ServiceKind
+from imaging_billing.domain.orders import LineRequest
+from imaging_billing.services import access, entitlements, ordering, pricing
+from imaging_billing.services import ai as ai_cases
+from imaging_billing.services.clock import ManualClock
+from imaging_billing.services.principals import Principal, Role
+
+from ..factories import create_account, create_institution, create_operator_token, credit_lot
+from ..support import START, Gateway, PostgresTemplate, SqliteTemplate, make_services
+
+module_loop = pytest.mark.asyncio(loop_scope="module")
+
+OPERATOR, ADMIN, VIEWER, INSTITUTION = "OPERATOR", "ACCOUNT_ADMIN", "ACCOUNT_VIEWER", "INSTITUTION"
+ROLES = (OPERATOR, ADMIN, VIEWER, INSTITUTION)
+OUTSIDERS = (ADMIN, VIEWER, INSTITUTION)  # the roles bound to one account
+ALLOWED, DENIED = "ALLOWED", "DENIED"
+PASSWORD = "matrix password 1"
+
+
+def only(*roles: str) -> dict[str, str]:
+    return {role: ALLOWED if role in roles else DENIED for role in ROLES}
+
+
+EVERYONE = only(*ROLES)
+OPERATORS = only(OPERATOR)
+ADMINS = only(OPERATOR, ADMIN)  # operators, or the account's own administrator
+PEOPLE = only(OPERATOR, ADMIN, VIEWER)
+GATEWAYS = only(INSTITUTION)  # signed calls of the institution itself
+
+# The policy: who may call what. A new operation fails test_policy_covers_the_schema
+# until someone decides here who may call it.
+POLICY: dict[str, dict[str, str]] = {
+    "Query.viewer": EVERYONE,
+    "Query.node": EVERYONE,
+    "Query.account": EVERYONE,
+    "Query.accounts": OPERATORS,
+    "Query.exam": EVERYONE,  # R-ARR-5: may this exam still be viewed?
+    "Query.uploadPermission": EVERYONE,  # R-ARR-5: may this institution upload now?
+    "Query.reconcileAccount": OPERATORS,
+    "Query.catalog": EVERYONE,
+    "Query.priceHistory": OPERATORS,
+    "Query.quote": EVERYONE,  # R-ORD-4: any signed-in caller may price a basket
+    "Query.orders": PEOPLE,
+    "Query.catalogFeatures": EVERYONE,
+    "Query.baseSuiteModules": EVERYONE,
+    "Query.auditLog": ADMINS,
+    "Mutation.createAccount": OPERATORS,
+    "Mutation.createInstitution": OPERATORS,
+    "Mutation.recordAgreement": OPERATORS,  # R-GEN-2
+    "Mutation.setLowBalanceThreshold": OPERATORS,
+    "Mutation.creditExamLot": OPERATORS,
+    "Mutation.voidExam": OPERATORS,
+    "Mutation.runExpirySweep": OPERATORS,
+    "Mutation.recordExamUpload": GATEWAYS,
+    "Mutation.recordExamUploads": GATEWAYS,
+    "Mutation.setPrice": OPERATORS,
+    "Mutation.placeOrder": ADMINS,  # R-ORD-1
+    "Mutation.cancelOrder": ADMINS,  # R-GEN-5
+    "Mutation.confirmTransfer": OPERATORS,
+    "Mutation.recordOfflineOrder": OPERATORS,  # R-ORD-3
+    "Mutation.adjustExamLot": OPERATORS,  # R-GEN-5
+    "Mutation.recordAiRead": GATEWAYS,
+    "Mutation.recordAiReads": GATEWAYS,
+    "Mutation.startService": OPERATORS,
+    "Mutation.confirmServiceAcceptance": ADMINS,  # R-SVC-2
+    "Mutation.login": EVERYONE,
+    "Mutation.logout": EVERYONE,
+    "Mutation.acceptInvitation": EVERYONE,
+    "Mutation.inviteUser": ADMINS,
+    "Mutation.rotateInstitutionToken": ADMINS,
+    "Mutation.revokeInstitutionToken": ADMINS,
+}
+
+# Arguments naming an account-owned object; any other ID argument fails the coverage test.
+ID_ARGUMENTS = {"id", "accountId", "institutionId", "examId", "orderId", "lotId", "serviceId"}
+NOT_FOUND = {
+    "ACCOUNT_NOT_FOUND",
+    "INSTITUTION_NOT_FOUND",
+    "EXAM_NOT_FOUND",
+    "ORDER_NOT_FOUND",
+    "LOT_NOT_FOUND",
+    "SERVICE_NOT_FOUND",
+    "NODE_NOT_FOUND",
+}
+# R-ORD-4: a quote prices before institutions are chosen, so it ignores the one it is given.
+IGNORES_INSTITUTION = {"Query.quote"}
+
+
+def schema_fields() -> list[str]:
+    gql = schema._schema
+    assert gql.query_type is not None
+    assert gql.mutation_type is not None
+    return [f"{t.name}.{name}" for t in (gql.query_type, gql.mutation_type) for name in t.fields]
+
+
+def schema_field(key: str) -> Any:
+    type_name, name = key.split(".")
+    gql = schema._schema
+    owner = gql.query_type if type_name == "Query" else gql.mutation_type
+    assert owner is not None
+    return owner.fields[name]
+
+
+def _is_id(type_: Any) -> bool:
+    named = get_named_type(type_)
+    return isinstance(named, GraphQLScalarType) and named.name == "ID"
+
+
+def id_arguments(key: str) -> list[str]:
+    """ID arguments of a field, and ID fields of its input objects (`lines.institutionId`)."""
+    found = []
+    for name, argument in schema_field(key).args.items():
+        named = get_named_type(argument.type)
+        if _is_id(argument.type):
+            found.append(name)
+        elif isinstance(named, GraphQLInputObjectType):
+            found += [f"{name}.{sub}" for sub, f in named.fields.items() if _is_id(f.type)]
+    return found
+
+
+FIELDS = schema_fields()
+ID_FIELDS = [key for key in FIELDS if id_arguments(key)]
+
+
+def gid(type_name: str, pk: int) -> str:
+    return str(encode(type_name, pk))
+
+
+# --- the seeded world ----------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """One account's objects, by primary key; `ghost` holds IDs that exist nowhere."""
+
+    name: str
+    account: int
+    gateway: Gateway
+    spare: int  # an institution whose token is rotated and revoked at will
+    lot: int
+    exam: int
+    exam_uid: str
+    order: int
+    service: int  # purchased
+    started_service: int  # in progress
+    pack: int
+    kind: str  # "own", "other" or "ghost"
+
+    @property
+    def account_id(self) -> str:
+        return gid("Account", self.account)
+
+    @property
+    def gateway_id(self) -> str:
+        return gid("Institution", self.gateway.institution_pk)
+
+    def node_ids(self) -> list[str]:
+        return [
+            gid("Account", self.account),
+            gid("Institution", self.gateway.institution_pk),
+            gid("ExamLot", self.lot),
+            gid("Exam", self.exam),
+            gid("Order", self.order),
+            gid("Service", self.service),
+            gid("AiPack", self.pack),
+        ]
+
+
+@dataclass
+class Op:
+    query: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    session: str | None = None  # a cookie to use instead of the role's own
+
+
+@dataclass
+class World:
+    services: Services
+    client: httpx.AsyncClient
+    operator_token: str
+    alpha: Side
+    bravo: Side
+    ghost: Side
+    sessions: dict[str, str]  # role -> Alpha's session cookie
+    probe_email: str
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    exercised: set[tuple[str, str, str]] = field(default_factory=set)
+
+    @property
+    def operator(self) -> Principal:
+        return Principal(Role.OPERATOR, 0, "matrix operator", kind="token")
+
+    def unique(self, label: str) -> str:
+        return f"{label}{next(self.counter)}"
+
+    async def call(self, role: str, op: Op) -> httpx.Response:
+        body = json.dumps({"query": op.query, "variables": op.variables}).encode()
+        headers = {"content-type": "application/json", "accept-language": "en"}
+        if role == OPERATOR:
+            headers["authorization"] = f"Bearer {self.operator_token}"
+        elif role == INSTITUTION:
+            headers.update(self.alpha.gateway.headers(body, self.services.clock.now()))
+        else:
+            headers["cookie"] = f"{SESSION_COOKIE}={op.session or self.sessions[role]}"
+        try:
+            return await self.client.post("/graphql", content=body, headers=headers)
+        finally:
+            self.client.cookies.clear()  # a login's cookie must not ride along next time
+
+    # Fresh objects for Alpha's own runs; Bravo and the ghost keep their fixed IDs.
+
+    async def fresh_exam(self, side: Side, nonce: str) -> int:
+        if side.kind != "own":
+            return side.exam
+        return await upload(self, side, f"1.2.156.{nonce.lstrip('n')}")
+
+    async def fresh_order(self, side: Side) -> tuple[int, int]:
+        if side.kind != "own":
+            return side.order, 1_500_000
+        row = await ordering.place_order(
+            self.services.db,
+            self.operator,
+            account_id=side.account,
+            lines=[LineRequest("EXAM_VOLUME", 10_000)],
+            accept_terms=True,
+            idempotency_key=None,
+            now=self.services.clock.now(),
+        )
+        return int(row.id), int(row.total_fen)
+
+    async def fresh_service(self, side: Side, *, started: bool) -> int:
+        if side.kind != "own":
+            return side.started_service if started else side.service
+        return await open_service(self.services, side, started=started)
+
+    async def fresh_invitation(self) -> str:
+        _, token = await access.invite_user(
+            self.services.db,
+            self.operator,
+            account_id=self.alpha.account,
+            email=f"{self.unique('invitee')}@alpha.example.cn",
+            name="Invitee",
+            role=Role.ACCOUNT_VIEWER,
+            now=self.services.clock.now(),
+        )
+        return token
+
+    async def fresh_session(self, role: str) -> str:
+        email = f"{role.lower()}@alpha.example.cn"
+        done = await access.login(
+            self.services.db,
+            email=email,
+            password=PASSWORD,
+            client_address="10.9.9.9",
+            now=self.services.clock.now(),
+        )
+        return done.token
+
+
+async def upload(world: World, side: Side, uid: str) -> int:
+    op = Op(
+        "mutation($i: ID!, $u: String!) { recordExamUpload(institutionId: $i,"
+        " studyInstanceUid: $u) { exam { id } userErrors { code } } }",
+        {"i": side.gateway_id, "u": uid},
+    )
+    body = json.dumps({"query": op.query, "variables": op.variables}).encode()
+    headers = side.gateway.headers(body, world.services.clock.now())
+    response = await world.client.post("/graphql", content=body, headers=headers)
+    exam = response.json()["data"]["recordExamUpload"]["exam"]
+    assert exam is not None, response.text
+    return int(relay.GlobalID.from_id(exam["id"]).node_id)
+
+
+async def open_service(services: Services, side: Side, *, started: bool) -> int:
+    operator = Principal(Role.OPERATOR, 0, "matrix operator", kind="token")
+    async with services.db.write() as conn:
+        service = await entitlements.open_service(
+            conn,
+            account_id=side.account,
+            institution_id=side.gateway.institution_pk,
+            institution_name=None,
+            kind=ServiceKind.DELIVERY,
+            variant=None,
+            years=None,
+            starts_on=None,
+            now=services.clock.now(),
+            order_id=None,
+        )
+    if started:
+        await entitlements.start_service(
+            services.db, operator, service_id=service, now=services.clock.now()
+        )
+    return service
+
+
+async def seed_side(world_services: Services, client: httpx.AsyncClient, name: str) -> Side:
+    services = world_services
+    operator = Principal(Role.OPERATOR, 0, "matrix operator", kind="token")
+    account = await create_account(services, name=name)
+    gateway = await create_institution(services, account, name=f"{name} main site")
+    spare = await create_institution(services, account, name=f"{name} spare site")
+    lot = await credit_lot(services, account, quantity=100_000)
+    async with services.db.write() as conn:
+        pack = await ai_cases.credit_ai_pack(
+            conn,
+            account_id=account,
+            product=AiProduct.GLAUCOMA,
+            quantity=1_000,
+            now=services.clock.now(),
+            actor="test",
+            order_id=None,
+        )
+    order = await ordering.place_order(
+        services.db,
+        operator,
+        account_id=account,
+        lines=[LineRequest("EXAM_VOLUME", 10_000)],
+        accept_terms=True,
+        idempotency_key=None,
+        now=services.clock.now(),
+    )
+    side = Side(
+        name=name,
+        account=account,
+        gateway=gateway,
+        spare=spare.institution_pk,
+        lot=lot,
+        exam=0,
+        exam_uid=f"1.2.840.{account}.1",
+        order=int(order.id),
+        service=0,
+        started_service=0,
+        pack=pack,
+        kind="own",
+    )
+    side.service = await open_service(services, side, started=False)
+    side.started_service = await open_service(services, side, started=True)
+    probe = World(services, client, "", side, side, side, {}, "")
+    side.exam = await upload(probe, side, side.exam_uid)
+    slug = name.split()[0].lower()
+    for role in (Role.ACCOUNT_ADMIN, Role.ACCOUNT_VIEWER):
+        await access.create_user(
+            services.db,
+            email=f"{role.value.lower()}@{slug}.example.cn",
+            name=f"{name} {role.value}",
+            role=role,
+            account_id=account,
+            password=PASSWORD,
+            actor="test",
+            now=services.clock.now(),
+        )
+    return side
+
+
+def ghost_side() -> Side:
+    unknown = 987_654
+    return Side(
+        name="no such account",
+        account=unknown,
+        gateway=Gateway(unknown, "ibi_nothing"),
+        spare=unknown,
+        lot=unknown,
+        exam=unknown,
+        exam_uid="1.2.840.999.1",
+        order=unknown,
+        service=unknown,
+        started_service=unknown,
+        pack=unknown,
+        kind="ghost",
+    )
+
+
+BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("TEST_POSTGRES_URL") else [])
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
+async def world(
+    request: pytest.FixtureRequest,
+    sqlite_template: SqliteTemplate,
+    postgres_template: PostgresTemplate | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[World]:
+    if request.param == "sqlite":
+        url = sqlite_template.fresh()
+    else:
+        assert postgres_template is not None
+        url = await postgres_template.fresh()
+    clock = ManualClock(START)
+    services = make_services(url, clock)
+    settings = Settings(
+        sweep_interval_seconds=0, console_dir=tmp_path_factory.mktemp("no-console")
+    )
+    app = create_app(settings, services)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    operator = Principal(Role.OPERATOR, 0, "matrix operator", kind="token")
+    for product, fen in {
+        "EXAM_VOLUME": 150,
+        "AI_PACK_GLAUCOMA": 200,
+        "LICENCE_BASE_SUITE": 5_000_000,
+        "LICENCE_MPR": 1_500_000,
+        "SERVICE_DELIVERY": 800_000,
+    }.items():
+        await pricing.set_price(
+            services.db,
+            operator,
+            product=product,
+            unit_price_fen=fen,
+            effective_from=None,
+            now=clock.now(),
+        )
+    alpha = await seed_side(services, client, "Alpha Matrix Hospital")
+    bravo = await seed_side(services, client, "Bravo Matrix Hospital")
+    bravo.kind = "other"
+    probe_email = "probe@alpha.example.cn"
+    await access.create_user(
+        services.db,
+        email=probe_email,
+        name="Probe",
+        role=Role.ACCOUNT_VIEWER,
+        account_id=alpha.account,
+        password=PASSWORD,
+        actor="test",
+        now=clock.now(),
+    )
+    built = World(
+        services=services,
+        client=client,
+        operator_token=await create_operator_token(services),
+        alpha=alpha,
+        bravo=bravo,
+        ghost=ghost_side(),
+        sessions={},
+        probe_email=probe_email,
+    )
+    for role in (ADMIN, VIEWER):
+        built.sessions[role] = await built.fresh_session(role)
+    yield built
+    await client.aclose()
+    await services.writer.close()
+    await services.db.dispose()
+    if postgres_template is not None and request.param == "postgres":
+        await postgres_template.drop(url)
+
+
+# --- one representative operation per field -----------------------------------------------
+
+Builder = Callable[[World, str, Side, str], Awaitable[list[Op]]]
+BUILDERS: dict[str, Builder] = {}
+
+
+def builds(key: str) -> Callable[[Builder], Builder]:
+    def register(function: Builder) -> Builder:
+        BUILDERS[key] = function
+        return function
+
+    return register
+
+
+def simple(key: str, query: str) -> None:
+    """A field without arguments naming an account's object."""
+
+    async def build(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+        return [Op(query)]
+
+    BUILDERS[key] = build
+
+
+simple("Query.viewer", "{ viewer { role name } }")
+simple("Query.accounts", "{ accounts(first: 5) { totalCount edges { node { id name } } } }")
+simple("Query.catalog", "{ catalog { code unitPriceFen } }")
+simple("Query.priceHistory", "{ priceHistory(first: 5) { totalCount } }")
+simple("Query.orders", "{ orders(first: 5) { totalCount edges { node { id state } } } }")
+simple("Query.catalogFeatures", "{ catalogFeatures { feature product } }")
+simple("Query.baseSuiteModules", "{ baseSuiteModules }")
+simple("Mutation.runExpirySweep", "mutation { runExpirySweep { lotsExpired userErrors { code } } }")
+
+ORDER_PAYLOAD = "{ order { id state totalFen } userErrors { code } }"
+SERVICE_PAYLOAD = "{ service { id state } userErrors { code } }"
+VOLUME_LINE = {"product": "EXAM_VOLUME", "quantity": 10_000}
+
+
+@builds("Query.node")
+async def _node(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = "query($id: ID!) { node(id: $id) { id } }"
+    return [Op(query, {"id": node}) for node in side.node_ids()]
+
+
+@builds("Query.account")
+async def _account(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = "query($id: ID!) { account(id: $id) { id name examFigures { available } } }"
+    return [Op(query, {"id": side.account_id})]
+
+
+@builds("Query.exam")
+async def _exam(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """query($i: ID!, $u: String!) { exam(institutionId: $i, studyInstanceUid: $u) {
+      id studyInstanceUid viewable } }"""
+    return [Op(query, {"i": side.gateway_id, "u": side.exam_uid})]
+
+
+@builds("Query.uploadPermission")
+async def _permission(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = "query($i: ID!) { uploadPermission(institutionId: $i) { allowed reason } }"
+    return [Op(query, {"i": side.gateway_id})]
+
+
+@builds("Query.reconcileAccount")
+async def _reconcile(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    return [Op("query($a: ID!) { reconcileAccount(accountId: $a) { ok } }", {"a": side.account_id})]
+
+
+@builds("Query.quote")
+async def _quote(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """query($l: [OrderLineInput!]!) { quote(lines: $l) {
+      totalFen lines { product amountFen } userErrors { code } } }"""
+    if side.kind == "own":
+        return [Op(query, {"l": [VOLUME_LINE]})]
+    line = {"product": "LICENCE_MPR", "quantity": 1, "institutionId": side.gateway_id}
+    return [Op(query, {"l": [line]})]
+
+
+@builds("Query.auditLog")
+async def _audit(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """query($a: ID) { auditLog(first: 5, accountId: $a) {
+      totalCount edges { node { operation accountId result } } } }"""
+    if side.kind == "own":
+        return [Op(query, {"a": None})]
+    return [Op(query, {"a": side.account_id})]
+
+
+@builds("Mutation.createAccount")
+async def _create_account(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($n: String!) { createAccount(name: $n) {
+      account { id name } userErrors { code } } }"""
+    return [Op(query, {"n": f"Matrix new account {nonce}"})]
+
+
+@builds("Mutation.createInstitution")
+async def _create_institution(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($a: ID!, $n: String!) { createInstitution(accountId: $a, name: $n) {
+      institution { id name } token userErrors { code } } }"""
+    return [Op(query, {"a": side.account_id, "n": f"Matrix site {nonce}"})]
+
+
+@builds("Mutation.recordAgreement")
+async def _agreement(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($a: ID!, $n: String!) { recordAgreement(accountId: $a, number: $n,
+      signedOn: "2026-01-10", channelPartner: "Matrix channel") {
+      agreement { id number } userErrors { code } } }"""
+    return [Op(query, {"a": side.account_id, "n": f"AG-{nonce}"})]
+
+
+@builds("Mutation.setLowBalanceThreshold")
+async def _threshold(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($a: ID!) { setLowBalanceThreshold(accountId: $a, threshold: 500) {
+      account { id lowBalanceThreshold } userErrors { code } } }"""
+    return [Op(query, {"a": side.account_id})]
+
+
+@builds("Mutation.creditExamLot")
+async def _credit(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($a: ID!) { creditExamLot(accountId: $a, mode: VOLUME, quantity: 10000) {
+      lot { id quantity } settled userErrors { code } } }"""
+    return [Op(query, {"a": side.account_id})]
+
+
+@builds("Mutation.voidExam")
+async def _void(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($e: ID!) { voidExam(examId: $e, reason: "reported twice") {
+      exam { id voidedAt } userErrors { code } } }"""
+    return [Op(query, {"e": gid("Exam", await world.fresh_exam(side, nonce))})]
+
+
+@builds("Mutation.recordExamUpload")
+async def _upload(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($i: ID!, $u: String!) { recordExamUpload(institutionId: $i,
+      studyInstanceUid: $u) { status exam { id } userErrors { code } } }"""
+    return [Op(query, {"i": side.gateway_id, "u": f"1.2.826.{nonce.lstrip('n')}"})]
+
+
+@builds("Mutation.recordExamUploads")
+async def _uploads(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($i: ID!, $items: [ExamUploadInput!]!) { recordExamUploads(
+      institutionId: $i, items: $items) { accepted results { status } userErrors { code } } }"""
+    items = [{"studyInstanceUid": f"1.2.827.{nonce.lstrip('n')}"}]
+    return [Op(query, {"i": side.gateway_id, "items": items})]
+
+
+@builds("Mutation.setPrice")
+async def _set_price(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation { setPrice(product: "EXAM_VOLUME", unitPriceFen: 150) {
+      price { id unitPriceFen } userErrors { code } } }"""
+    return [Op(query)]
+
+
+@builds("Mutation.placeOrder")
+async def _place(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = f"""mutation($a: ID!, $l: [OrderLineInput!]!) {{ placeOrder(accountId: $a,
+      lines: $l, acceptTerms: true) {ORDER_PAYLOAD} }}"""
+    ops = [Op(query, {"a": side.account_id, "l": [VOLUME_LINE]})]
+    if side.kind != "own":
+        # my account, but a licence for the other account's institution
+        line = {"product": "LICENCE_BASE_SUITE", "quantity": 1, "institutionId": side.gateway_id}
+        ops.append(Op(query, {"a": world.alpha.account_id, "l": [line]}))
+    return ops
+
+
+@builds("Mutation.cancelOrder")
+async def _cancel(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    order, _ = await world.fresh_order(side)
+    query = f"mutation($o: ID!) {{ cancelOrder(orderId: $o) {ORDER_PAYLOAD} }}"
+    return [Op(query, {"o": gid("Order", order)})]
+
+
+@builds("Mutation.confirmTransfer")
+async def _transfer(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    order, total = await world.fresh_order(side)
+    query = """mutation($o: ID!, $r: String!, $f: Fen!) { confirmTransfer(orderId: $o,
+      reference: $r, amountFen: $f) { order { id state } replayed userErrors { code } } }"""
+    return [Op(query, {"o": gid("Order", order), "r": f"TR-{nonce}", "f": total})]
+
+
+@builds("Mutation.recordOfflineOrder")
+async def _offline(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = f"""mutation($a: ID!, $l: [OrderLineInput!]!) {{ recordOfflineOrder(accountId: $a,
+      lines: $l, contractRef: "CT-MATRIX") {ORDER_PAYLOAD} }}"""
+    ops = [Op(query, {"a": side.account_id, "l": [VOLUME_LINE]})]
+    if side.kind != "own":
+        line = {"product": "SERVICE_DELIVERY", "quantity": 1, "institutionId": side.gateway_id}
+        ops.append(Op(query, {"a": world.alpha.account_id, "l": [line]}))
+    return ops
+
+
+@builds("Mutation.adjustExamLot")
+async def _adjust(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($l: ID!) { adjustExamLot(lotId: $l, delta: 1, reason: "count fix",
+      contractRef: "CT-ADJ") { lot { id quantity } userErrors { code } } }"""
+    return [Op(query, {"l": gid("ExamLot", side.lot)})]
+
+
+@builds("Mutation.recordAiRead")
+async def _ai_read(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($i: ID!, $u: String!, $k: String!) { recordAiRead(institutionId: $i,
+      product: GLAUCOMA, studyInstanceUid: $u, idempotencyKey: $k) {
+      status read { id } userErrors { code } } }"""
+    return [Op(query, {"i": side.gateway_id, "u": side.exam_uid, "k": f"ai-{nonce}"})]
+
+
+@builds("Mutation.recordAiReads")
+async def _ai_reads(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($i: ID!, $items: [AiReadInput!]!) { recordAiReads(institutionId: $i,
+      items: $items) { accepted results { status } userErrors { code } } }"""
+    item = {"product": "GLAUCOMA", "studyInstanceUid": side.exam_uid, "idempotencyKey": nonce}
+    return [Op(query, {"i": side.gateway_id, "items": [item]})]
+
+
+@builds("Mutation.startService")
+async def _start(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    service = await world.fresh_service(side, started=False)
+    query = f"mutation($s: ID!) {{ startService(serviceId: $s) {SERVICE_PAYLOAD} }}"
+    return [Op(query, {"s": gid("Service", service)})]
+
+
+@builds("Mutation.confirmServiceAcceptance")
+async def _accept(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    service = await world.fresh_service(side, started=True)
+    query = f"mutation($s: ID!) {{ confirmServiceAcceptance(serviceId: $s) {SERVICE_PAYLOAD} }}"
+    return [Op(query, {"s": gid("Service", service)})]
+
+
+@builds("Mutation.login")
+async def _login(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
+      viewer { role } userErrors { code } } }"""
+    return [Op(query, {"e": world.probe_email, "p": PASSWORD})]
+
+
+@builds("Mutation.logout")
+async def _logout(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    # a session of its own, so the role's main session survives the matrix
+    session = await world.fresh_session(role) if role in (ADMIN, VIEWER) else None
+    return [Op("mutation { logout { ok } }", session=session)]
+
+
+@builds("Mutation.acceptInvitation")
+async def _accept_invitation(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) {
+      viewer { role } userErrors { code } } }"""
+    return [Op(query, {"t": await world.fresh_invitation(), "p": PASSWORD})]
+
+
+@builds("Mutation.inviteUser")
+async def _invite(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($e: String!, $a: ID) { inviteUser(email: $e, name: "Matrix person",
+      role: ACCOUNT_VIEWER, accountId: $a) { invitationToken userErrors { code } } }"""
+    return [Op(query, {"e": f"{nonce}@matrix.example.cn", "a": side.account_id})]
+
+
+@builds("Mutation.rotateInstitutionToken")
+async def _rotate(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($i: ID!) { rotateInstitutionToken(institutionId: $i) {
+      token userErrors { code } } }"""
+    target = side.spare if side.kind == "own" else side.gateway.institution_pk
+    return [Op(query, {"i": gid("Institution", target)})]
+
+
+@builds("Mutation.revokeInstitutionToken")
+async def _revoke(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($i: ID!) { revokeInstitutionToken(institutionId: $i) {
+      revokedAt userErrors { code } } }"""
+    target = side.spare if side.kind == "own" else side.gateway.institution_pk
+    return [Op(query, {"i": gid("Institution", target)})]
+
+
+# --- judging answers -------------------------------------------------------------------------
+
+
+def answer(response: httpx.Response, key: str) -> tuple[Any, str | None]:
+    """(the field's value, the refusal code from a GraphQL error or the payload)."""
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    for error in payload.get("errors") or []:
+        code = (error.get("extensions") or {}).get("code")
+        assert code not in (None, "INTERNAL", "UNAUTHENTICATED"), response.text
+    name = key.split(".")[1]
+    value = (payload.get("data") or {}).get(name)
+    if payload.get("errors"):
+        return value, payload["errors"][0]["extensions"]["code"]
+    if isinstance(value, dict) and value.get("userErrors"):
+        return value, value["userErrors"][0]["code"]
+    return value, None
+
+
+def empty_payload(value: Any) -> bool:
+    """Nothing but the refusal: every other payload field null, zero, false or empty."""
+    if not isinstance(value, dict):
+        return value is None
+    return all(not v for k, v in value.items() if k != "userErrors")
+
+
+def assert_policy(expected: str, key: str, response: httpx.Response) -> None:
+    value, code = answer(response, key)
+    if expected == ALLOWED:
+        assert code is None, f"{key} should be allowed: {response.text}"
+        assert value not in (None, []) or key == "Query.baseSuiteModules", response.text
+    else:
+        assert code == "FORBIDDEN", f"{key} should be FORBIDDEN: {response.text}"
+        assert empty_payload(value), response.text
+
+
+def traces(side: Side, response: httpx.Response) -> list[str]:
+    """Any of the other account's names or global IDs in a response body."""
+    text = response.text
+    marks = [side.name, side.name.split()[0], *side.node_ids()]
+    marks += [gid("Institution", side.spare), gid("Exam", side.exam)]
+    marks += [gid("Service", side.started_service)]
+    return [mark for mark in marks if mark in text]
+
+
+def comparable(response: httpx.Response) -> tuple[int, Any]:
+    payload = response.json()
+    payload.pop("extensions", None)  # the cost budget differs from call to call
+    return response.status_code, payload
+
+
+async def run_cell(world: World, key: str, role: str) -> None:
+    ops = await BUILDERS[key](world, role, world.alpha, world.unique("n"))
+    assert ops
+    for op in ops:
+        response = await world.call(role, op)
+        assert_policy(POLICY[key][role], key, response)
+        if role != OPERATOR:
+            assert traces(world.bravo, response) == [], response.text
+    world.exercised.add(("own", key, role))
+
+
+async def run_foreign_cell(world: World, key: str, role: str) -> None:
+    nonce = world.unique("n")
+    foreign = await BUILDERS[key](world, role, world.bravo, nonce)
+    unknown = await BUILDERS[key](world, role, world.ghost, nonce)
+    assert len(foreign) == len(unknown) > 0
+    for op, ghost_op in zip(foreign, unknown, strict=True):
+        seen = await world.call(role, op)
+        assert traces(world.bravo, seen) == [], seen.text
+        value, code = answer(seen, key)
+        if code is None:
+            assert value is None or key in IGNORES_INSTITUTION, seen.text
+        else:
+            hidden = code in NOT_FOUND or (code == "FORBIDDEN" and POLICY[key][role] == DENIED)
+            assert hidden, f"{key} as {role} on another account's ID: {seen.text}"
+            assert empty_payload(value), seen.text
+        # the other account's object answers exactly like one that does not exist
+        assert comparable(seen) == comparable(await world.call(role, ghost_op))
+    world.exercised.add(("foreign", key, role))
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+def test_policy_covers_the_schema_and_every_field_has_a_builder() -> None:
+    # given the fields of Query and Mutation as the schema has them
+    fields = set(FIELDS)
+    # then the policy decides each of them for each role, and nothing else
+    assert set(POLICY) == fields
+    assert all(set(row) == set(ROLES) for row in POLICY.values())
+    assert set(BUILDERS) == fields
+    # and every ID argument is one the foreign runs know how to aim at another account
+    for key in ID_FIELDS:
+        assert {name.split(".")[-1] for name in id_arguments(key)} <= ID_ARGUMENTS, key
+    assert {"Query.node", "Query.quote", "Mutation.placeOrder"} <= set(ID_FIELDS)
+
+
+@module_loop
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("key", FIELDS)
+async def test_each_role_gets_what_the_policy_says(world: World, key: str, role: str) -> None:
+    """Own account: ALLOWED runs, DENIED is FORBIDDEN with nothing in the payload."""
+    # given the role's own account and a representative call of the field
+    # when it is called / then the answer is the policy's
+    await run_cell(world, key, role)
+
+
+@module_loop
+@pytest.mark.parametrize("role", OUTSIDERS)
+@pytest.mark.parametrize("key", ID_FIELDS)
+async def test_another_accounts_ids_answer_like_unknown_ones(
+    world: World, key: str, role: str
+) -> None:
+    """Bravo's IDs, used by Alpha's people and gateway: null or NOT_FOUND, no trace."""
+    # given Bravo's objects and IDs that exist nowhere
+    # when Alpha's role names Bravo's, then the unknown ones / then both answers are the same
+    await run_foreign_cell(world, key, role)
+
+
+@module_loop
+async def test_node_of_another_account_is_null_exactly_like_an_unknown_id(world: World) -> None:
+    # given Bravo's objects of every kind, and IDs of those kinds that exist nowhere
+    query = "query($id: ID!) { node(id: $id) { id } }"
+    for role in OUTSIDERS:
+        for foreign, unknown in zip(world.bravo.node_ids(), world.ghost.node_ids(), strict=True):
+            # when Alpha's role resolves them
+            seen = await world.call(role, Op(query, {"id": foreign}))
+            none = await world.call(role, Op(query, {"id": unknown}))
+            # then both are null, byte for byte the same answer
+            assert seen.json()["data"] == {"node": None}
+            assert comparable(seen) == comparable(none)
+    # and the operator does see Bravo's objects (the IDs are real)
+    for foreign in world.bravo.node_ids():
+        seen = await world.call(OPERATOR, Op(query, {"id": foreign}))
+        assert seen.json()["data"] == {"node": {"id": foreign}}
+
+
+@module_loop
+async def test_the_other_account_is_untouched(world: World) -> None:
+    # given every cross-account attempt of the matrix (run now if not yet)
+    for key in ID_FIELDS:
+        for role in OUTSIDERS:
+            if ("foreign", key, role) not in world.exercised:
+                await run_foreign_cell(world, key, role)
+    # then Bravo's gateway still signs, its order still waits, its services did not move
+    bravo = world.bravo
+    query = """query($a: ID!, $o: ID!, $s: ID!, $t: ID!, $e: ID!, $l: ID!) {
+      account(id: $a) { name lowBalanceThreshold
+        institutions(first: 10) { totalCount } lots(first: 10) { totalCount }
+        users(first: 10) { totalCount } agreement { number } }
+      order: node(id: $o) { ... on Order { state } }
+      purchased: node(id: $s) { ... on Service { state } }
+      started: node(id: $t) { ... on Service { state } }
+      exam: node(id: $e) { ... on Exam { voidedAt } }
+      lot: node(id: $l) { ... on ExamLot { quantity } } }"""
+    variables = {
+        "a": bravo.account_id,
+        "o": gid("Order", bravo.order),
+        "s": gid("Service", bravo.service),
+        "t": gid("Service", bravo.started_service),
+        "e": gid("Exam", bravo.exam),
+        "l": gid("ExamLot", bravo.lot),
+    }
+    response = await world.call(OPERATOR, Op(query, variables))
+    assert "errors" not in response.json(), response.text
+    data = response.json()["data"]
+    assert data["account"] == {
+        "name": bravo.name,
+        "lowBalanceThreshold": 10_000,  # the default: 10 % of the last lot
+        "institutions": {"totalCount": 2},
+        "lots": {"totalCount": 1},
+        "users": {"totalCount": 2},
+        "agreement": {"number": f"AG-{bravo.account}"},
+    }
+    assert data["order"] == {"state": "PENDING_PAYMENT"}
+    assert data["purchased"] == {"state": "PURCHASED"}
+    assert data["started"] == {"state": "IN_PROGRESS"}
+    assert data["exam"] == {"voidedAt": None}
+    assert data["lot"] == {"quantity": 100_000}
+    signed = await upload(world, bravo, f"1.2.840.{bravo.account}.2")
+    assert signed > 0
+
+
+@module_loop
+async def test_every_cell_of_the_matrix_was_exercised(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given the cells run so far (a partial run, -k or a failure, leaves some out)
+    for key in FIELDS:
+        for role in ROLES:
+            if ("own", key, role) not in world.exercised:
+                await run_cell(world, key, role)
+    for key in ID_FIELDS:
+        for role in OUTSIDERS:
+            if ("foreign", key, role) not in world.exercised:
+                await run_foreign_cell(world, key, role)
+    # then every field × role cell, and every foreign-ID cell, has been exercised
+    own = {(key, role) for kind, key, role in world.exercised if kind == "own"}
+    foreign = {(key, role) for kind, key, role in world.exercised if kind == "foreign"}
+    assert own == {(key, role) for key in FIELDS for role in ROLES}
+    assert foreign == {(key, role) for key in ID_FIELDS for role in OUTSIDERS}
+    with capsys.disabled():
+        sys.stdout.write(
+            f"\nisolation matrix: {len(FIELDS)} fields x {len(ROLES)} roles = {len(own)} cells,"
+            f" {len(foreign)} foreign-ID cells: 100 % exercised\n"
+        )
+
+
+
+NESTED_USERS = "query($a: ID!) { account(id: $a) { id users(first: 5) { totalCount } } }"
+
+
+@module_loop
+async def test_nested_people_of_an_account_follow_the_same_policy(world: World) -> None:
+    """`Account.users` is for operators and the account's administrator only."""
+    # given Alpha's account
+    variables = {"a": world.alpha.account_id}
+    for role in ROLES:
+        # when each role lists its people
+        response = await world.call(role, Op(NESTED_USERS, variables))
+        payload = response.json()
+        # then administrators see them, the viewer and the gateway are FORBIDDEN
+        if role in (OPERATOR, ADMIN):
+            assert payload["data"]["account"]["users"]["totalCount"] >= 3, response.text
+        else:
+            assert payload["data"] == {"account": None}
+            assert payload["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@module_loop
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG gateway-orders: top-level `orders` is FORBIDDEN to INSTITUTION "
+    "(api/commerce.py), but `account { orders }` (AccountCommerceFields.orders) and "
+    "`node(id: <Order>)` hand a gateway its account's orders",
+)
+async def test_a_gateway_cannot_read_orders_by_another_path(world: World) -> None:
+    # given Alpha's gateway, refused the top-level order list
+    top = await world.call(INSTITUTION, Op("{ orders(first: 5) { totalCount } }"))
+    assert top.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # when it reads them through its account, or by the order's ID
+    query = """query($a: ID!, $o: ID!) { account(id: $a) { orders(first: 5) { totalCount } }
+      order: node(id: $o) { id } }"""
+    variables = {"a": world.alpha.account_id, "o": gid("Order", world.alpha.order)}
+    response = await world.call(INSTITUTION, Op(query, variables))
+    # then it gets no order either way
+    payload = response.json()
+    assert (payload.get("data") or {}).get("order") is None
+    assert payload["errors"][0]["extensions"]["code"] == "FORBIDDEN"
