@@ -1,0 +1,253 @@
+"""Browser tests: a real uvicorn serving the built console (frontend/dist) on a free port,
+with a fresh SQLite database holding the demo data, driven by Chromium through Playwright.
+
+Needs `frontend/dist` (`make console`) and a Chromium (`apt-get install chromium`);
+without either the e2e tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "frontend" / "dist"
+RESULTS = ROOT / "test-results"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _seed(url: str) -> dict[str, str]:
+    from imaging_billing import demo
+    from imaging_billing.store.db import Database
+
+    db = Database(url)
+    try:
+        return await demo.load(db, datetime.now(UTC))
+    finally:
+        await db.dispose()
+
+
+@dataclass
+class Server:
+    base: str
+    credentials: dict[str, str]
+    logs: Path
+    http: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(base_url=self.base, timeout=30)
+
+    def operator(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GraphQL as the demo operator (bearer token); fails on any error."""
+        response = self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {self.credentials['operatorToken']}"},
+        )
+        body: dict[str, Any] = response.json()
+        assert response.status_code == 200, body
+        assert not body.get("errors"), body
+        result: dict[str, Any] = body["data"]
+        return result
+
+    def upload(self, uids: list[str]) -> dict[str, Any]:
+        """A gateway reports uploads, signed with the demo institution's token."""
+        from imaging_billing.security import sign_with_token
+
+        institution = self.credentials["institutionId"]
+        body = json.dumps(
+            {
+                "query": "mutation($i: ID!, $items: [ExamUploadInput!]!) {"
+                " recordExamUploads(institutionId: $i, items: $items)"
+                " { accepted duplicates refused } }",
+                "variables": {"i": institution, "items": [{"studyInstanceUid": u} for u in uids]},
+            }
+        ).encode()
+        ts = str(int(time.time() * 1000))
+        response = self.http.post(
+            "/graphql",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Institution-Id": institution,
+                "X-Timestamp": ts,
+                "X-Signature": sign_with_token(
+                    self.credentials["institutionToken"], institution, ts, body
+                ),
+            },
+        )
+        data: dict[str, Any] = response.json()
+        assert response.status_code == 200, data
+        assert not data.get("errors"), data
+        result: dict[str, Any] = data["data"]["recordExamUploads"]
+        return result
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not (DIST / "index.html").is_file() or not (DIST / "graphiql.html").is_file():
+        pytest.skip("frontend/dist is not built (make console)")
+    from imaging_billing.store.migrate import upgrade
+
+    folder = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite+aiosqlite:///{folder / 'console.sqlite3'}"
+    upgrade(url)
+    credentials = asyncio.run(_seed(url))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DEMO_DATA": "0",
+        "SWEEP_INTERVAL_SECONDS": "0",
+        "CONSOLE_DIR": str(DIST),
+    }
+    logs = folder / "server.log"
+    with logs.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "imaging_billing.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start:\n{logs.read_text()}")
+            time.sleep(0.2)
+        running = Server(base, credentials, logs)
+        yield running
+        running.http.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = _chromium()
+    if executable is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class Console:
+    """One browser context (one person), collecting console errors as it goes."""
+
+    def __init__(self, browser: Any, server: Server) -> None:
+        self.server = server
+        self.context = browser.new_context(
+            viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+        )
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.errors: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(f"console.error: {message.text} @ {message.location}")
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.server.base + path)
+        self.page.wait_for_load_state("networkidle")
+
+    def login(self, who: str) -> None:
+        self.goto("/login")
+        self.page.fill("[data-testid=login-email] input", self.server.credentials[f"{who}Email"])
+        self.page.fill(
+            "[data-testid=login-password] input", self.server.credentials[f"{who}Password"]
+        )
+        self.page.click("[data-testid=login-submit]")
+        self.page.wait_for_url("**/overview")
+        self.page.wait_for_load_state("networkidle")
+
+    def shot(self, name: str) -> None:
+        RESULTS.mkdir(exist_ok=True)
+        self.page.wait_for_load_state("networkidle")
+        self.page.keyboard.press("Escape")  # close open dropdowns
+        self.page.evaluate("window.scrollTo(0, 0)")  # sticky header sits right in full-page shots
+        self.page.screenshot(path=str(RESULTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def console(browser: Any, server: Server) -> Iterator[Any]:
+    """Open people's consoles; every one of them must end without a console error."""
+    opened: list[Console] = []
+
+    def open_console() -> Console:
+        c = Console(browser, server)
+        opened.append(c)
+        return c
+
+    yield open_console
+    errors = [e for c in opened for e in c.errors]
+    for c in opened:
+        c.close()
+    assert errors == [], "browser console errors:\n" + "\n".join(errors)

@@ -1,0 +1,253 @@
+"""The console, driven as people use it: an account admin and a platform operator.
+
+Each test opens its own browser contexts on the shared server; the demo account starts
+with one 10,000-exam lot of which 120 are used. Every page visited is screenshotted under
+test-results/, and any browser console error fails the test (see conftest.console).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from .conftest import Console, Server
+
+pytestmark = pytest.mark.e2e
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+ACCOUNT_STATE = """query($id: ID!) { account(id: $id) {
+  status suspendsAt examFigures { available used arrears bought }
+  institutions(first: 5) { edges { node { id } } }
+  services(first: 20) { edges { node { id state kind } } } } }"""
+
+
+def shanghai_minute(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def account(server: Server) -> dict[str, Any]:
+    data = server.operator(ACCOUNT_STATE, {"id": server.credentials["accountId"]})
+    result: dict[str, Any] = data["account"]
+    return result
+
+
+def drive_into_arrears(server: Server) -> None:
+    """Upload one exam more than is available, in signed batches of up to 1,000."""
+    available = account(server)["examFigures"]["available"]
+    uids = [f"1.2.826.0.1.3680043.9.7.{n}" for n in range(available + 1)]
+    for start in range(0, len(uids), 1000):
+        result = server.upload(uids[start : start + 1000])
+        assert result["refused"] == 0
+
+
+def figure(page: Any, name: str) -> str:
+    return str(page.inner_text(f"[data-testid=figure-{name}] .ib-figure__value")).strip()
+
+
+def test_admin_sees_arrears_and_buys_a_lot_that_settles_them(server: Server, console: Any) -> None:
+    # Given an account that has just run out: arrears start, suspension 24 hours later
+    drive_into_arrears(server)
+    state = account(server)
+    assert state["status"] == "IN_ARREARS"
+    admin: Console = console()
+    admin.login("admin")
+
+    # Then the overview says so, with the suspension time in Asia/Shanghai
+    banner = admin.page.locator("[data-testid=status-banner][data-status=IN_ARREARS]")
+    banner.wait_for()
+    assert shanghai_minute(state["suspendsAt"]) in banner.inner_text()
+    assert figure(admin.page, "arrears") == "1"
+    assert figure(admin.page, "bought") == "10,000"
+    admin.shot("admin-overview-in-arrears")
+
+    # When a quantity breaks R-EXAM-1, the server's refusal shows next to the field
+    admin.goto("/buy")
+    quantity = admin.page.locator("[data-testid=buy-quantity] input")
+    quantity.fill("15000")
+    quantity.press("Tab")
+    admin.page.get_by_text("例的整数倍购买").wait_for()
+    assert admin.page.locator("[data-testid=buy-next]").is_disabled()
+    admin.shot("admin-buy-refused-quantity")
+
+    # When the admin buys a 10,000-exam lot: quote, accept the terms, buy now
+    quantity.fill("10000")
+    quantity.press("Tab")
+    admin.page.locator("[data-testid=quote-total]", has_text="¥15,000.00").wait_for()
+    admin.page.click("[data-testid=buy-next]")
+    assert admin.page.locator("[data-testid=buy-now]").is_disabled()
+    admin.page.click("[data-testid=accept-terms]")
+    admin.page.click("[data-testid=buy-now]")
+    awaiting = admin.page.locator("[data-testid=awaiting-payment]")
+    awaiting.wait_for()
+    assert "¥15,000.00" in admin.page.inner_text("[data-testid=pay-amount]")
+    admin.shot("admin-buy-awaiting-payment")
+    order_link = admin.page.locator("a[href^='/orders/']").first.get_attribute("href")
+    assert order_link
+
+    # And an operator confirms the bank transfer on the order
+    operator: Console = console()
+    operator.login("operator")
+    operator.goto(order_link)
+    operator.page.fill("[data-testid=pay-reference] input", "BANK-E2E-0001")
+    operator.page.click("[data-testid=pay-confirm]")
+    operator.page.locator("[data-state=FULFILLED]").first.wait_for()
+    operator.shot("operator-order-paid")
+
+    # Then the admin's flow finishes by itself and the figures change
+    admin.page.locator("[data-testid=buy-done]").wait_for(timeout=20_000)
+    admin.shot("admin-buy-done")
+    admin.goto("/overview")
+    admin.page.locator("[data-testid=status-banner][data-status=ACTIVE]").wait_for()
+    assert figure(admin.page, "bought") == "20,000"
+    assert figure(admin.page, "arrears") == "0"
+    assert figure(admin.page, "available") == "9,999"
+    admin.shot("admin-overview-after-purchase")
+
+
+def test_admin_accepts_a_delivered_service(server: Server, console: Any) -> None:
+    # Given a paid delivery service that the operator has started
+    state = account(server)
+    institution = state["institutions"]["edges"][0]["node"]["id"]
+    placed = server.operator(
+        """mutation($a: ID!, $i: ID!) { placeOrder(accountId: $a, acceptTerms: true, lines: [
+             {product: "SERVICE_DELIVERY", quantity: 1, institutionId: $i, variant: REMOTE}])
+           { order { id totalFen } userErrors { message } } }""",
+        {"a": server.credentials["accountId"], "i": institution},
+    )["placeOrder"]
+    assert placed["userErrors"] == []
+    paid = server.operator(
+        """mutation($o: ID!, $f: Fen!) { confirmTransfer(orderId: $o, reference: "E2E-SVC",
+           amountFen: $f) { userErrors { message } } }""",
+        {"o": placed["order"]["id"], "f": placed["order"]["totalFen"]},
+    )["confirmTransfer"]
+    assert paid["userErrors"] == []
+    service = next(
+        s["node"]
+        for s in account(server)["services"]["edges"]
+        if s["node"]["kind"] == "DELIVERY" and s["node"]["state"] == "PURCHASED"
+    )
+    started = server.operator(
+        "mutation($s: ID!) { startService(serviceId: $s) { userErrors { message } } }",
+        {"s": service["id"]},
+    )["startService"]
+    assert started["userErrors"] == []
+
+    # When the account's admin accepts it on the institutions page
+    admin: Console = console()
+    admin.login("admin")
+    admin.goto("/institutions")
+    admin.page.locator("[data-testid=licence-grid]").wait_for()
+    admin.page.click(f"[data-testid='accept-{service['id']}']")
+    admin.page.locator(".t-popconfirm__confirm").click()
+
+    # Then it shows as accepted, and the server agrees
+    state_tag = admin.page.locator(f"[data-testid='service-state-{service['id']}']")
+    state_tag.filter(has_text="已验收").wait_for()
+    admin.shot("admin-institutions-service-accepted")
+    states = {s["node"]["id"]: s["node"]["state"] for s in account(server)["services"]["edges"]}
+    assert states[service["id"]] == "ACCEPTED"
+
+
+def test_switching_to_english_translates_the_console_and_server_messages(
+    server: Server, console: Any
+) -> None:
+    admin: Console = console()
+    admin.login("admin")
+    assert admin.page.inner_text(".ib-shell__title") == "账户概览"
+
+    admin.page.click("[data-testid=locale-switch]")
+    admin.page.locator(".t-dropdown__item", has_text="English").click()
+    admin.page.locator(".ib-shell__title", has_text="Overview").wait_for()
+    assert "Available (exams)" in admin.page.inner_text("[data-testid=figure-available]")
+    admin.shot("en-overview")
+
+    # Refusals come in the chosen language too (Accept-Language: en)
+    admin.goto("/buy")
+    quantity = admin.page.locator("[data-testid=buy-quantity] input")
+    quantity.fill("25000")
+    quantity.press("Tab")
+    admin.page.get_by_text("sold in whole 10,000s").wait_for()
+    admin.shot("en-buy-refused-quantity")
+
+    # And the choice survives a reload
+    admin.goto("/exams/lots")
+    admin.page.locator(".ib-shell__title", has_text="Cloud exams").wait_for()
+    admin.shot("en-exam-lots")
+
+
+def test_operator_records_an_offline_ai_licence(server: Server, console: Any) -> None:
+    operator: Console = console()
+    operator.login("operator")
+
+    # Given the operator picks the demo account in the header
+    operator.page.click("[data-testid=account-switcher]")
+    operator.page.locator(".t-select-option", has_text="Demo Hospital").first.click()
+    operator.page.locator("[data-testid=overview-account]", has_text="Demo Hospital").wait_for()
+
+    # When they record an offline glaucoma AI licence against a contract
+    operator.goto("/ops/offline-orders")
+    operator.page.locator("[data-testid=quote-total]", has_text="¥200,000.00").wait_for()
+    operator.page.fill("[data-testid=offline-contract] input", "HT-AI-2026-007")
+    operator.page.click("[data-testid=offline-submit]")
+    operator.page.locator("[data-testid=offline-recorded]").wait_for()
+    operator.shot("operator-offline-ai-licence")
+
+    # Then the licence is on the AI reading page: perpetual, for the institution
+    operator.goto("/ai")
+    licences = operator.page.locator(".ib-card", has_text="AI 授权")
+    licences.locator("td", has_text="青光眼 AI").first.wait_for()
+    assert "永久" in licences.inner_text()
+    operator.shot("operator-ai-reading")
+
+
+def test_graphiql_loads_offline_and_runs_a_query_with_the_session(
+    server: Server, console: Any
+) -> None:
+    operator: Console = console()
+    operator.login("operator")
+    operator.goto("/graphql")
+    operator.page.locator(".graphiql-container").wait_for()
+    operator.page.click(".graphiql-execute-button")
+    result = operator.page.locator(".result-window")
+    result.filter(has_text="OPERATOR").wait_for()
+    operator.shot("graphiql")
+
+
+ADMIN_PAGES = [
+    "/overview",
+    "/exams/lots",
+    "/exams/lookup",
+    "/ai",
+    "/institutions",
+    "/buy",
+    "/orders",
+    "/notices",
+    "/audit",
+    "/users",
+]
+OPERATOR_PAGES = ["/ops/accounts", "/ops/offline-orders", "/ops/prices", "/ops/adjustments"]
+
+
+def test_every_page_renders_for_admin_and_operator(server: Server, console: Any) -> None:
+    admin: Console = console()
+    admin.login("admin")
+    for path in ADMIN_PAGES:
+        admin.goto(path)
+        admin.page.locator("[data-testid^=page-]").first.wait_for()
+        admin.shot("admin" + path.replace("/", "-"))
+    # The operator sees the operations menu; the admin does not
+    assert admin.page.locator("[data-testid='nav-/ops/accounts']").count() == 0
+
+    operator: Console = console()
+    operator.login("operator")
+    for path in OPERATOR_PAGES:
+        operator.goto(path)
+        operator.page.locator("[data-testid^=page-]").first.wait_for()
+        operator.shot("operator" + path.replace("/", "-"))
+    operator.goto("/ops/accounts")
+    operator.page.locator("td", has_text="Demo Hospital").first.wait_for()
+    operator.page.locator("td", has_text="HZ-2026-0001").first.wait_for()
