@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import relay
@@ -14,12 +14,15 @@ from ..services import access, institution_tokens
 from ..services.access import SessionPolicy
 from ..services.principals import Role
 from ..store import access as access_store
-from ..store import audit
+from ..store import accounts, audit
 from . import connections as conn_
 from . import ids
 from .connections import Connection
 from .context import SESSION_COOKIE, Context, Info
 from .errors import UserError, attempt
+
+if TYPE_CHECKING:
+    from .types import Account
 
 
 @strawberry.type
@@ -77,6 +80,17 @@ class SessionViewer:
     role: Role
     name: str
     email: str | None
+    account_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy(".types")] | None:
+        from .types import Account
+
+        if self.account_id is None:
+            return None
+        async with info.context.db.read() as conn:
+            row = await accounts.get_account(conn, self.account_id)
+        return Account.from_row(row) if row is not None else None
 
 
 @strawberry.type
@@ -146,7 +160,9 @@ class AccessMutation:
         _set_session(c, done.token)
         c.authenticated_as = done.principal
         p = done.principal
-        return LoginPayload(viewer=SessionViewer(role=p.role, name=p.name, email=p.email))
+        return LoginPayload(
+            viewer=SessionViewer(role=p.role, name=p.name, email=p.email, account_id=p.account_id)
+        )
 
     @strawberry.mutation
     async def logout(self, info: Info) -> LogoutPayload:
@@ -170,7 +186,9 @@ class AccessMutation:
         _set_session(c, done.token)
         c.authenticated_as = done.principal
         p = done.principal
-        return LoginPayload(viewer=SessionViewer(role=p.role, name=p.name, email=p.email))
+        return LoginPayload(
+            viewer=SessionViewer(role=p.role, name=p.name, email=p.email, account_id=p.account_id)
+        )
 
     @strawberry.mutation(
         description="Operators invite anyone (an account's first admin, operators); "

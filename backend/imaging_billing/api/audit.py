@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import FieldNode, OperationDefinitionNode, OperationType
-from graphql.execution.values import get_argument_values
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 
 from ..domain.errors import RuleViolation
@@ -70,7 +70,12 @@ class AuditTrail(SchemaExtension):
         result = ec.result
         data = result.data if result is not None else None
         failed = bool(result is not None and result.errors)
-        mutation_type = ec.schema._schema.mutation_type  # noqa: SLF001 - graphql-core schema
+        graphql_schema = ec.schema._schema  # noqa: SLF001 - the graphql-core schema
+        mutation_type = graphql_schema.mutation_type
+        coerced = get_variable_values(
+            graphql_schema, operation.variable_definitions or (), dict(ec.variables or {})
+        )
+        variables = coerced if isinstance(coerced, VariableValues) else None
         rows = []
         for node in operation.selection_set.selections:
             if not isinstance(node, FieldNode) or mutation_type is None:
@@ -78,9 +83,9 @@ class AuditTrail(SchemaExtension):
             name = node.name.value
             field = mutation_type.fields.get(name)
             try:
-                arguments = get_argument_values(field, node, ec.variables) if field else {}  # type: ignore[arg-type]
-            except Exception:  # invalid input is audited as given
-                arguments = dict(ec.variables or {})
+                arguments = get_argument_values(field, node, variables) if field else {}
+            except Exception:  # invalid input: what it was cannot be told safely
+                arguments = {"invalidInput": True}
             key = node.alias.value if node.alias else name
             rows.append(
                 {

@@ -6,7 +6,7 @@ import strawberry
 
 from ..domain.catalog import PRODUCTS
 from ..domain.errors import RuleViolation
-from ..domain.orders import OrderState
+from ..domain.orders import Channel, OrderState
 from ..services import pricing
 from ..services.principals import Role
 from ..store import prices
@@ -57,12 +57,23 @@ class CommerceQuery:
             total = await prices.count_prices(conn, product)
         return conn_.build(rows, size, total, PriceEntry.from_row)
 
-    @strawberry.field(description="R-ORD-4: price a basket by the guide's formulas.")
-    async def quote(self, info: Info, lines: list[OrderLineInput]) -> QuoteResult:
+    @strawberry.field(
+        description="R-ORD-4: price a basket by the guide's formulas. `channel: OFFLINE` "
+        "(operators) also prices offline-only products."
+    )
+    async def quote(
+        self, info: Info, lines: list[OrderLineInput], channel: Channel = Channel.ONLINE
+    ) -> QuoteResult:
         c = info.context
 
         async def run() -> QuoteResult:
-            found = await pricing.quote_lines(c.db, c.principal, lines=requests(lines), now=c.now())
+            found = await pricing.quote_lines(
+                c.db,
+                c.principal,
+                lines=requests(lines),
+                now=c.now(),
+                offline=channel is Channel.OFFLINE,
+            )
             return QuoteResult(
                 lines=[
                     QuoteLine(

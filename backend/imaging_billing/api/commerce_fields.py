@@ -12,7 +12,9 @@ import strawberry
 from strawberry import relay
 
 from ..domain.catalog import ServiceVariant
-from ..domain.orders import LineRequest, OrderState
+from ..domain.errors import RuleViolation
+from ..domain.orders import Channel, LineRequest, OrderState
+from ..services.principals import Role
 from ..store import accounts, orders
 from . import connections as conn_
 from . import ids
@@ -20,11 +22,12 @@ from .connections import Connection
 from .errors import UserError
 
 if TYPE_CHECKING:
-    from .types import Institution
+    from .types import Account, Institution
 from .context import Info
 from .scalars import Fen
 
 strawberry.enum(OrderState, name="OrderState")
+strawberry.enum(Channel, name="OrderChannel")
 strawberry.enum(ServiceVariant, name="ServiceVariant")
 
 
@@ -198,6 +201,14 @@ class Order(relay.Node):
             for r in rows
         ]
 
+    @strawberry.field(description="Whose order it is.")
+    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy(".types")]:
+        from .types import Account
+
+        async with info.context.db.read() as conn:
+            row = await accounts.get_account(conn, self.account_id)
+        return Account.from_row(row)
+
     @strawberry.field
     async def payments(self, info: Info) -> list[Payment]:
         async with info.context.db.read() as conn:
@@ -244,4 +255,6 @@ class AccountCommerceFields:
         after: str | None = None,
         states: list[OrderState] | None = None,
     ) -> Connection[Order]:
+        if info.context.principal.role is Role.INSTITUTION:
+            raise RuleViolation("FORBIDDEN")  # gateways report exams; billing is not theirs
         return await page_orders(info, self.id, states, first, after)  # type: ignore[attr-defined]

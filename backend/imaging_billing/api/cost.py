@@ -27,10 +27,15 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from ..domain.errors import RuleViolation
+from ..services.principals import Role
 
 CAPACITY = 5_000.0
 RESTORE_PER_SECOND = 250.0
 MAX_SINGLE_QUERY = 5_000
+# Gateways report every exam as it arrives: a busy hospital sends hundreds a second,
+# each costing a handful of points, so their buckets are larger and refill faster.
+GATEWAY_CAPACITY = 50_000.0
+GATEWAY_RESTORE_PER_SECOND = 10_000.0
 
 
 @dataclass
@@ -39,16 +44,25 @@ class Bucket:
     updated: float
 
 
+@dataclass(frozen=True)
+class Limits:
+    capacity: float
+    rate: float  # points restored per second
+
+
+PEOPLE = Limits(CAPACITY, RESTORE_PER_SECOND)
+GATEWAYS = Limits(GATEWAY_CAPACITY, GATEWAY_RESTORE_PER_SECOND)
+
+
 class Budgets:
-    def __init__(self, capacity: float = CAPACITY, rate: float = RESTORE_PER_SECOND) -> None:
-        self.capacity = capacity
-        self.rate = rate
+    def __init__(self) -> None:
         self._buckets: dict[str, Bucket] = {}
 
-    def take(self, key: str, cost: float) -> tuple[bool, float]:
+    def take(self, key: str, cost: float, limits: Limits) -> tuple[bool, float]:
         now = time.monotonic()
-        bucket = self._buckets.setdefault(key, Bucket(self.capacity, now))
-        bucket.available = min(self.capacity, bucket.available + (now - bucket.updated) * self.rate)
+        bucket = self._buckets.setdefault(key, Bucket(limits.capacity, now))
+        restored = bucket.available + (now - bucket.updated) * limits.rate
+        bucket.available = min(limits.capacity, restored)
         bucket.updated = now
         if cost > bucket.available:
             return False, bucket.available
@@ -107,14 +121,16 @@ class CostBudget(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
         budgets: Budgets = ec.context.services.budgets
+        principal = ec.context.principal
+        limits = GATEWAYS if principal.role is Role.INSTITUTION else PEOPLE
         cost = query_cost(ec.graphql_document, ec.variables or {}, ec.operation_name)
-        allowed, available = budgets.take(ec.context.principal.actor, cost)
+        allowed, available = budgets.take(principal.actor, cost, limits)
         self.cost = {
             "requestedQueryCost": cost,
             "throttleStatus": {
-                "maximumAvailable": budgets.capacity,
+                "maximumAvailable": limits.capacity,
                 "currentlyAvailable": round(available),
-                "restoreRate": budgets.rate,
+                "restoreRate": limits.rate,
             },
         }
         if not allowed or cost > MAX_SINGLE_QUERY:

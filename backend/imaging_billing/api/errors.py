@@ -52,7 +52,7 @@ class MaskUnexpected(SchemaExtension):
         result.errors = [self._mask(error, request_id) for error in result.errors]
 
     def _mask(self, error: GraphQLError, request_id: str) -> GraphQLError:
-        original = error.original_error
+        original = root_cause(error)
         if original is None or isinstance(original, (AuthenticationError, GraphQLError)):
             return error
         if isinstance(original, RuleViolation):
@@ -75,6 +75,15 @@ class MaskUnexpected(SchemaExtension):
             path=error.path,
             extensions={"code": "INTERNAL", "requestId": request_id},
         )
+
+
+def root_cause(error: GraphQLError) -> BaseException | None:
+    """graphql-core wraps a scalar's refusal in one GraphQLError per level (variable,
+    value): the rule broken is at the bottom."""
+    cause: BaseException | None = error.original_error
+    while isinstance(cause, GraphQLError) and cause.original_error is not None:
+        cause = cause.original_error
+    return cause
 
 
 def language(accept_language: str | None) -> str:

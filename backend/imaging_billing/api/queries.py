@@ -9,6 +9,7 @@ import strawberry
 from strawberry import relay
 
 from ..domain.errors import RuleViolation
+from ..domain.text import storable
 from ..services import commands, reading
 from ..store import accounts, exams, ledger, lots, notices, orders
 from ..store import ai as ai_store
@@ -102,6 +103,8 @@ async def _node(info: Info, value: strawberry.ID) -> Any:
     }
     if gid.type_name not in loaders:
         return None
+    if gid.type_name == "Order" and principal.role is Role.INSTITUTION:
+        return None  # as `orders`: billing is not a gateway's
     load, kind, owner = loaders[gid.type_name]
     try:
         pk = ids.decode(gid, gid.type_name, missing="NODE_NOT_FOUND", field="id")
@@ -151,6 +154,8 @@ class LedgerQuery:
         order_by: AccountOrder = AccountOrder.ID,
     ) -> Connection[Account]:
         info.context.principal.require_operator()
+        if search is not None and not storable(search):
+            raise RuleViolation("NAME_REQUIRED", "search")
         size = conn_.page_size(first)
         now = info.context.now()
         by_arrears = order_by is AccountOrder.ARREARS

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import graphql.pyutils.did_you_mean as did_you_mean_module
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -23,7 +25,7 @@ from .commerce_fields import Order, PriceEntry
 from .commerce_mutations import CommerceMutation
 from .cost import CostBudget
 from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
-from .errors import MaskUnexpected
+from .errors import MaskUnexpected, root_cause
 from .ingest import IngestMutation
 from .mutations import OperatorMutation
 from .queries import LedgerQuery
@@ -48,12 +50,26 @@ class Mutation(
     pass
 
 
+# Field suggestions are off in the config; graphql-core still suggests argument names,
+# enum values and type names ("Did you mean …?"), which would map the schema for a
+# caller who may not see it. An empty suggestion list turns those off too.
+did_you_mean_module.MAX_LENGTH = 0
+
+
+# Built once: ValidationCache keys on the rule classes, and a limiter built per request
+# makes new classes every time, so every request would be validated from scratch.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=10).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+]
+
+
 class BillingSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Refusals are expected answers, not incidents: log only the rest."""
-        unexpected = [e for e in errors if not isinstance(e.original_error, RuleViolation)]
+        unexpected = [e for e in errors if not isinstance(root_cause(e), RuleViolation)]
         super().process_errors(unexpected, execution_context)
 
 
@@ -82,8 +98,7 @@ schema = BillingSchema(
         MaskUnexpected,
         CostBudget,
         AuditTrail,
-        lambda: QueryDepthLimiter(max_depth=10),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

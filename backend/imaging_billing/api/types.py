@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -51,16 +52,48 @@ class Agreement(relay.Node):
         )
 
 
+@strawberry.enum
+class TokenState(Enum):
+    ACTIVE = "ACTIVE"
+    ROTATING = "ROTATING"  # the previous token still works until previousValidUntil
+    REVOKED = "REVOKED"
+
+
+@strawberry.type(description="The institution's API token, never the token itself.")
+class InstitutionToken:
+    state: TokenState
+    previous_valid_until: datetime | None
+    revoked_at: datetime | None
+
+
 @strawberry.type
 class Institution(InstitutionAiFields, InstitutionEntitlementFields, relay.Node):
     id: relay.NodeID[int]
     name: str
     created_at: datetime
     account_id: strawberry.Private[int]
+    row: strawberry.Private[Any]
 
     @classmethod
     def from_row(cls, row: Any) -> Institution:
-        return cls(id=row.id, name=row.name, created_at=row.created_at, account_id=row.account_id)
+        return cls(
+            id=row.id, name=row.name, created_at=row.created_at, account_id=row.account_id, row=row
+        )
+
+    @strawberry.field
+    def token(self, info: Info) -> InstitutionToken:
+        row = self.row
+        if row.token_revoked_at is not None:
+            state = TokenState.REVOKED
+        elif row.previous_valid_until is not None and info.context.now() < row.previous_valid_until:
+            state = TokenState.ROTATING
+        else:
+            state = TokenState.ACTIVE
+        return InstitutionToken(
+            state=state,
+            previous_valid_until=row.previous_valid_until if state is TokenState.ROTATING else None,
+            revoked_at=row.token_revoked_at,
+        )
 
     @strawberry.field
     async def account(self, info: Info) -> Account:
@@ -271,6 +304,12 @@ class Account(
         return rules.low_balance_threshold(
             self.row.low_balance_threshold, self.row.last_lot_quantity
         )
+
+    @strawberry.field(description="R-EXAM-4: a study of this account by its UID.")
+    async def exam(self, info: Info, study_instance_uid: str) -> Exam | None:
+        async with info.context.db.read() as conn:
+            row = await exams.by_uid(conn, self.id, study_instance_uid)
+        return Exam.from_row(row) if row is not None else None
 
     @strawberry.field(description="Daily uploads, oldest first (for the trend chart).")
     async def daily_usage(self, info: Info, days: int = 90) -> list[DailyUsage]:

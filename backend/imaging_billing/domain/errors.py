@@ -46,6 +46,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "时间须带时区",
         "Times must carry a time zone",
     ),
+    "R_GEN_6_TIME_RANGE": (
+        "时间超出可接受范围（1900–2200 年）",
+        "The time is out of range (years 1900-2200)",
+    ),
     "EXAM_NOT_FOUND": ("未找到该检查", "No such exam"),
     "EXAM_ALREADY_VOIDED": ("该检查已作废", "This exam is already voided"),
     "ACCOUNT_NOT_FOUND": ("未找到该账户", "No such account"),

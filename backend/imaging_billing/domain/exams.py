@@ -15,6 +15,8 @@ from .clock import add_years, require_aware
 from .errors import RuleViolation
 
 LOT_UNIT = 10_000  # R-EXAM-1: whole 10,000s of exams
+MAX_LOT = 10**9  # larger is a typo, not a purchase
+MAX_STORAGE_YEARS = 100  # as placeOrder allows; keeps storage ends inside the calendar
 VOLUME_STORAGE_YEARS = 15  # R-EXAM-1: a VOLUME exam is stored 15 years
 LOT_USE_BY_YEARS = 1  # R-EXAM-2
 ARREARS_GRACE = timedelta(hours=24)  # R-ARR-3
@@ -85,13 +87,13 @@ class UploadPermission:
 
 def lot_terms(mode: LotMode, quantity: int, years: int | None) -> LotTerms:
     """Validate a lot purchase (R-EXAM-1) and return its storage terms."""
-    if quantity < LOT_UNIT or quantity % LOT_UNIT:
+    if not LOT_UNIT <= quantity <= MAX_LOT or quantity % LOT_UNIT:
         raise RuleViolation("R_EXAM_1_UNIT", "quantity")
     if mode is LotMode.VOLUME:
         if years not in (None, VOLUME_STORAGE_YEARS):
             raise RuleViolation("R_EXAM_1_YEARS", "years")
         return LotTerms(mode, quantity, VOLUME_STORAGE_YEARS)
-    if years is None or years < 1:
+    if years is None or not 1 <= years <= MAX_STORAGE_YEARS:
         raise RuleViolation("R_EXAM_1_YEARS", "years")
     return LotTerms(mode, quantity, years)
 

@@ -14,6 +14,7 @@ from .catalog import PRODUCTS, Family, Feature, Product, ServiceKind, ServiceVar
 from .errors import RuleViolation
 from .exams import VOLUME_STORAGE_YEARS
 from .money import MAX_FEN
+from .text import clean_text
 
 MAX_QUANTITY = 10**9
 
@@ -102,6 +103,10 @@ def validate_line(
     elif product.family is Family.SERVICE:
         if line.institution_id is None and not (line.institution_name or "").strip():
             raise RuleViolation("R_SVC_4_REMARK", f"{field}.institutionId")
+    if line.institution_name is not None and line.institution_name.strip():
+        clean_text(
+            line.institution_name, f"{field}.institutionName", code="R_SVC_4_REMARK", limit=200
+        )
     elif product.per_institution and line.institution_id is None:
         raise RuleViolation("R_ORD_2_INSTITUTION", f"{field}.institutionId")
     line_years(line, product, field)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 
 from .. import security
 from ..domain.errors import RuleViolation
+from ..domain.text import clean_text, storable
 from ..store import access, accounts
 from ..store.db import Database
 from .principals import Principal, Role
@@ -43,13 +44,13 @@ class SessionPolicy:
 
 def normal_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not _EMAIL.fullmatch(email) or not storable(email):
         raise RuleViolation("EMAIL_INVALID", "email")
     return email
 
 
 def check_password(password: str) -> str:
-    if not 10 <= len(password) <= 200:
+    if not 10 <= len(password) <= 200 or not storable(password.replace("\t", " ")):
         raise RuleViolation("PASSWORD_WEAK", "password")
     return password
 
@@ -122,6 +123,8 @@ async def login(
     db: Database, *, email: str, password: str, client_address: str, now: datetime
 ) -> LoggedIn:
     email = email.strip().lower()[:254]
+    if not storable(email) or not storable(password.replace("\t", " ")):
+        raise RuleViolation("LOGIN_FAILED", "password")
     async with db.read() as conn:
         by_email, by_address = await access.count_failures(
             conn, email=email, client_address=client_address, since=now - FAILURE_WINDOW
@@ -206,6 +209,7 @@ async def invite_user(
     """An invitation token, shown once; accepting it sets the password."""
     _grantable(principal, account_id, role)
     email = normal_email(email)
+    name = clean_text(name, "name", code="NAME_REQUIRED", limit=200)
     token = security.new_token("ibv")
     async with db.write() as conn:
         if account_id is not None and await accounts.get_account(conn, account_id) is None:
@@ -216,7 +220,7 @@ async def invite_user(
             conn,
             token_hash=security.digest(token),
             email=email,
-            name=name.strip()[:200] or email,
+            name=name,
             role=role.value,
             account_id=account_id,
             created_at=now,

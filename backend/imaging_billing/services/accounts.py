@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .. import security
 from ..domain.clock import local_date
 from ..domain.errors import RuleViolation
+from ..domain.text import clean_text
 from ..store import accounts, tokens
 from .principals import Role
 
@@ -19,10 +20,7 @@ MAX_NAME = 200
 def check_text(
     value: str, field: str, *, code: str = "NAME_REQUIRED", limit: int = MAX_NAME
 ) -> str:
-    value = value.strip()
-    if not value or len(value) > limit or any(ord(c) < 32 for c in value):
-        raise RuleViolation(code, field)
-    return value
+    return clean_text(value, field, code=code, limit=limit)
 
 
 async def create_account(conn: AsyncConnection, *, name: str, now: datetime) -> int:

@@ -225,7 +225,8 @@ async def _insert(
         ],
     )
     await store.add_used(conn, dict(Counter(row.pack_id for row in drawn)))
-    return dict(zip(accepted, rows, strict=True))
+    by_key = {row.idempotency_key: row for row in rows}  # keys are unique per account
+    return {i: by_key[reads[i].idempotency_key] for i in accepted}
 
 
 def _outcome(

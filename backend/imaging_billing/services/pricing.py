@@ -52,9 +52,16 @@ async def price_list(db: Database, now: datetime) -> dict[str, int]:
 
 
 async def quote_lines(
-    db: Database, principal: Principal, *, lines: list[LineRequest], now: datetime
+    db: Database,
+    principal: Principal,
+    *,
+    lines: list[LineRequest],
+    now: datetime,
+    offline: bool = False,
 ) -> Quote:
-    """Any signed-in person may price a basket; nothing is written."""
-    del principal
+    """Any signed-in person may price a basket; nothing is written. Offline-only
+    products (R-AI-4) are priced only for operators, who record such purchases."""
+    if offline:
+        principal.require_operator()
     price_map = await price_list(db, now)
-    return quote(lines, price_map, online=True, today=local_date(now), for_quote=True)
+    return quote(lines, price_map, online=not offline, today=local_date(now), for_quote=True)

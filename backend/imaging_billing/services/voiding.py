@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
 from ..domain.ledger import Cause, LedgerType, entry
+from ..domain.text import clean_text
 from ..store import accounts, exams, ledger, lots
 from .arrears import apply_arrears_change
 
@@ -21,10 +22,7 @@ MAX_REASON = 500
 
 
 def check_reason(reason: str, field: str = "reason") -> str:
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REASON:
-        raise RuleViolation("R_GEN_5_REASON_REQUIRED", field)
-    return reason
+    return clean_text(reason, field, code="R_GEN_5_REASON_REQUIRED", limit=MAX_REASON)
 
 
 async def void_exam(

@@ -164,10 +164,10 @@ async def reads_by_keys(
 
 
 async def insert_reads(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Row[Any]]:
-    """Insert many reads in one round trip; rows come back in input order."""
+    """Insert many reads in one statement; rows come back in no set order."""
     if not rows:
         return []
-    stmt = ai_read.insert().returning(*ai_read.c, sort_by_parameter_order=True)
+    stmt = ai_read.insert().returning(*ai_read.c)
     return list((await conn.execute(stmt, list(rows))).all())
 
 

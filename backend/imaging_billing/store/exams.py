@@ -23,10 +23,11 @@ async def find_by_uids(
 
 
 async def insert_exams(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Row[Any]]:
-    """Insert many exams in one round trip; rows come back in input order."""
+    """Insert many exams in one statement. Rows come back in no set order (asking for
+    input order makes SQLAlchemy send one INSERT per row on SQLite)."""
     if not rows:
         return []
-    stmt = exam.insert().returning(*exam.c, sort_by_parameter_order=True)
+    stmt = exam.insert().returning(*exam.c)
     return list((await conn.execute(stmt, list(rows))).all())
 
 
