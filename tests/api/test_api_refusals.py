@@ -236,15 +236,21 @@ async def test_r_exam_5_an_upload_time_in_the_future_or_over_a_day_old_is_refuse
 
 
 async def test_r_gen_6_an_upload_time_without_a_zone_is_refused(hospital: Hospital) -> None:
-    """R-GEN-6: times carry a zone; a naive uploadedAt is ambiguous and refused."""
+    """R-GEN-6: times carry a zone; a naive uploadedAt is ambiguous and refused. The
+    DateTime scalar refuses it for every argument alike, as a typed GraphQL error."""
     # given an account with one lot
     before = await hospital.snapshot()
     # when an upload reports a time without a zone
-    out = await hospital.gw(UPLOAD, inst=hospital.gateway.id, uid=uid(1), at="2026-03-01T07:00:00")
-    # then refused on uploadedAt
-    result = out["recordExamUpload"]
-    assert result["status"] == "REFUSED"
-    assert_refused(result["userErrors"], "R_GEN_6_NAIVE_TIME", "uploadedAt", "zh-CN")
+    response = await hospital.signed_raw(
+        UPLOAD, inst=hospital.gateway.id, uid=uid(1), at="2026-03-01T07:00:00"
+    )
+    # then it is refused with the rule's code and both messages, and nothing is written
+    payload = response.json()
+    assert payload.get("data") is None
+    extensions = payload["errors"][0]["extensions"]
+    assert extensions["code"] == "R_GEN_6_NAIVE_TIME"
+    assert extensions["messageZh"]
+    assert extensions["messageEn"]
     assert await hospital.snapshot() == before
 
 

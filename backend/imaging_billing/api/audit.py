@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import FieldNode, OperationDefinitionNode, OperationType
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from strawberry.extensions import SchemaExtension
 
 from ..domain.errors import RuleViolation
+from ..services.ingest_writer import PendingAudit
 from ..services.principals import Principal
 from ..store import accounts, exams, lots, orders
 from ..store import entitlements as entitlement_store
@@ -48,6 +47,14 @@ def redact(value: Any) -> Any:
     return value
 
 
+def arguments_text(arguments: dict[str, Any]) -> str:
+    """JSON of the redacted arguments; a summary when too long to keep whole."""
+    text = json.dumps(redact(arguments), default=str)
+    if len(text) <= MAX_ARGUMENTS:
+        return text
+    return json.dumps({"truncated": True, "length": len(text), "names": sorted(arguments)})
+
+
 def _result(data: Any, key: str, failed: bool) -> str:
     payload = data.get(key) if isinstance(data, dict) else None
     if isinstance(payload, dict):
@@ -58,47 +65,56 @@ def _result(data: Any, key: str, failed: bool) -> str:
     return "ERROR" if failed else "ok"
 
 
-class AuditTrail(SchemaExtension):
-    async def on_execute(self) -> AsyncIterator[None]:
-        yield
-        ec = self.execution_context
-        operation = _operation(ec.graphql_document, ec.operation_name)
-        if operation is None or operation.operation is not OperationType.MUTATION:
-            return
-        context = ec.context
-        principal: Principal = context.principal
-        result = ec.result
-        data = result.data if result is not None else None
-        failed = bool(result is not None and result.errors)
-        graphql_schema = ec.schema._schema  # noqa: SLF001 - the graphql-core schema
-        mutation_type = graphql_schema.mutation_type
-        coerced = get_variable_values(
-            graphql_schema, operation.variable_definitions or (), dict(ec.variables or {})
-        )
-        variables = coerced if isinstance(coerced, VariableValues) else None
-        rows = []
-        for node in operation.selection_set.selections:
-            if not isinstance(node, FieldNode) or mutation_type is None:
-                continue
-            name = node.name.value
-            field = mutation_type.fields.get(name)
-            try:
-                arguments = get_argument_values(field, node, variables) if field else {}
-            except Exception:  # invalid input: what it was cannot be told safely
-                arguments = {"invalidInput": True}
-            key = node.alias.value if node.alias else name
-            rows.append(
-                {
-                    "operation": name,
-                    "arguments": json.dumps(redact(arguments), default=str)[:MAX_ARGUMENTS],
-                    "result": _result(data, key, failed),
-                    "raw": arguments,
-                }
-            )
+async def record(ec: Any) -> None:
+    """Append the audit records of a mutation request, after it ran, whatever its outcome."""
+    operation = _operation(ec.graphql_document, ec.operation_name)
+    if operation is None or operation.operation is not OperationType.MUTATION:
+        return
+    context = ec.context
+    principal: Principal = context.principal
+    result = ec.result
+    data = result.data if result is not None else None
+    failed = bool(result is not None and result.errors)
+    graphql_schema = ec.schema._schema  # noqa: SLF001 - the graphql-core schema
+    mutation_type = graphql_schema.mutation_type
+    nodes = [
+        node
+        for node in operation.selection_set.selections
+        if isinstance(node, FieldNode) and not _recorded(context, node)
+    ]
+    if not nodes or mutation_type is None:
+        return
+    coerced = get_variable_values(
+        graphql_schema, operation.variable_definitions or (), dict(ec.variables or {})
+    )
+    variables = coerced if isinstance(coerced, VariableValues) else None
+    rows = []
+    for node in nodes:
+        key = node.alias.value if node.alias else node.name.value
+        name = node.name.value
+        field = mutation_type.fields.get(name)
         try:
-            await _commit(context, principal, rows)
-        except Exception:  # the change itself is committed; never hide it from the caller
-            log.exception("audit record not written, request %s", context.request_id)
+            arguments = get_argument_values(field, node, variables) if field else {}
+        except Exception:  # invalid input: what it was cannot be told safely
+            arguments = {"invalidInput": True}
+        rows.append(
+            {
+                "operation": name,
+                "arguments": arguments_text(arguments),
+                "result": _result(data, key, failed),
+                "raw": arguments,
+            }
+        )
+    try:
+        await _commit(context, principal, rows)
+    except Exception:  # the change itself is committed; never hide it from the caller
+        log.exception("audit record not written, request %s", context.request_id)
+
+
+def _recorded(context: Any, node: FieldNode) -> bool:
+    """Committed by its use case in the same transaction as its change (see pending_audit)."""
+    pending = context.audited.get(node.alias.value if node.alias else node.name.value)
+    return pending is not None and bool(pending.queued)
 
 
 def _operation(document: Any, name: str | None) -> OperationDefinitionNode | None:
@@ -114,6 +130,8 @@ def _operation(document: Any, name: str | None) -> OperationDefinitionNode | Non
 
 async def account_of(context: Any, principal: Principal, arguments: dict[str, Any]) -> int | None:
     """The account an operation concerned: named, owning a named object, or the caller's."""
+    if principal.account_id is not None:
+        return principal.account_id  # people and gateways act on their own account only
     if "accountId" in arguments:
         try:
             return ids.decode(
@@ -155,3 +173,23 @@ async def _commit(context: Any, principal: Principal, entries: list[dict[str, An
         for entry in entries
     ]
     await context.services.writer.record_audit(rows)
+
+
+def pending_audit(info: Any, arguments: dict[str, Any]) -> PendingAudit:
+    """The audit record of the field being resolved, for a use case that commits it
+    together with its change (the ingest hot path); AuditTrail then skips the field."""
+    context = info.context
+    principal: Principal = context.principal
+    pending = PendingAudit(
+        {
+            "principal": principal.actor,
+            "role": principal.role.value,
+            "account_id": principal.account_id,
+            "operation": info.field_name,
+            "arguments": arguments_text(arguments),
+            "request_id": context.request_id,
+            "client_address": context.client_address,
+        }
+    )
+    context.audited[info.path.key] = pending
+    return pending

@@ -40,6 +40,8 @@ class Context:
     response: Any = None  # the HTTP response, for the session cookie
     session_token: str | None = None
     authenticated_as: Principal | None = None  # set by a successful login
+    # Response key -> audit record already handed to a use case (see api/audit.py).
+    audited: dict[str, Any] = field(default_factory=dict)
 
     @property
     def db(self) -> Database:

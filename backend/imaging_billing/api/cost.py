@@ -9,7 +9,6 @@ in the process: with several API instances each enforces its own share.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,6 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
 )
-from strawberry.extensions import SchemaExtension
 
 from ..domain.errors import RuleViolation
 from ..services.principals import Role
@@ -117,35 +115,34 @@ def _selection_cost(
     return total
 
 
-class CostBudget(SchemaExtension):
-    def on_execute(self) -> Iterator[None]:
-        ec = self.execution_context
-        budgets: Budgets = ec.context.services.budgets
-        principal = ec.context.principal
-        limits = GATEWAYS if principal.role is Role.INSTITUTION else PEOPLE
-        cost = query_cost(ec.graphql_document, ec.variables or {}, ec.operation_name)
-        allowed, available = budgets.take(principal.actor, cost, limits)
-        self.cost = {
-            "requestedQueryCost": cost,
-            "throttleStatus": {
-                "maximumAvailable": limits.capacity,
-                "currentlyAvailable": round(available),
-                "restoreRate": limits.rate,
-            },
-        }
-        if not allowed or cost > MAX_SINGLE_QUERY:
-            error = RuleViolation("THROTTLED")
-            raise GraphQLError(
-                error.message_en,
-                extensions={
-                    "code": error.code,
-                    "messageZh": error.message_zh,
-                    "messageEn": error.message_en,
-                    "cost": self.cost,
-                },
-            )
-        yield
+def charge(ec: Any) -> tuple[dict[str, Any], GraphQLError | None]:
+    """Take the request's cost from its principal's bucket.
 
-    def get_results(self) -> dict[str, Any]:
-        cost = getattr(self, "cost", None)
-        return {"cost": cost} if cost is not None else {}
+    Returns what `extensions.cost` shows, and the THROTTLED error when it cannot pay."""
+    budgets: Budgets = ec.context.services.budgets
+    principal = ec.context.principal
+    limits = GATEWAYS if principal.role is Role.INSTITUTION else PEOPLE
+    cost = query_cost(ec.graphql_document, ec.variables or {}, ec.operation_name)
+    allowed, available = budgets.take(principal.actor, cost, limits)
+    shown = {
+        "requestedQueryCost": cost,
+        "throttleStatus": {
+            "maximumAvailable": limits.capacity,
+            "currentlyAvailable": round(available),
+            "restoreRate": limits.rate,
+        },
+    }
+    if allowed and cost <= MAX_SINGLE_QUERY:
+        return shown, None
+    rule = RuleViolation("THROTTLED")
+    refusal = GraphQLError(
+        rule.message_en,
+        original_error=rule,
+        extensions={
+            "code": rule.code,
+            "messageZh": rule.message_zh,
+            "messageEn": rule.message_en,
+            "cost": shown,
+        },
+    )
+    return shown, refusal

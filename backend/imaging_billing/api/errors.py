@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from ..domain.errors import RuleViolation
 
@@ -39,42 +38,40 @@ class AuthenticationError(Exception):
     """Shown to the client as is."""
 
 
-class MaskUnexpected(SchemaExtension):
-    """Unexpected exceptions reach the client as 'Unexpected error' with the request id;
-    the stack trace goes to the log under the same id."""
+def mask_errors(result: Any, context: Any) -> None:
+    """Unexpected exceptions reach the client as 'Unexpected error' with the request id
+    (the stack trace goes to the log under the same id); a rule broken below the
+    resolver keeps its code and messages."""
+    if result is None or not result.errors:
+        return
+    request_id = getattr(context, "request_id", "-")
+    lang = getattr(context, "lang", "zh-CN")
+    result.errors = [_masked(error, request_id, lang) for error in result.errors]
 
-    def on_execute(self) -> Any:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        request_id = getattr(self.execution_context.context, "request_id", "-")
-        result.errors = [self._mask(error, request_id) for error in result.errors]
 
-    def _mask(self, error: GraphQLError, request_id: str) -> GraphQLError:
-        original = root_cause(error)
-        if original is None or isinstance(original, (AuthenticationError, GraphQLError)):
-            return error
-        if isinstance(original, RuleViolation):
-            lang = getattr(self.execution_context.context, "lang", "zh-CN")
-            return GraphQLError(
-                original.message_en if lang == "en" else original.message_zh,
-                nodes=error.nodes,
-                path=error.path,
-                extensions={
-                    "code": original.code,
-                    "field": original.field,
-                    "messageZh": original.message_zh,
-                    "messageEn": original.message_en,
-                },
-            )
-        log.error("unexpected error, request %s", request_id, exc_info=original)
+def _masked(error: GraphQLError, request_id: str, lang: str) -> GraphQLError:
+    original = root_cause(error)
+    if original is None or isinstance(original, (AuthenticationError, GraphQLError)):
+        return error
+    if isinstance(original, RuleViolation):
         return GraphQLError(
-            f"Unexpected error (request id {request_id})",
+            original.message_en if lang == "en" else original.message_zh,
             nodes=error.nodes,
             path=error.path,
-            extensions={"code": "INTERNAL", "requestId": request_id},
+            extensions={
+                "code": original.code,
+                "field": original.field,
+                "messageZh": original.message_zh,
+                "messageEn": original.message_en,
+            },
         )
+    log.error("unexpected error, request %s", request_id, exc_info=original)
+    return GraphQLError(
+        f"Unexpected error (request id {request_id})",
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "INTERNAL", "requestId": request_id},
+    )
 
 
 def root_cause(error: GraphQLError) -> BaseException | None:

@@ -8,7 +8,6 @@ from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
     ValidationCache,
@@ -19,15 +18,14 @@ from strawberry.types import ExecutionContext
 from ..domain.errors import RuleViolation
 from .access import AccessMutation, AccessQuery, AuditRecord, User
 from .ai import AiLicence, AiMutation, AiPack, AiRead
-from .audit import AuditTrail
 from .commerce import CommerceQuery
 from .commerce_fields import Order, PriceEntry
 from .commerce_mutations import CommerceMutation
-from .cost import CostBudget
 from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
-from .errors import MaskUnexpected, root_cause
+from .errors import root_cause
 from .ingest import IngestMutation
 from .mutations import OperatorMutation
+from .policy import RequestPolicy
 from .queries import LedgerQuery
 from .scalars import SCALARS
 from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, Notice
@@ -95,11 +93,8 @@ schema = BillingSchema(
         AuditRecord,
     ],
     extensions=[
-        MaskUnexpected,
-        CostBudget,
-        AuditTrail,
+        RequestPolicy,
         lambda: AddValidationRules(LIMIT_RULES),
-        lambda: MaxTokensLimiter(max_token_count=20_000),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ],

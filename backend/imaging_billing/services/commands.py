@@ -17,7 +17,7 @@ from ..store.db import Database
 from . import accounts as account_cases
 from . import idempotency, settlement, voiding
 from .ingest import UploadItem, UploadOutcome
-from .ingest_writer import IngestJob, IngestWriter
+from .ingest_writer import IngestJob, IngestWriter, PendingAudit
 from .principals import Principal
 from .reconcile import Discrepancy, reconcile_account
 from .sweep import SweepReport, run_sweep
@@ -199,8 +199,12 @@ async def record_exam_uploads(
     items: list[tuple[str, datetime | None]],
     idempotency_key: str | None,
     operation: str,
+    audit: PendingAudit | None = None,
 ) -> list[UploadOutcome]:
-    """A gateway reports uploads of its own institution (R-EXAM-4, R-ARR-1/3)."""
+    """A gateway reports uploads of its own institution (R-EXAM-4, R-ARR-1/3).
+
+    `audit`, when given, is the request's audit record: it is committed with the
+    uploads, and marked queued so the caller does not record it again."""
     if principal.institution_id is None:
         raise RuleViolation("FORBIDDEN")
     if principal.institution_id != institution_id or principal.account_id is None:
@@ -213,5 +217,8 @@ async def record_exam_uploads(
         scope=principal.actor,
         operation=operation,
         key=idempotency.check_key(idempotency_key),
+        audit=audit,
     )
+    if audit is not None:
+        audit.queued = True
     return await writer.submit(job)

@@ -30,12 +30,23 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class PendingAudit:
+    """An audit record waiting for its outcome; `queued` once a job carries it."""
+
+    row: dict[str, Any]
+    queued: bool = False
+
+
+@dataclass
 class IngestJob:
     account_id: int
     items: list[UploadItem]
     scope: str
     operation: str
     key: str | None = None
+    # The request's audit record, committed with the uploads it describes (no second
+    # transaction on the hot path); `result` is filled in from the outcome.
+    audit: PendingAudit | None = None
     future: asyncio.Future[list[UploadOutcome]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -129,6 +140,7 @@ class IngestWriter:
             # Accounts in id order, so PostgreSQL instances lock them in one order.
             for account_id in sorted(by_account):
                 results += await _account_jobs(conn, account_id, by_account[account_id], now)
+            await audit.append(conn, _audit_rows(results, now))
         return results
 
 
@@ -178,6 +190,15 @@ async def _account_jobs(
                 now=now,
             )
     return await _resolve_deferred(conn, results)
+
+
+def _audit_rows(results: list[tuple[Any, Any]], now: Any) -> list[dict[str, Any]]:
+    rows = []
+    for job, result in results:
+        if isinstance(job, IngestJob) and job.audit is not None:
+            code = getattr(result, "code", "ERROR") if isinstance(result, BaseException) else "ok"
+            rows.append({**job.audit.row, "occurred_at": now, "result": code})
+    return rows
 
 
 class _Deferred(Exception):
