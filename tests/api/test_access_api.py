@@ -24,7 +24,8 @@ from imaging_billing.api.ids import encode
 from imaging_billing.api.schema import schema
 from imaging_billing.app import create_app
 from imaging_billing.config import Settings
-from imaging_billing.services import access
+from imaging_billing.domain.catalog import ServiceKind
+from imaging_billing.services import access, entitlements
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Role
 
@@ -87,9 +88,7 @@ class Browser:
 
 
 @pytest.fixture
-async def browsers(
-    services: Services, tmp_path: Path
-) -> AsyncIterator[Callable[..., Browser]]:
+async def browsers(services: Services, tmp_path: Path) -> AsyncIterator[Callable[..., Browser]]:
     """Opens browsers on the same app and services; `address` is the client's IP."""
     settings = Settings(sweep_interval_seconds=0, console_dir=tmp_path / "no-console")
     app = create_app(settings, services)
@@ -162,7 +161,11 @@ async def test_login_sets_an_http_only_strict_session_cookie_and_viewer_works(
     assert response.status_code == 200
     login = response.json()["data"]["login"]
     assert login == {
-        "viewer": {"role": "ACCOUNT_ADMIN", "name": "Alpha Hospital ACCOUNT_ADMIN", "email": people.admin},
+        "viewer": {
+            "role": "ACCOUNT_ADMIN",
+            "name": "Alpha Hospital ACCOUNT_ADMIN",
+            "email": people.admin,
+        },
         "userErrors": [],
     }
     cookie = response.headers["set-cookie"]
@@ -400,7 +403,12 @@ async def test_an_operator_invites_the_first_admin_who_accepts_and_is_signed_in(
         await api.operator(
             token,
             INVITE,
-            {"e": "Head@Gamma.example.cn", "n": "Head of IT", "r": "ACCOUNT_ADMIN", "a": account_id},
+            {
+                "e": "Head@Gamma.example.cn",
+                "n": "Head of IT",
+                "r": "ACCOUNT_ADMIN",
+                "a": account_id,
+            },
         )
     )["inviteUser"]
     # then the token is shown once, valid for 7 days
@@ -409,7 +417,7 @@ async def test_an_operator_invites_the_first_admin_who_accepts_and_is_signed_in(
     assert invited["expiresAt"].startswith((clock.now() + timedelta(days=7)).isoformat()[:19])
     # when the invitee accepts with a password of her choice
     browser = browsers()
-    accepted = (await browser.data(ACCEPT, {"t": invited["invitationToken"], "p": PASSWORD}))
+    accepted = await browser.data(ACCEPT, {"t": invited["invitationToken"], "p": PASSWORD})
     # then she is signed in as the account's administrator (email normalised)
     assert accepted["acceptInvitation"] == {
         "viewer": {"role": "ACCOUNT_ADMIN", "email": "head@gamma.example.cn"},
@@ -470,7 +478,9 @@ async def test_an_invitation_is_single_use_and_expires_after_seven_days(
     tokens = []
     for n in (1, 2):
         variables = {"e": f"p{n}@x.example.cn", "n": "P", "r": "ACCOUNT_VIEWER", "a": account}
-        tokens.append((await api.operator(token, INVITE, variables))["inviteUser"]["invitationToken"])
+        tokens.append(
+            (await api.operator(token, INVITE, variables))["inviteUser"]["invitationToken"]
+        )
     # when the first is accepted just before seven days, and then again
     clock.advance(timedelta(days=7) - timedelta(milliseconds=1))
     first = await browsers().data(ACCEPT, {"t": tokens[0], "p": PASSWORD})
@@ -524,9 +534,6 @@ async def test_a_viewer_reads_but_every_change_is_forbidden(
 
 
 async def _open_service(services: Services, account: int, gateway: Gateway) -> int:
-    from imaging_billing.domain.catalog import ServiceKind
-    from imaging_billing.services import entitlements
-
     async with services.db.write() as conn:
         return await entitlements.open_service(
             conn,
@@ -727,18 +734,11 @@ async def test_every_mutation_and_login_attempt_leaves_an_audit_record(
     assert institution_token not in everything
 
 
-VARIABLES_BUG = (
-    "BUG audit-variables: api/audit.py calls graphql-core 3.3's get_argument_values with a "
-    "plain dict (it needs VariableValues); the except branch then records the raw request "
-    "variables: secrets under short variable names ($p) are kept in clear, and IDs under "
-    "other names ($acc) are not attributed to their account"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=VARIABLES_BUG)
 async def test_secrets_sent_as_variables_are_redacted_in_the_audit_log(
     services: Services, api: Api, browsers: Callable[..., Browser]
 ) -> None:
+    """Regression: the audit once recorded raw variables ($p in clear) (graphql-core 3.3
+    get_argument_values wants VariableValues)."""
     # given a person and an operator
     people = await given_people(services)
     operator = await create_operator_token(services)
@@ -751,7 +751,6 @@ async def test_secrets_sent_as_variables_are_redacted_in_the_audit_log(
     assert record["arguments"] == {"email": people.admin, "password": "[redacted]"}
 
 
-@pytest.mark.xfail(strict=True, reason=VARIABLES_BUG)
 async def test_an_operator_change_named_by_variables_is_on_the_accounts_record(
     services: Services, api: Api, browsers: Callable[..., Browser]
 ) -> None:

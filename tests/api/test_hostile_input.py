@@ -15,6 +15,8 @@ Plus the request limits: depth, aliases, body size, page size, batch size, no su
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 from datetime import timedelta
 from typing import Any
@@ -149,42 +151,29 @@ async def healthy(api: Api, token: str) -> None:
     assert (await api.operator(token, "{ viewer { role } }"))["viewer"]["role"] == "OPERATOR"
 
 
-async def signed(api: Api, gateway: Gateway, query: str, variables: dict[str, Any]) -> httpx.Response:
+async def signed(
+    api: Api, gateway: Gateway, query: str, variables: dict[str, Any]
+) -> httpx.Response:
     body = json.dumps({"query": query, "variables": variables}).encode()
-    return await api.client.post("/graphql", content=body, headers=gateway.headers(body, api.clock.now()))
+    return await api.client.post(
+        "/graphql", content=body, headers=gateway.headers(body, api.clock.now())
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}", "accept-language": "en"}
 
 
-@pytest.fixture
-def backend(database_url: str) -> str:
-    return "postgres" if database_url.startswith("postgresql") else "sqlite"
-
-
-def xfail_on_postgres(request: pytest.FixtureRequest, backend: str, reason: str) -> None:
-    """A bug only PostgreSQL shows (SQLite stores what PostgreSQL rejects)."""
-    if backend == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
-class Seq:
-    """Unique suffixes across the examples of one test."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def __call__(self) -> int:
-        self.n += 1
-        return self.n
+UNIQUE = itertools.count(1)  # suffixes unique across examples
 
 
 # --- accounts, institutions, agreements ----------------------------------------------------
 
 CREATE_ACCOUNT = """mutation($n: String!, $t: Int) { createAccount(name: $n,
   lowBalanceThreshold: $t) { account { id name lowBalanceThreshold } userErrors { code } } }"""
-READ_NAME = "query($id: ID!) { node(id: $id) { ... on Account { name } ... on Institution { name } } }"
+READ_NAME = (
+    "query($id: ID!) { node(id: $id) { ... on Account { name } ... on Institution { name } } }"
+)
 
 
 @PROPS
@@ -236,7 +225,9 @@ AGREEMENT = "query($a: ID!) { account(id: $a) { agreement { number channelPartne
 @given(
     number=hostile_text,
     partner=hostile_text,
-    signed_on=st.sampled_from(["0001-01-01", "1970-01-01", "2026-02-28", "2026-03-02", "9999-12-31"]),
+    signed_on=st.sampled_from(
+        ["0001-01-01", "1970-01-01", "2026-02-28", "2026-03-02", "9999-12-31"]
+    ),
 )
 async def test_record_agreement_fields(
     services: Services, api: Api, number: str, partner: str, signed_on: str
@@ -303,17 +294,12 @@ async def test_credit_exam_lot_quantity_and_contract_ref(
     await healthy(api, token)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG lot-years: creditExamLot accepts any ANNUAL `years` >= 1 (domain lot_terms has "
-    "no upper bound, unlike placeOrder's 1..100); an upload covered by a lot of 10,000 years "
-    "then fails with an internal error (add_years: year out of range)",
-)
 @PROPS
 @given(years=small_or_nasty_int)
 @example(years=10_000)
 async def test_credit_exam_lot_annual_years(services: Services, api: Api, years: int) -> None:
-    """R-EXAM-1/5: an ANNUAL lot's storage years; exams it covers get a storage end."""
+    """R-EXAM-1/5: an ANNUAL lot's storage years; exams it covers get a storage end.
+    Regression (10,000 years): the covered upload once failed with an internal error."""
     # given a fresh account with a gateway
     token = await create_operator_token(services)
     account_pk = await create_account(services)
@@ -359,25 +345,19 @@ async def test_record_exam_upload_study_instance_uid(
 
 VOID = """mutation($e: ID!, $r: String!) { voidExam(examId: $e, reason: $r) {
   exam { id voidReason voidedAt } userErrors { code } } }"""
-NUL_IN_POSTGRES = (
-    "BUG nul-text: {field} is not checked for NUL; PostgreSQL rejects a text value "
-    "containing 0x00, so the request ends in an internal error (SQLite stores it)"
-)
 
 
 @PROPS
 @given(reason=hostile_text)
 @example(reason="wrong\x00study")
-async def test_void_exam_reason(
-    services: Services, api: Api, request: pytest.FixtureRequest, backend: str, reason: str
-) -> None:
-    """R-GEN-5: a void carries a reason (at most 500 characters)."""
-    xfail_on_postgres(request, backend, NUL_IN_POSTGRES.format(field="voidExam.reason"))
+async def test_void_exam_reason(services: Services, api: Api, reason: str) -> None:
+    """R-GEN-5: a void carries a reason (at most 500 characters).
+    Regression (PostgreSQL): a NUL in the reason once ended in an internal error."""
     # given an uploaded exam
     token = await create_operator_token(services)
     account = await create_account(services)
     gateway = await create_institution(services, account)
-    uploaded = await signed(api, gateway, UPLOAD + "", {"i": gateway.id, "u": "1.2.9"})
+    uploaded = await signed(api, gateway, UPLOAD, {"i": gateway.id, "u": "1.2.9"})
     assert uploaded.status_code == 200
     exam = await signed(
         api,
@@ -406,18 +386,24 @@ PRICE_OF = """query($p: String) { priceHistory(first: 1, product: $p) {
   edges { node { product unitPriceFen } } } }"""
 
 
+fen_in_range = st.one_of(
+    st.sampled_from([0, -1, 1, 2**31, 2**49, MAX_FEN, -MAX_FEN]),
+    st.integers(-MAX_FEN, MAX_FEN),
+)
+
+
 @PROPS
-@given(product=st.one_of(st.just("EXAM_VOLUME"), hostile_text), fen=hostile_int)
+@given(product=st.one_of(st.just("EXAM_VOLUME"), hostile_text), fen=fen_in_range)
 async def test_set_price_product_and_unit_price(
     services: Services, api: Api, product: str, fen: int
 ) -> None:
     """R-GEN-3: whole fen, 0..MAX_FEN; a known product."""
     # given an operator
     token = await create_operator_token(services)
-    # when a price is set with hostile figures
+    # when a price is set with hostile figures (Fen's own range: see the next test)
     response = await api.raw(SET_PRICE, {"p": product, "f": fen}, **bearer(token))
-    # then it is refused (Fen beyond its range fails validation), or read back exactly
-    stored = outcome(response, "setPrice", may_be_invalid=abs(fen) > MAX_FEN)
+    # then it is refused, or read back exactly
+    stored = outcome(response, "setPrice")
     if stored is not None:
         assert 0 <= fen <= MAX_FEN
         history = await api.operator(token, PRICE_OF, {"p": product})
@@ -428,10 +414,32 @@ async def test_set_price_product_and_unit_price(
     await healthy(api, token)
 
 
+@pytest.mark.parametrize(
+    "fen", [MAX_FEN + 1, -(MAX_FEN + 1), 2**53 + 1, 2**63, 2**64, 10**30, "12x"]
+)
+async def test_a_fen_beyond_its_range_is_a_validation_error_not_a_crash(
+    services: Services, api: Api, fen: int | str
+) -> None:
+    """R-GEN-3: Fen holds at most MAX_FEN; beyond that the variable is invalid."""
+    # given an operator
+    token = await create_operator_token(services)
+    # when a price beyond Fen's range is sent
+    response = await api.raw(SET_PRICE, {"p": "EXAM_VOLUME", "f": fen}, **bearer(token))
+    # then the variable is refused with the rule's code: no data, no internal error
+    assert outcome(response, "setPrice", may_be_invalid=True) is None
+    assert response.json()["errors"][0]["extensions"]["code"] == "R_GEN_3_AMOUNT"
+    await healthy(api, token)
+
+
 PLACE = """mutation($a: ID!, $l: [OrderLineInput!]!) { placeOrder(accountId: $a, lines: $l,
   acceptTerms: true) { order { id lines { product quantity years institutionName remark } }
   userErrors { code field } } }"""
-PRICES = {"EXAM_VOLUME": 150, "EXAM_ANNUAL": 12, "SERVICE_DELIVERY": 800_000, "AI_PACK_GLAUCOMA": 200}
+PRICES = {
+    "EXAM_VOLUME": 150,
+    "EXAM_ANNUAL": 12,
+    "SERVICE_DELIVERY": 800_000,
+    "AI_PACK_GLAUCOMA": 200,
+}
 
 
 async def priced_account(services: Services, api: Api, token: str) -> str:
@@ -468,17 +476,14 @@ async def test_place_order_line_product_quantity_years(
     await healthy(api, token)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG service-institution-name: placeOrder keeps a service line's institutionName "
-    "unchecked (no length or control-character check, unlike every other name): 201+ "
-    "characters are stored into a 200-character column (PostgreSQL: internal error)",
-)
 @PROPS
 @given(name=hostile_text)
 @example(name="x" * (NAME_LIMIT + 1))
-async def test_place_order_service_institution_name(services: Services, api: Api, name: str) -> None:
-    """R-SVC-4: a service for an institution not yet on the platform names it."""
+async def test_place_order_service_institution_name(
+    services: Services, api: Api, name: str
+) -> None:
+    """R-SVC-4: a service for an institution not yet on the platform names it.
+    Regression: the name was once unchecked (201 characters into a 200-character column)."""
     # given a priced catalog
     token = await create_operator_token(services)
     account = await priced_account(services, api, token)
@@ -501,8 +506,6 @@ INVITE = """mutation($e: String!, $n: String!, $a: ID) { inviteUser(email: $e, n
 
 
 async def invitation_row(services: Services, token: str) -> Any:
-    import hashlib
-
     digest = hashlib.sha256(token.encode()).hexdigest()
     async with services.db.read() as conn:
         return (
@@ -515,10 +518,8 @@ async def invitation_row(services: Services, token: str) -> Any:
 @PROPS
 @given(email=st.one_of(hostile_text, st.emails(), st.emails().map(lambda e: f" {e.upper()}\x00")))
 @example(email="nul\x00@alpha.example.cn")
-async def test_invite_user_email(
-    services: Services, api: Api, request: pytest.FixtureRequest, backend: str, email: str
-) -> None:
-    xfail_on_postgres(request, backend, NUL_IN_POSTGRES.format(field="inviteUser.email"))
+async def test_invite_user_email(services: Services, api: Api, email: str) -> None:
+    """Regression (PostgreSQL): a NUL in an email once ended in an internal error."""
     # given an account
     token = await create_operator_token(services)
     account = str(encode("Account", await create_account(services)))
@@ -533,22 +534,16 @@ async def test_invite_user_email(
     await healthy(api, token)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG invitation-name: services/access.invite_user cuts the name to 200 characters "
-    "silently (`name.strip()[:200]`) instead of refusing it, and lets control characters "
-    "(NUL: internal error on PostgreSQL) through",
-)
 @PROPS
 @given(name=hostile_text)
 @example(name="z" * (NAME_LIMIT + 1))
 async def test_invite_user_name(services: Services, api: Api, name: str) -> None:
+    """Regression: invite_user once cut names to 200 characters silently."""
     # given an account
     token = await create_operator_token(services)
     account = str(encode("Account", await create_account(services)))
-    seq = Seq()
     # when a person is invited with a hostile name
-    email = f"person{seq()}.{len(name)}@alpha.example.cn"
+    email = f"person{next(UNIQUE)}@alpha.example.cn"
     response = await api.raw(INVITE, {"e": email, "n": name, "a": account}, **bearer(token))
     # then it is refused, or kept exactly (an empty name falls back to the email)
     stored = outcome(response, "inviteUser")
@@ -567,14 +562,9 @@ LOGIN = """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
 @given(email=hostile_text, password=hostile_text)
 @example(email="nul\x00@alpha.example.cn", password="whatever password")
 async def test_login_email_and_password(
-    services: Services,
-    api: Api,
-    request: pytest.FixtureRequest,
-    backend: str,
-    email: str,
-    password: str,
+    services: Services, api: Api, email: str, password: str
 ) -> None:
-    xfail_on_postgres(request, backend, NUL_IN_POSTGRES.format(field="login.email"))
+    """Regression (PostgreSQL): a NUL in an email once ended in an internal error."""
     # given anyone, anonymous
     token = await create_operator_token(services)
     # when they log in with hostile credentials
@@ -593,7 +583,12 @@ async def test_login_email_and_password(
 
 def nested(depth: int) -> str:
     """A query `depth` fields deep: account → institutions → edges → node → account → ..."""
-    cycle = [("institutions(first: 1)", "totalCount"), ("edges", "cursor"), ("node", "id"), ("account", "id")]
+    cycle = [
+        ("institutions(first: 1)", "totalCount"),
+        ("edges", "cursor"),
+        ("node", "id"),
+        ("account", "id"),
+    ]
     chain = [("account(id: $id)", "id")] + [cycle[n % 4] for n in range(depth - 2)]
     leaf = chain[-1][1]
     opening = " { ".join(name for name, _ in chain)
@@ -692,8 +687,8 @@ async def test_a_batch_of_1001_items_is_refused_with_batch_too_large(
     [
         "{ viewr { role } }",
         "{ viewer { rol } }",
-        "{ account(id: \"x\") { institutons(first: 1) { totalCount } } }",
-        "mutation { creatAccount(name: \"x\") { account { id } } }",
+        '{ account(id: "x") { institutons(first: 1) { totalCount } } }',
+        'mutation { creatAccount(name: "x") { account { id } } }',
     ],
 )
 async def test_errors_never_suggest_field_names(services: Services, api: Api, query: str) -> None:
@@ -707,11 +702,6 @@ async def test_errors_never_suggest_field_names(services: Services, api: Api, qu
     assert "did you mean" not in response.text.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG suggestions: `disable_field_suggestions` hides field names only; graphql-core "
-    "still suggests argument names, enum values and type names (\"Did you mean 'first'?\")",
-)
 @pytest.mark.parametrize(
     "query",
     [
@@ -732,19 +722,18 @@ async def test_errors_never_suggest_arguments_enum_values_or_types(
     assert "did you mean" not in response.text.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG lone-surrogate: a JSON string with a lone UTF-16 surrogate (\\ud800) passes "
-    "every text check and fails when written (UnicodeEncodeError): an internal error "
-    "instead of a typed refusal",
-)
 async def test_a_lone_surrogate_in_a_name_is_refused_not_an_internal_error(
     services: Services, api: Api
 ) -> None:
+    """Regression: a lone UTF-16 surrogate (valid JSON) once failed when written."""
     # given an operator
     token = await create_operator_token(services)
     # when an account name holds a lone surrogate (valid JSON, not valid Unicode text)
-    body = '{"query": "mutation($n: String!) { createAccount(name: $n) { account { id } userErrors { code } } }", "variables": {"n": "Bad \\ud800 name"}}'
+    query = (
+        "mutation($n: String!) { createAccount(name: $n) { account { id } userErrors { code } } }"
+    )
+    body = json.dumps({"query": query, "variables": {"n": "Bad \ud800 name"}})
+    assert "\\ud800" in body  # json.dumps escapes it: the request itself is valid JSON
     response = await api.client.post(
         "/graphql", content=body, headers={"content-type": "application/json", **bearer(token)}
     )
@@ -752,3 +741,63 @@ async def test_a_lone_surrogate_in_a_name_is_refused_not_an_internal_error(
     assert outcome(response, "createAccount") is None
     await healthy(api, token)
 
+
+# --- date-times: naive, and at the edges of what Python can hold ------------------------------
+
+NAIVE = "2030-01-01T00:00:00"
+YEAR_1_EAST = "0001-01-01T00:00:00+05:00"  # before 0001-01-01 in UTC
+YEAR_9999_WEST = "9999-12-31T23:59:59-05:00"  # after 9999-12-31 in UTC
+SET_PRICE_AT = """mutation($t: DateTime) { setPrice(product: "EXAM_VOLUME", unitPriceFen: 150,
+  effectiveFrom: $t) { price { id } userErrors { code } } }"""
+AUDIT_SINCE = "query($t: DateTime) { auditLog(first: 5, since: $t) { totalCount } }"
+LEDGER_SINCE = """query($a: ID!, $t: DateTime) { account(id: $a) {
+  ledger(first: 5, since: $t) { totalCount } } }"""
+UPLOAD_AT = """mutation($i: ID!, $t: DateTime) { recordExamUpload(institutionId: $i,
+  studyInstanceUid: "1.2.3", uploadedAt: $t) { status userErrors { code } } }"""
+
+
+def _case(query: str, value: str, name: str) -> Any:
+    return pytest.param(query, value, id=name)
+
+
+@pytest.mark.parametrize(
+    ("query", "value"),
+    [
+        pytest.param(UPLOAD_AT, NAIVE.replace("2030", "2026"), id="uploadedAt-naive"),
+        _case(UPLOAD_AT, YEAR_1_EAST, "uploadedAt-year-1"),
+        _case(UPLOAD_AT, YEAR_9999_WEST, "uploadedAt-year-9999"),
+        _case(SET_PRICE_AT, NAIVE, "effectiveFrom-naive"),
+        _case(SET_PRICE_AT, YEAR_9999_WEST, "effectiveFrom-year-9999"),
+        _case(AUDIT_SINCE, NAIVE, "auditLog.since-naive"),
+        _case(AUDIT_SINCE, YEAR_1_EAST, "auditLog.since-year-1"),
+        _case(LEDGER_SINCE, NAIVE, "ledger.since-naive"),
+        _case(LEDGER_SINCE, YEAR_1_EAST, "ledger.since-year-1"),
+    ],
+)
+async def test_date_time_arguments_get_a_typed_answer(
+    services: Services, api: Api, query: str, value: str
+) -> None:
+    """R-GEN-6: times carry a zone; anything else is a typed refusal, never a crash.
+    Regression: naive and out-of-calendar instants once ended in internal errors."""
+    # given an account with a gateway, and an operator
+    token = await create_operator_token(services)
+    account = await create_account(services)
+    gateway = await create_institution(services, account)
+    variables = {"t": value, "a": str(encode("Account", account)), "i": gateway.id}
+    wanted = {k: v for k, v in variables.items() if f"${k}" in query}
+    # when the date-time is sent (uploads by the gateway, the rest by the operator)
+    if "recordExamUpload" in query:
+        response = await signed(api, gateway, query, wanted)
+    else:
+        response = await api.raw(query, wanted, **bearer(token))
+    # then the answer is typed: a refusal code, never INTERNAL
+    assert response.status_code == 200
+    assert "Unexpected error" not in response.text, response.text
+    payload = response.json()
+    codes = [(e.get("extensions") or {}).get("code") for e in payload.get("errors") or []]
+    for value_ in (payload.get("data") or {}).values():
+        if isinstance(value_, dict):
+            codes += [e["code"] for e in value_.get("userErrors") or []]
+    assert codes, response.text
+    assert all(code in MESSAGES for code in codes), codes
+    await healthy(api, token)

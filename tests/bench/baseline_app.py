@@ -7,12 +7,16 @@ on the project's own migrated schema (tests/bench/seed.py), one connection used
 directly on the event loop (no thread hop): the fastest honest shape for SQLite's
 single writer.
 
-Start: `BENCH_BASELINE_DB=... BENCH_ACCOUNT_ID=... BENCH_INSTITUTION_PK=...
+Like the project's resolvers it takes the institution from the `institutionId`
+variable (a Relay global ID); it does not check signatures.
+
+Start: `BENCH_BASELINE_DB=... BENCH_ACCOUNT_ID=...
 python -m uvicorn --factory tests.bench.baseline_app:create_app`.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -169,25 +173,29 @@ def record_uploads(
     return statuses
 
 
+def institution_pk(global_id: str) -> int:
+    """`Institution:<pk>`, base64-encoded (imaging_billing.api.ids)."""
+    type_name, pk = base64.b64decode(global_id).decode().split(":", 1)
+    if type_name != "Institution":
+        raise ValueError(global_id)
+    return int(pk)
+
+
 def _json(payload: dict[str, Any]) -> Response:
     body = json.dumps(payload, separators=(",", ":")).encode()
     return Response(body, media_type="application/json")
 
 
-def create_app(
-    path: Path | str | None = None,
-    account_id: int | None = None,
-    institution_pk: int | None = None,
-) -> Starlette:
-    """The baseline service; arguments default to BENCH_BASELINE_DB, BENCH_ACCOUNT_ID and
-    BENCH_INSTITUTION_PK (uvicorn --factory calls it without any)."""
+def create_app(path: Path | str | None = None, account_id: int | None = None) -> Starlette:
+    """The baseline service; arguments default to BENCH_BASELINE_DB and BENCH_ACCOUNT_ID
+    (uvicorn --factory calls it without any)."""
     path = path or os.environ["BENCH_BASELINE_DB"]
     account = account_id or int(os.environ["BENCH_ACCOUNT_ID"])
-    institution = institution_pk or int(os.environ["BENCH_INSTITUTION_PK"])
     conn = connect(path)
 
     async def graphql(request: Request) -> Response:
         variables = json.loads(await request.body())["variables"]
+        institution = institution_pk(variables["i"])
         now = datetime.now(UTC)
         if "items" in variables:
             batch = [item["studyInstanceUid"] for item in variables["items"]]

@@ -1,5 +1,5 @@
 -- Replays a pool of pre-signed requests written by tests/bench/pool.py.
--- Script arguments: <pool file> <wrk threads> <institution ID> <text every 2xx body must hold>
+-- Script arguments: <pool file> <wrk threads> <text every 2xx body must hold>
 -- Thread k of n sends lines k, k+n, k+2n, ...: no two threads send the same request.
 -- A pool that runs out wraps around (the repeats come back DUPLICATE): see `wrapped`.
 
@@ -18,12 +18,12 @@ local expect
 sent, accepted, other, wrapped, sample = 0, 0, 0, 0, ""
 
 function init(args)
-  local path, nthreads, institution = args[1], tonumber(args[2]), args[3]
-  expect = args[4]
+  local path, nthreads = args[1], tonumber(args[2])
+  expect = args[3]
   local line_no = 0
   for line in io.lines(path) do
     if line_no % nthreads == tid then
-      local ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      local institution, ts, sig, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
       count = count + 1
       reqs[count] = wrk.format("POST", "/graphql", {
         ["Content-Type"] = "application/json",

@@ -2,20 +2,23 @@
 
 wrk's Lua cannot compute HMAC-SHA256, so every request is signed here, right
 before a run (the server refuses timestamps more than 5 minutes off), and written
-one per line as `timestamp<TAB>signature<TAB>body`; tests/bench/pool.lua turns
-the lines into requests. Every request carries its own Study Instance UIDs.
+one per line as `institution ID<TAB>timestamp<TAB>signature<TAB>body`;
+tests/bench/pool.lua turns the lines into requests. Every request carries its own
+Study Instance UIDs; the gateways take turns.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from imaging_billing import security
+
+from .seed import Gateway
 
 SINGLE_QUERY = (
     "mutation($i: ID!, $u: String!) { recordExamUpload(institutionId: $i, studyInstanceUid: $u)"
@@ -71,34 +74,33 @@ def sign(token: str, institution_id: str, body: bytes, now: datetime) -> SignedR
 
 
 def signed_requests(
-    token: str,
-    institution_id: str,
+    gateways: Sequence[Gateway],
     prefix: str,
     requests: int,
     *,
     batch: int | None = None,
     now: datetime | None = None,
 ) -> Iterator[SignedRequest]:
-    """`requests` signed calls: single uploads (batch=None) or batches of `batch` items."""
+    """`requests` signed calls: single uploads (batch=None) or batches of `batch` items,
+    from each gateway in turn."""
     now = now or datetime.now(UTC)
     per = batch or 1
     for n in range(requests):
+        gateway = gateways[n % len(gateways)]
         chunk = uids(prefix, n * per, per)
-        body = (
-            single_body(institution_id, chunk[0])
-            if batch is None
-            else batch_body(institution_id, chunk)
-        )
-        yield sign(token, institution_id, body, now)
+        body = single_body(gateway.id, chunk[0]) if batch is None else batch_body(gateway.id, chunk)
+        yield sign(gateway.token, gateway.id, body, now)
 
 
 def write_pool(path: Path, requests: Iterator[SignedRequest]) -> int:
-    """One request a line: timestamp, signature, body (JSON has no raw tabs or newlines)."""
+    """One request a line: institution, timestamp, signature, body (JSON has no raw tabs or
+    newlines)."""
     count = 0
     with path.open("wb") as out:
         for request in requests:
             line = b"\t".join(
                 (
+                    request.headers["X-Institution-Id"].encode(),
                     request.headers["X-Timestamp"].encode(),
                     request.headers["X-Signature"].encode(),
                     request.body,

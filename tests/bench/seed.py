@@ -25,32 +25,45 @@ LOT_QUANTITY = 1_000_000
 
 
 @dataclass(frozen=True)
+class Gateway:
+    """An institution's credentials, as its imaging gateway holds them."""
+
+    pk: int
+    token: str
+
+    @property
+    def id(self) -> str:
+        """The institution's global ID, as a gateway sends and signs it."""
+        return str(encode("Institution", self.pk))
+
+
+@dataclass(frozen=True)
 class Seeded:
     path: Path
     account_id: int
-    institution_pk: int
-    token: str
+    gateways: tuple[Gateway, ...]
 
     @property
     def url(self) -> str:
         return f"sqlite+aiosqlite:///{self.path}"
 
-    @property
-    def institution_id(self) -> str:
-        """The institution's global ID, as a gateway sends and signs it."""
-        return str(encode("Institution", self.institution_pk))
 
-
-async def seed_async(url: str, *, lots: int = LOTS, quantity: int = LOT_QUANTITY) -> Seeded:
-    """One account, one institution, `lots` VOLUME lots; inside Database.write()."""
+async def seed_async(
+    url: str, *, lots: int = LOTS, quantity: int = LOT_QUANTITY, institutions: int = 1
+) -> Seeded:
+    """One account with `institutions` institutions and `lots` VOLUME lots, through the
+    real services inside Database.write()."""
     db = Database(url)
     now = SystemClock().now()
     try:
         async with db.write() as conn:
             account_id = await account_cases.create_account(conn, name="Bench Hospital", now=now)
-            issued = await account_cases.create_institution(
-                conn, account_id=account_id, name="Bench gateway", now=now
-            )
+            gateways = []
+            for n in range(institutions):
+                issued = await account_cases.create_institution(
+                    conn, account_id=account_id, name=f"Bench gateway {n + 1}", now=now
+                )
+                gateways.append(Gateway(issued.institution_id, issued.token))
             for _ in range(lots):
                 await settlement.credit_exam_lot(
                     conn,
@@ -63,11 +76,11 @@ async def seed_async(url: str, *, lots: int = LOTS, quantity: int = LOT_QUANTITY
     finally:
         await db.dispose()
     path = Path(url.split(":///", 1)[1])
-    return Seeded(path, account_id, issued.institution_id, issued.token)
+    return Seeded(path, account_id, tuple(gateways))
 
 
-def fresh_database(path: Path, *, lots: int = LOTS, quantity: int = LOT_QUANTITY) -> Seeded:
+def fresh_database(path: Path, *, institutions: int = 1) -> Seeded:
     """Migrate a new file at `path` with the project's migrations, then seed it."""
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url)
-    return asyncio.run(seed_async(url, lots=lots, quantity=quantity))
+    return asyncio.run(seed_async(url, institutions=institutions))

@@ -17,7 +17,7 @@ from imaging_billing.store.db import Database
 from ..support import SqliteTemplate
 from . import baseline_app, pool
 from .run import FIGURES, parse_wrk
-from .seed import seed_async
+from .seed import Gateway, seed_async
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:40000/graphql
   2 threads and 16 connections
@@ -37,7 +37,7 @@ async def test_baseline_transactions_keep_the_ledger_consistent(
 ) -> None:
     seeded = await seed_async(sqlite_template.fresh(), lots=2, quantity=10_000)
     now = datetime.now(UTC)
-    args = (seeded.account_id, seeded.institution_pk)
+    args = (seeded.account_id, seeded.gateways[0].pk)
     with contextlib.closing(baseline_app.connect(seeded.path)) as conn:
         first = baseline_app.record_upload(conn, *args, "1.2.3.1", now)
         again = baseline_app.record_upload(conn, *args, "1.2.3.1", now)
@@ -60,19 +60,24 @@ async def test_baseline_transactions_keep_the_ledger_consistent(
 
 
 def test_pool_requests_are_signed_distinct_and_replayable(tmp_path: Path) -> None:
-    token = security.new_token("ibi")
-    institution_id = str(encode("Institution", 7))
+    gateways = [Gateway(7, security.new_token("ibi")), Gateway(9, security.new_token("ibi"))]
+    digests = {g.id: security.digest(g.token) for g in gateways}
     prefix = pool.run_prefix(2, run=1)
-    singles = list(pool.signed_requests(token, institution_id, prefix, 3))
-    batches = list(pool.signed_requests(token, institution_id, prefix, 2, batch=4))
+    singles = list(pool.signed_requests(gateways, prefix, 3))
+    batches = list(pool.signed_requests(gateways, prefix, 2, batch=4))
 
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     for request in singles + batches:
+        institution_id = request.headers["X-Institution-Id"]
         ts, signature = request.headers["X-Timestamp"], request.headers["X-Signature"]
+        assert json.loads(request.body)["variables"]["i"] == institution_id
         assert security.timestamp_fresh(ts, now_ms, 300)
         assert security.signature_valid(
-            security.digest(token), institution_id, ts, request.body, signature
+            digests[institution_id], institution_id, ts, request.body, signature
         )
+    assert [r.headers["X-Institution-Id"] for r in singles] == [
+        str(encode("Institution", pk)) for pk in (7, 9, 7)
+    ]
     uids = [json.loads(r.body)["variables"]["u"] for r in singles]
     bodies = [json.loads(r.body)["variables"] for r in batches]
     items = [item["studyInstanceUid"] for body in bodies for item in body["items"]]
@@ -81,7 +86,8 @@ def test_pool_requests_are_signed_distinct_and_replayable(tmp_path: Path) -> Non
 
     path = tmp_path / "pool"
     assert pool.write_pool(path, iter(singles)) == 3
-    ts, signature, body = path.read_bytes().splitlines()[0].split(b"\t")
+    institution_id, ts, signature, body = path.read_bytes().splitlines()[0].split(b"\t")
+    assert institution_id.decode() == singles[0].headers["X-Institution-Id"]
     assert (body, signature.decode()) == (singles[0].body, singles[0].headers["X-Signature"])
 
 
@@ -89,10 +95,11 @@ async def test_baseline_endpoint_answers_what_the_benchmark_expects(
     sqlite_template: SqliteTemplate,
 ) -> None:
     seeded = await seed_async(sqlite_template.fresh(), lots=1, quantity=10_000)
-    app = baseline_app.create_app(seeded.path, seeded.account_id, seeded.institution_pk)
+    app = baseline_app.create_app(seeded.path, seeded.account_id)
     prefix = pool.run_prefix(2, run=2)
-    single = pool.single_body(seeded.institution_id, f"{prefix}.1")
-    batch = pool.batch_body(seeded.institution_id, pool.uids(prefix, 2, 1_000))
+    institution_id = seeded.gateways[0].id
+    single = pool.single_body(institution_id, f"{prefix}.1")
+    batch = pool.batch_body(institution_id, pool.uids(prefix, 2, 1_000))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
@@ -102,6 +109,9 @@ async def test_baseline_endpoint_answers_what_the_benchmark_expects(
         many = await client.post("/graphql", content=batch)
     assert FIGURES["P1"].expect in one.text
     assert FIGURES["P2"].expect in many.text
+    with contextlib.closing(baseline_app.connect(seeded.path)) as conn:
+        rows = conn.execute("SELECT institution_id, count(*) FROM exam GROUP BY 1").fetchall()
+    assert rows == [(seeded.gateways[0].pk, 1_001)]
 
 
 def test_wrk_output_is_parsed() -> None:

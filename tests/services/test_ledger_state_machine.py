@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -286,8 +287,8 @@ class Model:
                 self.arrears_since = None
             return
         lot = self.lots[exam.lot_id]
-        lot.used -= 1
-        if lot.swept:
+        lot.used -= 1  # As the service does today, even while exams are in arrears: see
+        if lot.swept:  # test_credit_a_void_gives_back_first_covers_arrears below.
             lot.forfeited += 1
 
 
@@ -337,19 +338,23 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self, databases: Databases, seen: Counter[str]) -> None:
         super().__init__()
         self.seen = seen  # what the whole run got to: steps, arrears, voids...
-        seen["examples"] += 1
         self.databases = databases
         self.loop = asyncio.new_event_loop()
         self.url = databases.fresh(self.loop)
         self.clock = ManualClock(START)
         self.services = make_services(self.url, self.clock)
         self.model = Model(START)
-        self.flood_left = FLOOD_BUDGET
+        self.flood_left = 0  # exams the floods may still record (see the initialize rule)
         self.uids: list[str] = []  # every valid UID reported so far, for replays
         # Reconciliation reads only stored rows, never the clock: it is re-run after every
         # step that wrote something (a clock move alone cannot change its answer).
         self.written = True
-        self.account_id, self.institutions = self.run(self._open_account())
+        self.checked = False  # the first check runs before any step
+        try:
+            self.account_id, self.institutions = self.run(self._open_account())
+        except BaseException:
+            self.teardown()
+            raise
         self.gateway = Principal(
             Role.INSTITUTION,
             self.institutions[0],
@@ -389,7 +394,13 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- steps
 
-    @precondition(lambda self: self.model.figures().available < CREDIT_CEILING)
+    @initialize(busy=st.booleans())
+    def some_accounts_have_busy_gateways(self, busy: bool) -> None:
+        """Some accounts get floods of thousands of studies; the rest stay small, so that
+        the run stays quick."""
+        self.flood_left = FLOOD_BUDGET if busy else 0
+
+    @precondition(lambda self: self.model.figures().available <= CREDIT_CEILING)
     @rule(
         mode=st.sampled_from(LotMode),
         quantity=st.sampled_from(LOT_SIZES),
@@ -435,7 +446,6 @@ class LedgerMachine(RuleBasedStateMachine):
         assert sorted((row.id, row.storage_ends_at) for row in covered) == sorted(
             (exam.id, exam.storage_ends_at) for exam in settled
         )
-        self.seen["credit"] += 1
         if settled:
             self.seen["arrears settled by a new lot"] += 1
         if self.model.arrears and settled:
@@ -469,25 +479,45 @@ class LedgerMachine(RuleBasedStateMachine):
             items.append(UploadItem(rng.choice(self.institutions), uid, at))
         self.upload(items)
 
-    @precondition(lambda self: self.flood_left > 0 and self.model.may_upload())
-    @rule(owe=st.booleans(), extra=st.integers(-25, 25))
-    def a_gateway_floods_new_studies(self, owe: bool, extra: int) -> None:
-        """R-EXAM-3, R-ARR-1/4: a big batch of new studies that runs the lots dry (leaving a
-        few, or spilling into arrears), or, once what was bought is gone, leaves the account
-        owing more than a 10,000 lot will settle."""
-        available = self.model.figures().available
-        if 0 < available <= self.flood_left:
-            size = available + extra
-            self.seen["flood: run dry"] += 1
-        elif not available and owe and self.model.lots:
-            size = LOT_SIZES[0] - len(self.model.arrears) + abs(extra) + 1
-            self.seen["flood: owe"] += 1
-        else:
-            size = 50 + extra  # a dent in a stock too big to run dry, or a few arrears
-            self.seen["flood: dent"] += 1
-        size = max(1, min(size, LARGE_BATCH))
-        institution = self.institutions[size % 2]
-        self.upload([UploadItem(institution, self.new_uid()) for _ in range(size)])
+    def can_flood(self, size: int) -> bool:
+        return self.model.may_upload() and 0 < size <= self.flood_left
+
+    def next_lot_remaining(self) -> int:
+        usable = self.model.usable_lots()
+        return usable[0].remaining() if usable else 0
+
+    @precondition(lambda self: self.can_flood(self.next_lot_remaining()))
+    @rule(extra=st.integers(-25, 25))
+    def a_gateway_runs_a_lot_dry(self, extra: int) -> None:
+        """R-EXAM-3, R-ARR-1: one big batch of new studies just about uses up the lot that
+        expires first: a few exams are left in it, or the batch goes on drawing from the
+        next lot in expiry order, or, with none left, into arrears."""
+        self.flood(self.next_lot_remaining() + extra)
+
+    @precondition(
+        lambda self: (
+            self.model.lots
+            and not self.model.figures().available
+            and self.can_flood(LOT_SIZES[0] + 1 - len(self.model.arrears))
+        )
+    )
+    @rule(extra=st.integers(0, 25))
+    def a_gateway_runs_up_arrears_beyond_a_lot(self, extra: int) -> None:
+        """R-ARR-1/4: with what was bought used up or expired, the account comes to owe
+        more than a 10,000 lot will settle."""
+        self.flood(LOT_SIZES[0] + 1 - len(self.model.arrears) + extra)
+
+    def flood(self, size: int) -> None:
+        """New studies in batches of up to 10,000, reported up to a day late and not in the
+        order they were uploaded: "oldest upload first" (R-ARR-4) is not "first recorded"."""
+        self.flood_left -= size
+        now = self.model.now
+        while size > 0:
+            batch = min(size, LARGE_BATCH)
+            site = self.institutions[batch % 2]
+            late = [timedelta(minutes=k * 719 % 1440) for k in range(batch)]
+            self.upload([UploadItem(site, self.new_uid(), now - d) for d in late])
+            size -= batch
 
     def upload(self, items: list[UploadItem]) -> None:
         now = self.model.now
@@ -497,32 +527,25 @@ class LedgerMachine(RuleBasedStateMachine):
             async with self.services.db.write() as conn:
                 return await record_uploads(conn, self.account_id, items, now)
 
-        drawing_from = [lot.id for lot in self.model.usable_lots()]
         expected, created = self.model.upload(items)
         outcomes = self.run(record())
         self.written = True
         for exam, outcome in zip(expected, outcomes, strict=True):
             if exam.status is UploadStatus.ACCEPTED:
-                assert exam.exam is not None and outcome.exam is not None
+                assert exam.exam is not None
+                assert outcome.exam is not None
                 exam.exam.id = outcome.exam.id
         self.model.learn_ids(created)
-        self.flood_left -= len(created)
         # then each upload gets the model's answer: the same status, the same exam (for a
         # replay too), covered by the model's lot and stored until the model's date
         assert [_answer(o) for o in outcomes] == [_expected_answer(e) for e in expected]
-        self.seen["uploads recorded"] += len(created)
         statuses = Counter(e.code or e.status.value for e in expected)
         for status, count in statuses.items():
             self.seen[f"upload {status}"] += count
-        lots_drawn = {exam.lot_id for exam in created}
-        if len(lots_drawn) > 1:
+        if len({exam.lot_id for exam in created}) > 1:
             self.seen["a batch drew from several lots"] += 1
         if arrears_before == 0 and self.model.arrears:
             self.seen["arrears started"] += 1
-        if len(drawing_from) > 1:
-            first, second = (self.model.lots[i] for i in drawing_from[:2])
-            if first.expires_at == second.expires_at and first.id in lots_drawn:
-                self.seen["expiry tie broken"] += 1
 
     @rule(
         delta=st.one_of(
@@ -556,7 +579,6 @@ class LedgerMachine(RuleBasedStateMachine):
     def move_clock(self, moment: datetime) -> None:
         self.clock.set(moment)
         self.model.now = moment
-        self.seen["clock moves"] += 1
 
     @rule()
     def the_expiry_sweep_runs(self) -> None:
@@ -571,31 +593,32 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.model.exams))
     @rule(kind=st.integers(0, 4), pick=st.integers(0, 2**20))
     def an_operator_voids_an_exam(self, kind: int, pick: int) -> None:
-        """Operator voids (audited, with a reason): the credit returns to an unexpired lot,
-        is forfeited with an expired one, and a voided arrears exam leaves arrears; voiding
-        twice is refused and changes nothing."""
-        now = self.model.now
-        groups: dict[str, list[ModelExam]] = {
-            "void: arrears exam": list(self.model.arrears.values()),
-            "void: unexpired lot": [],
-            "void: expired lot, before the sweep": [],
-            "void: swept lot": [],
-            "void refused: already voided": [],
-        }
+        """An operator voids an exam of any kind, at random (see `void`)."""
+        groups: dict[str, list[ModelExam]] = {}
         for exam in self.model.exams.values():
-            if exam.voided:
-                groups["void refused: already voided"].append(exam)
-            elif exam.lot_id is not None:
-                lot = self.model.lots[exam.lot_id]
-                if lot.swept:
-                    groups["void: swept lot"].append(exam)
-                elif lot.expired(now):
-                    groups["void: expired lot, before the sweep"].append(exam)
-                else:
-                    groups["void: unexpired lot"].append(exam)
-        names = [name for name, exams in groups.items() if exams]
-        name = names[kind % len(names)]
-        exam = groups[name][pick % len(groups[name])]
+            groups.setdefault(self.kind_of(exam), []).append(exam)
+        names = sorted(groups)
+        exams = groups[names[kind % len(names)]]
+        self.void(exams[pick % len(exams)])
+
+    def kind_of(self, exam: ModelExam) -> str:
+        if exam.voided:
+            return "void refused: already voided"
+        if exam.lot_id is None:
+            return "void: arrears exam"
+        lot = self.model.lots[exam.lot_id]
+        if lot.swept:
+            return "void: swept lot"
+        if lot.expired(self.model.now):
+            return "void: expired lot, before the sweep"
+        return "void: unexpired lot"
+
+    def void(self, exam: ModelExam) -> None:
+        """An audited void with a reason: the credit returns to an unexpired lot, is forfeited
+        with an expired one, and a voided arrears exam leaves arrears; voiding twice is
+        refused and changes nothing."""
+        now = self.model.now
+        self.seen[self.kind_of(exam)] += 1
 
         async def void() -> Any:
             async with self.services.db.write() as conn:
@@ -610,12 +633,11 @@ class LedgerMachine(RuleBasedStateMachine):
             with pytest.raises(RuleViolation) as refused:
                 self.run(void())
             assert refused.value.code == "EXAM_ALREADY_VOIDED"
-        else:
-            self.model.void(exam)
-            row = self.run(void())
-            self.written = True
-            assert (row.voided_at, row.void_reason) == (now, "wrong patient")
-        self.seen[name] += 1
+            return
+        self.model.void(exam)
+        row = self.run(void())
+        self.written = True
+        assert (row.voided_at, row.void_reason) == (now, "wrong patient")
 
     # -- after every step
 
@@ -623,25 +645,12 @@ class LedgerMachine(RuleBasedStateMachine):
     def the_account_shows_the_model_figures_and_reconciles(self) -> None:
         """R-EXAM-6, R-ARR-3/5, R-GEN-7: figures, lots, arrears clock and status are the
         model's, the gateway's permission agrees, and the ledger reconciles."""
-        self.seen["steps and checks"] += 1
+        if self.checked:
+            self.seen["steps"] += 1
+        self.checked = True
         model = self.model
         now = model.now
-
-        async def read() -> tuple[Any, ...]:
-            async with self.services.db.read() as conn:
-                account = await account_store.get_account(conn, self.account_id)
-                assert account is not None
-                figures = await reading.exam_figures(conn, account, now)
-                lots = await lot_store.account_lots(conn, self.account_id)
-                permission = await reading.upload_permission(
-                    conn, self.gateway, self.institutions[0], now
-                )
-                discrepancies = (
-                    await reconcile_account(conn, self.account_id) if self.written else []
-                )
-            return account, figures, lots, permission, discrepancies
-
-        account, figures, lots, permission, discrepancies = self.run(read())
+        account, figures, lots, permission, discrepancies = self.run(self.shown(self.written))
         assert figures == model.figures()
         assert figures.bought == figures.available + figures.used + figures.expired
         assert (account.arrears_count, account.arrears_since) == (
@@ -657,6 +666,21 @@ class LedgerMachine(RuleBasedStateMachine):
         ]
         assert discrepancies == []
         self.written = False
+
+    async def shown(self, reconcile: bool) -> tuple[Any, ...]:
+        """What the services show: the account row, its figures (R-EXAM-6), its lots, the
+        gateway's permission (R-ARR-5) and, if asked, the reconciliation (R-GEN-7)."""
+        now = self.model.now
+        async with self.services.db.read() as conn:
+            account = await account_store.get_account(conn, self.account_id)
+            assert account is not None
+            figures = await reading.exam_figures(conn, account, now)
+            lots = await lot_store.account_lots(conn, self.account_id)
+            permission = await reading.upload_permission(
+                conn, self.gateway, self.institutions[0], now
+            )
+            discrepancies = await reconcile_account(conn, self.account_id) if reconcile else []
+        return account, figures, lots, permission, discrepancies
 
 
 def _answer(outcome: UploadOutcome) -> tuple[Any, ...]:
@@ -720,17 +744,23 @@ def _model_lot(lot: ModelLot) -> tuple[Any, ...]:
 # ---------------------------------------------------------------- the tests
 
 
-def _play(databases: Databases, *, examples: int, steps: int) -> Counter[str]:
+def _play(databases: Databases, *, examples: int, steps: int, at_least: int) -> Counter[str]:
+    """Run the machine until it has taken `at_least` steps. Hypothesis cuts some examples
+    short (the ones it derives from earlier ones may keep an early stop), so one round can
+    fall short of `examples * steps`: then another round runs, at most twice more."""
     seen: Counter[str] = Counter()
-    run_state_machine_as_test(
-        lambda: LedgerMachine(databases, seen),
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        ),
-    )
+    for _ in range(3):
+        run_state_machine_as_test(
+            lambda: LedgerMachine(databases, seen),
+            settings=settings(
+                max_examples=examples,
+                stateful_step_count=steps,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+            ),
+        )
+        if seen["steps"] >= at_least:
+            break
     return seen
 
 
@@ -743,38 +773,142 @@ def sqlite_databases() -> Iterator[SqliteDatabases]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    if not POSTGRES_URL:
+        pytest.skip("TEST_POSTGRES_URL is not set")
+    template = PostgresTemplate(POSTGRES_URL)
+    asyncio.run(template.setup())
+    try:
+        yield PostgresDatabases(template)
+    finally:
+        asyncio.run(template.teardown())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def databases(request: pytest.FixtureRequest) -> Databases:
+    found: Databases = request.getfixturevalue(f"{request.param}_databases")
+    return found
+
+
 def test_random_account_lives_keep_the_ledger_true_on_sqlite(
     sqlite_databases: SqliteDatabases,
 ) -> None:
-    """R-EXAM-2..6, R-ARR-1..4, R-GEN-7 over 2,000 random steps: after each one the figures
-    are the model's and the ledger reconciles; the run reaches arrears, suspension,
-    settlement, forfeiture and every kind of void."""
-    seen = _play(sqlite_databases, examples=25, steps=120)
-    assert seen["steps and checks"] - seen["examples"] >= 2_000
+    """R-EXAM-2..6, R-ARR-1..4, R-GEN-7 over at least 2,000 random steps: after each one the
+    figures are the model's and the ledger reconciles; every run reaches arrears,
+    suspension, settlement by a new lot, forfeiture and voids (the rarer boundaries get the
+    fixed walk of the next test)."""
+    seen = _play(sqlite_databases, examples=30, steps=100, at_least=2_000)
+    assert seen["steps"] >= 2_000
     for reached in (
         "arrears started",
         "upload R_ARR_3_SUSPENDED",
         "arrears settled by a new lot",
         "uploads resumed by a recharge",
         "expired remainder forfeited",
-        "a batch drew from several lots",
         "void: arrears exam",
         "void: unexpired lot",
-        "void: swept lot",
-        "void refused: already voided",
     ):
         assert seen[reached] > 0, (reached, seen)
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set")
-def test_random_account_lives_keep_the_ledger_true_on_postgres() -> None:
-    """The same machine on PostgreSQL, where the account row lock serialises changes."""
-    assert POSTGRES_URL is not None
-    template = PostgresTemplate(POSTGRES_URL)
-    asyncio.run(template.setup())
+def test_one_account_through_the_boundaries_a_random_run_seldom_reaches(
+    databases: Databases,
+) -> None:
+    """R-EXAM-2/3, R-ARR-1..4: the machine's own steps in a fixed order, checked after each
+    one as in the random runs, and against figures worked out by hand (which checks the
+    model too): tied lots, a batch spilling from one lot into the next, expiry at its very
+    instant, voids before and after the sweep, suspension and the recharge that lifts it."""
+    machine = LedgerMachine(databases, Counter())
+
+    def then(**figures: int) -> None:
+        machine.the_account_shows_the_model_figures_and_reconciles()
+        assert machine.model.figures() == ExamFigures(**figures)
+
+    def exam_of(lot_id: int | None) -> ModelExam:
+        return next(e for e in machine.model.exams.values() if e.lot_id == lot_id)
+
     try:
-        seen = _play(PostgresDatabases(template), examples=5, steps=30)
+        machine.the_account_shows_the_model_figures_and_reconciles()
+        # given two 10,000 lots bought at the same instant (the same expiry: R-EXAM-3 tie)
+        machine.some_accounts_have_busy_gateways(busy=True)
+        machine.credit_a_lot(mode=LotMode.ANNUAL, quantity=10_000, years=2)
+        machine.credit_a_lot(mode=LotMode.VOLUME, quantity=10_000, years=1)
+        first, second = machine.model.lots
+        then(available=20_000, used=0, arrears=0, expired=0, bought=20_000)
+        # when one batch of 10,005 new studies arrives
+        machine.a_gateway_runs_a_lot_dry(extra=5)
+        # then the lower id is drawn dry first and the next lot covers the last five
+        then(available=9_995, used=10_005, arrears=0, expired=0, bought=20_000)
+        assert [lot.used for lot in machine.model.lots.values()] == [10_000, 5]
+        # when the clock reaches the very instant of expiry, before any sweep
+        machine.time_passes(timedelta(days=365))
+        assert machine.model.now == machine.model.lots[first].expires_at
+        then(available=0, used=10_005, arrears=0, expired=9_995, bought=20_000)
+        # and an exam of the expired lot is voided: its credit is forfeited with the rest
+        machine.void(exam_of(second))
+        then(available=0, used=10_004, arrears=0, expired=9_996, bought=20_000)
+        # and after the sweep, an exam of a swept lot too
+        machine.the_expiry_sweep_runs()
+        machine.void(exam_of(first))
+        then(available=0, used=10_003, arrears=0, expired=9_997, bought=20_000)
+        # when 10,003 new studies arrive with nothing available, they are arrears
+        machine.a_gateway_runs_up_arrears_beyond_a_lot(extra=2)
+        then(available=0, used=10_003, arrears=10_003, expired=9_997, bought=20_000)
+        assert machine.model.status() is AccountStatus.IN_ARREARS
+        # and 24 hours later a new study is refused and nothing is recorded
+        machine.time_passes(timedelta(hours=24))
+        machine.upload([UploadItem(machine.institutions[0], machine.new_uid())])
+        then(available=0, used=10_003, arrears=10_003, expired=9_997, bought=20_000)
+        assert machine.seen["upload R_ARR_3_SUSPENDED"] == 1
+        # when one arrears exam is voided and a 10,000 lot is credited
+        machine.void(exam_of(None))
+        machine.credit_a_lot(mode=LotMode.VOLUME, quantity=10_000, years=1)
+        # then it covers the 10,000 oldest uploads (checked exam by exam) and the
+        # suspension stays for the two left
+        then(available=0, used=20_003, arrears=2, expired=9_997, bought=30_000)
+        assert machine.model.status() is AccountStatus.SUSPENDED
+        # and the next lot settles those two, and uploads resume by themselves
+        machine.credit_a_lot(mode=LotMode.ANNUAL, quantity=10_000, years=3)
+        then(available=9_998, used=20_005, arrears=0, expired=9_997, bought=40_000)
+        assert machine.model.status() is AccountStatus.ACTIVE
+        assert machine.seen["uploads resumed by a recharge"] == 1
     finally:
-        asyncio.run(template.teardown())
-    assert seen["steps and checks"] - seen["examples"] >= 5 * 30
+        machine.teardown()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="voiding.void_exam gives credit back to its lot but leaves arrears unsettled",
+)
+def test_credit_a_void_gives_back_first_covers_arrears(databases: Databases) -> None:
+    """R-ARR-1/3/4: arrears are exams uploaded when nothing was available, and credit
+    becomes available only after covering them (services.adjustments does so for a positive
+    correction). So credit a void gives back to an unexpired lot must cover the oldest
+    arrears exam, and an account that owes nothing must not be suspended."""
+    machine = LedgerMachine(databases, Counter())
+    try:
+        # given a 10,000 lot run dry by 10,001 uploads: one exam in arrears
+        machine.some_accounts_have_busy_gateways(busy=True)
+        machine.credit_a_lot(mode=LotMode.VOLUME, quantity=10_000, years=1)
+        machine.a_gateway_runs_a_lot_dry(extra=1)
+        assert machine.model.figures().arrears == 1
+        # when an operator voids an exam the lot covers, and a day goes by
+        covered = next(e for e in machine.model.exams.values() if e.lot_id is not None)
+        machine.void(covered)
+        machine.time_passes(timedelta(hours=24))
+        # then the freed credit covers the arrears exam and uploads go on
+        _, figures, _, permission, _ = machine.run(machine.shown(reconcile=False))
+        assert figures == ExamFigures(available=0, used=10_000, arrears=0, expired=0, bought=10_000)
+        assert permission.permission.allowed
+    finally:
+        machine.teardown()
+
+
+def test_random_account_lives_keep_the_ledger_true_on_postgres(
+    postgres_databases: PostgresDatabases,
+) -> None:
+    """The random runs on PostgreSQL too (fewer steps), where the account row lock, not the
+    database's single writer, serialises every balance change."""
+    seen = _play(postgres_databases, examples=5, steps=30, at_least=150)
+    assert seen["steps"] >= 150

@@ -19,16 +19,17 @@ Fen = NewType("Fen", int)
 
 
 def _parse_fen(value: object) -> Fen:
+    """A whole number of fen within R-GEN-3's range, else a typed refusal."""
     if isinstance(value, bool):
-        raise ValueError("Fen is a whole number of fen")
+        raise RuleViolation("R_GEN_3_AMOUNT")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.lstrip("-").isdigit():
+    elif isinstance(value, str) and value.lstrip("-").isdigit() and len(value) <= 20:
         number = int(value)
     else:
-        raise ValueError("Fen is a whole number of fen")
+        raise RuleViolation("R_GEN_3_AMOUNT")
     if abs(number) > MAX_FEN:
-        raise ValueError("Fen out of range")
+        raise RuleViolation("R_GEN_3_AMOUNT")
     return Fen(number)
 
 

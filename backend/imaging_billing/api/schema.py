@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import graphql.pyutils.did_you_mean as did_you_mean_module
+import importlib
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -50,8 +51,9 @@ class Mutation(
 
 # Field suggestions are off in the config; graphql-core still suggests argument names,
 # enum values and type names ("Did you mean …?"), which would map the schema for a
-# caller who may not see it. An empty suggestion list turns those off too.
-did_you_mean_module.MAX_LENGTH = 0
+# caller who may not see it. No suggestions at all turns those off too (the package
+# re-exports the function under the module's name, hence import_module).
+importlib.import_module("graphql.pyutils.did_you_mean").MAX_LENGTH = 0  # type: ignore[attr-defined]
 
 
 # Built once: ValidationCache keys on the rule classes, and a limiter built per request
