@@ -72,9 +72,10 @@ ARREARS_GRACE = timedelta(hours=24)  # R-ARR-3
 REPORT_WINDOW = timedelta(hours=24)  # a gateway may report an upload up to a day late
 CLOCK_SKEW = timedelta(minutes=5)  # ... and a little ahead of the server's clock
 LARGE_BATCH = 10_000  # one record_uploads call of the flood rule
-# A flood costs ~150 µs an exam on SQLite: each example floods at most about this many
-# exams, enough to run one 10,000 lot dry or to owe a little more than one; and the account
-# buys only when running low, so that what is available stays within a flood's reach.
+# Floods are the costly steps (an exam row and a ledger entry per study, and a bigger ledger
+# to reconcile after it): a busy account floods at most about this many exams, enough to run
+# one 10,000 lot dry or to owe a little more than one; and it buys only when running low, so
+# that what is available stays within a flood's reach.
 FLOOD_BUDGET = 10_050
 CREDIT_CEILING = 10_000
 OPERATOR = "operator:1"
@@ -287,9 +288,18 @@ class Model:
                 self.arrears_since = None
             return
         lot = self.lots[exam.lot_id]
-        lot.used -= 1  # As the service does today, even while exams are in arrears: see
-        if lot.swept:  # test_credit_a_void_gives_back_first_covers_arrears below.
+        lot.used -= 1
+        if lot.swept:
             lot.forfeited += 1
+        elif self.now < lot.expires_at and self.arrears:
+            # R-ARR-4: the credit given back covers the oldest arrears exam first
+            owed = self.oldest_arrears()[0]
+            owed.lot_id = lot.id
+            owed.storage_ends_at = years_later(owed.uploaded_at, lot.storage_years)
+            del self.arrears[owed.id]
+            lot.used += 1
+            if not self.arrears:
+                self.arrears_since = None
 
 
 # ---------------------------------------------------------------- databases
@@ -795,20 +805,12 @@ def test_random_account_lives_keep_the_ledger_true_on_sqlite(
     sqlite_databases: SqliteDatabases,
 ) -> None:
     """R-EXAM-2..6, R-ARR-1..4, R-GEN-7 over at least 2,000 random steps: after each one the
-    figures are the model's and the ledger reconciles; every run reaches arrears,
-    suspension, settlement by a new lot, forfeiture and voids (the rarer boundaries get the
-    fixed walk of the next test)."""
+    figures are the model's and the ledger reconciles. Every run reaches arrears, suspension
+    and settlement by a new lot; how often it reaches the rest varies from run to run, so
+    the next test walks through those boundaries in a fixed order."""
     seen = _play(sqlite_databases, examples=30, steps=100, at_least=2_000)
     assert seen["steps"] >= 2_000
-    for reached in (
-        "arrears started",
-        "upload R_ARR_3_SUSPENDED",
-        "arrears settled by a new lot",
-        "uploads resumed by a recharge",
-        "expired remainder forfeited",
-        "void: arrears exam",
-        "void: unexpired lot",
-    ):
+    for reached in ("arrears started", "upload R_ARR_3_SUSPENDED", "arrears settled by a new lot"):
         assert seen[reached] > 0, (reached, seen)
 
 
@@ -877,10 +879,6 @@ def test_one_account_through_the_boundaries_a_random_run_seldom_reaches(
         machine.teardown()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="voiding.void_exam gives credit back to its lot but leaves arrears unsettled",
-)
 def test_credit_a_void_gives_back_first_covers_arrears(databases: Databases) -> None:
     """R-ARR-1/3/4: arrears are exams uploaded when nothing was available, and credit
     becomes available only after covering them (services.adjustments does so for a positive

@@ -17,6 +17,7 @@ from ..domain.ledger import Cause, LedgerType, entry
 from ..domain.text import clean_text
 from ..store import accounts, exams, ledger, lots
 from .arrears import apply_arrears_change
+from .settlement import settle_into_lot
 
 MAX_REASON = 500
 
@@ -60,4 +61,15 @@ async def void_exam(
         entries.append(entry(LedgerType.EXPIRY, quantity=-1, lot_id=row.lot_id, **common))
         await lots.add_forfeited(conn, row.lot_id, 1)
     await ledger.append(conn, entries)
+    if now < lot.expires_at and account.arrears_count > 0:
+        # R-ARR-4: credit given back covers the oldest arrears exam before it is available.
+        await settle_into_lot(
+            conn,
+            account,
+            lot_id=lot.id,
+            storage_years=lot.storage_years,
+            available=1,
+            now=now,
+            actor=actor,
+        )
     return exam_id
