@@ -98,15 +98,15 @@ def validate_line(
         raise RuleViolation(code, f"{field}.quantity")
     if product.family in (Family.LICENCE, Family.AI_LICENCE) and line.quantity != 1:
         raise RuleViolation("R_LIC_1_QUANTITY", f"{field}.quantity")
+    if line.institution_name is not None and line.institution_name.strip():
+        clean_text(
+            line.institution_name, f"{field}.institutionName", code="R_SVC_4_REMARK", limit=200
+        )
     if for_quote:
         pass
     elif product.family is Family.SERVICE:
         if line.institution_id is None and not (line.institution_name or "").strip():
             raise RuleViolation("R_SVC_4_REMARK", f"{field}.institutionId")
-    if line.institution_name is not None and line.institution_name.strip():
-        clean_text(
-            line.institution_name, f"{field}.institutionName", code="R_SVC_4_REMARK", limit=200
-        )
     elif product.per_institution and line.institution_id is None:
         raise RuleViolation("R_ORD_2_INSTITUTION", f"{field}.institutionId")
     line_years(line, product, field)

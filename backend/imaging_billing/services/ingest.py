@@ -50,9 +50,15 @@ def _refused(item: UploadItem, error: RuleViolation) -> UploadOutcome:
 
 
 async def record_uploads(
-    conn: AsyncConnection, account_id: int, items: list[UploadItem], now: datetime
+    conn: AsyncConnection,
+    account_id: int,
+    items: list[UploadItem],
+    now: datetime,
+    *,
+    locked: Row[Any] | None = None,
 ) -> list[UploadOutcome]:
-    """Record uploads of one account, in order. Call inside a write transaction."""
+    """Record uploads of one account, in order. Call inside a write transaction;
+    `locked` is the account row when the caller already holds its lock."""
     outcomes: dict[int, UploadOutcome] = {}
     valid: list[int] = []
     for index, item in enumerate(items):
@@ -63,7 +69,7 @@ async def record_uploads(
             continue
         valid.append(index)
 
-    account = await accounts.lock_account(conn, account_id)
+    account = locked if locked is not None else await accounts.lock_account(conn, account_id)
     if account is None:
         raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
     known = await exams.find_by_uids(conn, account_id, list({items[i].study_uid for i in valid}))

@@ -150,7 +150,7 @@ async def _account_jobs(
     results: list[tuple[IngestJob, list[UploadOutcome] | BaseException]] = []
     # The account lock first: another instance's batch with the same keys waits here,
     # then finds their records instead of recording the uploads again.
-    await accounts.lock_account(conn, account_id)
+    account = await accounts.lock_account(conn, account_id)
     found = await keys.find_many(conn, [(j.scope, j.key) for j in jobs if j.key])
     runnable: list[IngestJob] = []
     claimed: set[tuple[str, str]] = set()
@@ -173,7 +173,7 @@ async def _account_jobs(
         else:  # the same key twice in one batch: answer the second from the first's record
             results.append((job, _Deferred()))
     items = [item for job in runnable for item in job.items]
-    outcomes = await record_uploads(conn, account_id, items, now) if items else []
+    outcomes = await record_uploads(conn, account_id, items, now, locked=account) if items else []
     offset = 0
     for job in runnable:
         mine = outcomes[offset : offset + len(job.items)]
