@@ -48,8 +48,9 @@ from imaging_billing.services import access, entitlements
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Role
 
+from ..conftest import BACKENDS
 from ..factories import create_account, create_institution, create_operator_token, credit_lot
-from ..support import START, Gateway, SqliteTemplate, make_services
+from ..support import START, Gateway, PostgresTemplate, SqliteTemplate, make_services
 
 ROLES = ("OPERATOR", "ACCOUNT_ADMIN", "ACCOUNT_VIEWER", "INSTITUTION")
 PASSWORD = "fuzzing password 1"
@@ -214,15 +215,23 @@ async def seed(services: Services) -> tuple[Credentials, list[str], list[str]]:
     return credentials, marks, pool
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def live(
-    sqlite_template: SqliteTemplate, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    sqlite_template: SqliteTemplate,
+    postgres_template: PostgresTemplate | None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Live]:
     clock = ManualClock(START)
-    services = make_services(sqlite_template.fresh(), clock)
     settings_ = Settings(sweep_interval_seconds=0, console_dir=Path(tmp_path_factory.mktemp("nc")))
-    app = create_app(settings_, services)
     with anyio.from_thread.start_blocking_portal() as portal:
+        if request.param == "postgres":
+            assert postgres_template is not None
+            url = portal.call(postgres_template.fresh)
+        else:
+            url = sqlite_template.fresh()
+        services = make_services(url, clock)
+        app = create_app(settings_, services)
         # a crash must come back as the 500 a client would see, not as an exception
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
@@ -235,6 +244,8 @@ def live(
             portal.call(client.aclose)
             portal.call(services.writer.close)
             portal.call(services.db.dispose)
+            if postgres_template is not None and request.param == "postgres":
+                portal.call(postgres_template.drop, url)
 
 
 def post(
