@@ -140,6 +140,18 @@ def _set_session(context: Context, token: str) -> None:
     )
 
 
+def _signed_in(c: Context, done: access.LoggedIn | None, errors: list[UserError]) -> LoginPayload:
+    """The session cookie for a login or an accepted invitation, and who it is."""
+    if done is None:
+        return LoginPayload(user_errors=errors)
+    _set_session(c, done.token)
+    c.authenticated_as = done.principal
+    p = done.principal
+    return LoginPayload(
+        viewer=SessionViewer(role=p.role, name=p.name, email=p.email, account_id=p.account_id)
+    )
+
+
 def _institution_pk(value: strawberry.ID) -> int:
     return ids.decode(value, "Institution", missing="INSTITUTION_NOT_FOUND", field="institutionId")
 
@@ -155,14 +167,7 @@ class AccessMutation:
                 c.db, email=email, password=password, client_address=c.client_address, now=c.now()
             ),
         )
-        if done is None:
-            return LoginPayload(user_errors=errors)
-        _set_session(c, done.token)
-        c.authenticated_as = done.principal
-        p = done.principal
-        return LoginPayload(
-            viewer=SessionViewer(role=p.role, name=p.name, email=p.email, account_id=p.account_id)
-        )
+        return _signed_in(c, done, errors)
 
     @strawberry.mutation
     async def logout(self, info: Info) -> LogoutPayload:
@@ -181,14 +186,7 @@ class AccessMutation:
                 c.db, token=token, password=password, client_address=c.client_address, now=c.now()
             ),
         )
-        if done is None:
-            return LoginPayload(user_errors=errors)
-        _set_session(c, done.token)
-        c.authenticated_as = done.principal
-        p = done.principal
-        return LoginPayload(
-            viewer=SessionViewer(role=p.role, name=p.name, email=p.email, account_id=p.account_id)
-        )
+        return _signed_in(c, done, errors)
 
     @strawberry.mutation(
         description="Operators invite anyone (an account's first admin, operators); "
