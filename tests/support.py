@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import text
@@ -87,6 +87,42 @@ class PostgresTemplate:
             await self.drop(name)
 
 
+class Databases(Protocol):
+    """Where a Hypothesis state machine gets a fresh database per example."""
+
+    def fresh(self, loop: asyncio.AbstractEventLoop) -> str: ...
+
+    def drop(self, loop: asyncio.AbstractEventLoop, url: str) -> None: ...
+
+
+class SqliteDatabases:
+    """A copy of the migrated template per example, deleted when the example ends."""
+
+    def __init__(self, root: Path) -> None:
+        self.template = SqliteTemplate(root)
+
+    def fresh(self, loop: asyncio.AbstractEventLoop) -> str:
+        return self.template.fresh()
+
+    def drop(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
+        path = url.removeprefix("sqlite+aiosqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+
+
+class PostgresDatabases:
+    """A clone of the migrated template database per example, dropped when it ends."""
+
+    def __init__(self, template: PostgresTemplate) -> None:
+        self.template = template
+
+    def fresh(self, loop: asyncio.AbstractEventLoop) -> str:
+        return loop.run_until_complete(self.template.fresh())
+
+    def drop(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
+        loop.run_until_complete(self.template.drop(url))
+
+
 def make_services(url: str, clock: ManualClock) -> Services:
     db = Database(url)
     return Services(db=db, clock=clock, writer=IngestWriter(db, clock), auth=Authenticator(db, 300))
@@ -150,7 +186,3 @@ def _data(response: httpx.Response) -> dict[str, Any]:
     assert "errors" not in payload, payload["errors"]
     data: dict[str, Any] = payload["data"]
     return data
-
-
-def elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

@@ -27,7 +27,7 @@ from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,7 +62,14 @@ from imaging_billing.store.commerce_tables import ai_pack, ai_read, order_line, 
 from imaging_billing.store.tables import exam_lot
 
 from ..factories import create_account, create_institution
-from ..support import START, PostgresTemplate, SqliteTemplate, make_services
+from ..support import (
+    START,
+    Databases,
+    PostgresDatabases,
+    PostgresTemplate,
+    SqliteDatabases,
+    make_services,
+)
 
 T = TypeVar("T")
 
@@ -256,43 +263,6 @@ class Model:
                 pack.forfeited = pack.remaining()
                 pack.swept = True
         return packs, forfeited
-
-
-# ---------------------------------------------------------------- databases
-
-
-class Databases(Protocol):
-    def fresh(self, loop: asyncio.AbstractEventLoop) -> str: ...
-
-    def drop(self, loop: asyncio.AbstractEventLoop, url: str) -> None: ...
-
-
-class SqliteDatabases:
-    """A copy of the migrated template per example, deleted when the example ends."""
-
-    def __init__(self, root: Path) -> None:
-        self.template = SqliteTemplate(root)
-
-    def fresh(self, loop: asyncio.AbstractEventLoop) -> str:
-        return self.template.fresh()
-
-    def drop(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
-        path = url.removeprefix("sqlite+aiosqlite:///")
-        for suffix in ("", "-wal", "-shm"):
-            Path(path + suffix).unlink(missing_ok=True)
-
-
-class PostgresDatabases:
-    """A clone of the migrated template database per example, dropped when it ends."""
-
-    def __init__(self, template: PostgresTemplate) -> None:
-        self.template = template
-
-    def fresh(self, loop: asyncio.AbstractEventLoop) -> str:
-        return loop.run_until_complete(self.template.fresh())
-
-    def drop(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
-        loop.run_until_complete(self.template.drop(url))
 
 
 # ---------------------------------------------------------------- the machine

@@ -21,7 +21,7 @@ from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -59,7 +59,14 @@ from imaging_billing.store import accounts as account_store
 from imaging_billing.store import lots as lot_store
 from imaging_billing.store.tables import exam as exam_table
 
-from ..support import START, PostgresTemplate, SqliteTemplate, make_services
+from ..support import (
+    START,
+    Databases,
+    PostgresDatabases,
+    PostgresTemplate,
+    SqliteDatabases,
+    make_services,
+)
 
 T = TypeVar("T")
 
@@ -300,43 +307,6 @@ class Model:
             lot.used += 1
             if not self.arrears:
                 self.arrears_since = None
-
-
-# ---------------------------------------------------------------- databases
-
-
-class Databases(Protocol):
-    def fresh(self, loop: asyncio.AbstractEventLoop) -> str: ...
-
-    def drop(self, loop: asyncio.AbstractEventLoop, url: str) -> None: ...
-
-
-class SqliteDatabases:
-    """A copy of the migrated template per example, deleted when the example ends."""
-
-    def __init__(self, root: Path) -> None:
-        self.template = SqliteTemplate(root)
-
-    def fresh(self, loop: asyncio.AbstractEventLoop) -> str:
-        return self.template.fresh()
-
-    def drop(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
-        path = url.removeprefix("sqlite+aiosqlite:///")
-        for suffix in ("", "-wal", "-shm"):
-            Path(path + suffix).unlink(missing_ok=True)
-
-
-class PostgresDatabases:
-    """A clone of the migrated template database per example, dropped when it ends."""
-
-    def __init__(self, template: PostgresTemplate) -> None:
-        self.template = template
-
-    def fresh(self, loop: asyncio.AbstractEventLoop) -> str:
-        return loop.run_until_complete(self.template.fresh())
-
-    def drop(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
-        loop.run_until_complete(self.template.drop(url))
 
 
 # ---------------------------------------------------------------- the machine

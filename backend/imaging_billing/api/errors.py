@@ -34,10 +34,6 @@ class UserError:
         )
 
 
-class AuthenticationError(Exception):
-    """Shown to the client as is."""
-
-
 def mask_errors(result: Any, context: Any) -> None:
     """Unexpected exceptions reach the client as 'Unexpected error' with the request id
     (the stack trace goes to the log under the same id); a rule broken below the
@@ -51,7 +47,7 @@ def mask_errors(result: Any, context: Any) -> None:
 
 def _masked(error: GraphQLError, request_id: str, lang: str) -> GraphQLError:
     original = root_cause(error)
-    if original is None or isinstance(original, (AuthenticationError, GraphQLError)):
+    if original is None or isinstance(original, GraphQLError):
         return error
     if isinstance(original, RuleViolation):
         return GraphQLError(

@@ -26,10 +26,6 @@ async def get_user(conn: AsyncConnection, user_id: int) -> Row[Any] | None:
     return (await conn.execute(sa.select(user).where(user.c.id == user_id))).first()
 
 
-async def update_user(conn: AsyncConnection, user_id: int, **values: Any) -> None:
-    await conn.execute(user.update().where(user.c.id == user_id).values(**values))
-
-
 async def page_users(
     conn: AsyncConnection, account_id: int | None, *, after_id: int | None, limit: int
 ) -> list[Row[Any]]:

@@ -80,15 +80,6 @@ async def sums_by_lot(conn: AsyncConnection, account_id: int) -> dict[int | None
     return {row[0]: int(row[1]) for row in (await conn.execute(stmt)).all()}
 
 
-async def sums_by_type(conn: AsyncConnection, account_id: int) -> dict[str, int]:
-    stmt = (
-        sa.select(ledger_entry.c.type, sa.func.sum(ledger_entry.c.quantity))
-        .where(ledger_entry.c.account_id == account_id)
-        .group_by(ledger_entry.c.type)
-    )
-    return {row[0]: int(row[1]) for row in (await conn.execute(stmt)).all()}
-
-
 async def count_by_type(conn: AsyncConnection, account_id: int) -> dict[str, int]:
     stmt = (
         sa.select(ledger_entry.c.type, sa.func.count())

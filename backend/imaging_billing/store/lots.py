@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,14 +32,6 @@ async def insert_lot(conn: AsyncConnection, **values: Any) -> int:
 
 async def get_lot(conn: AsyncConnection, lot_id: int) -> Row[Any] | None:
     return (await conn.execute(sa.select(exam_lot).where(exam_lot.c.id == lot_id))).first()
-
-
-async def get_lots(conn: AsyncConnection, lot_ids: Iterable[int]) -> dict[int, Row[Any]]:
-    ids = list(set(lot_ids))
-    if not ids:
-        return {}
-    rows = (await conn.execute(sa.select(exam_lot).where(exam_lot.c.id.in_(ids)))).all()
-    return {row.id: row for row in rows}
 
 
 async def usable_lots(conn: AsyncConnection, account_id: int, now: datetime) -> list[Lot]:
