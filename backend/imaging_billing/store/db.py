@@ -2,29 +2,38 @@
 
 SQLite: WAL, synchronous=FULL (an acknowledged upload survives power loss),
 busy_timeout and foreign keys on every connection. Write transactions begin
-IMMEDIATE so concurrent writers queue on the lock instead of failing with
-"database is locked" when a deferred reader upgrades. Reads use a second engine
-with plain deferred BEGIN, so they never wait for writers under WAL.
+IMMEDIATE, one at a time per process, on a connection that runs on the event
+loop's thread (store/sqlite_inline.py); reads use a second engine on aiosqlite's
+worker threads with plain deferred BEGIN, so they never wait for writers under WAL.
 
 PostgreSQL: one engine; the services lock the account row (`lock_account`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from .sqlite_inline import inline_creator
 
-def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
+
+def _sqlite_engine(url: str, begin: str, *, inline: bool = False) -> AsyncEngine:
     # Every transaction ends in COMMIT or ROLLBACK through `begin()`, so the pool's
-    # rollback on check-in would only cost one more round trip to the driver thread.
-    engine = create_async_engine(url, pool_size=8, max_overflow=8, pool_reset_on_return=None)
+    # rollback on check-in would only cost one more call to the driver.
+    kwargs: dict[str, Any] = {"pool_reset_on_return": None}
+    if inline:  # one write transaction at a time (Database.write): one connection
+        kwargs.update(async_creator=inline_creator(url), pool_size=1, max_overflow=0)
+    else:
+        kwargs.update(pool_size=8, max_overflow=8)
+    engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -51,12 +60,15 @@ class Database:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         if self.dialect == "sqlite":
-            self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
+            self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", inline=True)
             self.read_engine = _sqlite_engine(url, "BEGIN")
         else:
             kwargs: dict[str, Any] = {} if pool else {"poolclass": NullPool}
             self.write_engine = create_async_engine(url, **kwargs)
             self.read_engine = self.write_engine
+        self._turns: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            WeakKeyDictionary()
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -64,9 +76,25 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One atomic use case: committed on success, rolled back on any exception."""
-        async with self.write_engine.begin() as conn:
-            yield conn
+        """One atomic use case: committed on success, rolled back on any exception.
+
+        On SQLite write transactions take turns here rather than in SQLite's lock:
+        the connection runs on the loop's thread, so waiting for SQLite's lock
+        would hold up the loop and with it the transaction being waited for."""
+        if not self.is_sqlite:
+            async with self.write_engine.begin() as conn:
+                yield conn
+            return
+        async with self._turn():
+            async with self.write_engine.begin() as conn:
+                yield conn
+
+    def _turn(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = asyncio.Lock()
+        return turn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
