@@ -12,7 +12,13 @@ import json
 import logging
 from typing import Any
 
-from graphql import FieldNode, OperationDefinitionNode, OperationType
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+)
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
 from ..domain.errors import RuleViolation
@@ -65,17 +71,19 @@ def _result(data: Any, key: str, failed: bool) -> str:
     return "ERROR" if failed else "ok"
 
 
-async def record(ec: Any) -> None:
-    """Append the audit records of a mutation request, after it ran, whatever its outcome."""
-    operation = _operation(ec.graphql_document, ec.operation_name)
-    if operation is None or operation.operation is not OperationType.MUTATION:
+async def record(
+    context: Any,
+    graphql_schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any],
+    result: ExecutionResult,
+) -> None:
+    """Append the audit records of a mutation, after it ran, whatever its outcome."""
+    if operation.operation is not OperationType.MUTATION:
         return
-    context = ec.context
     principal: Principal = context.principal
-    result = ec.result
-    data = result.data if result is not None else None
-    failed = bool(result is not None and result.errors)
-    graphql_schema = ec.schema._schema  # noqa: SLF001 - the graphql-core schema
+    data = result.data
+    failed = bool(result.errors)
     mutation_type = graphql_schema.mutation_type
     nodes = [
         node
@@ -85,16 +93,16 @@ async def record(ec: Any) -> None:
     if not nodes or mutation_type is None:
         return
     coerced = get_variable_values(
-        graphql_schema, operation.variable_definitions or (), dict(ec.variables or {})
+        graphql_schema, operation.variable_definitions or (), dict(variables)
     )
-    variables = coerced if isinstance(coerced, VariableValues) else None
+    values = coerced if isinstance(coerced, VariableValues) else None
     rows = []
     for node in nodes:
         key = node.alias.value if node.alias else node.name.value
         name = node.name.value
         field = mutation_type.fields.get(name)
         try:
-            arguments = get_argument_values(field, node, variables) if field else {}
+            arguments = get_argument_values(field, node, values) if field else {}
         except Exception:  # invalid input: what it was cannot be told safely
             arguments = {"invalidInput": True}
         rows.append(
@@ -115,17 +123,6 @@ def _recorded(context: Any, node: FieldNode) -> bool:
     """Committed by its use case in the same transaction as its change (see pending_audit)."""
     pending = context.audited.get(node.alias.value if node.alias else node.name.value)
     return pending is not None and bool(pending.queued)
-
-
-def _operation(document: Any, name: str | None) -> OperationDefinitionNode | None:
-    if document is None:
-        return None
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode) and (
-            name is None or (definition.name and definition.name.value == name)
-        ):
-            return definition
-    return None
 
 
 async def account_of(context: Any, principal: Principal, arguments: dict[str, Any]) -> int | None:

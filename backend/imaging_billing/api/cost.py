@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -68,17 +69,13 @@ class Budgets:
         return True, bucket.available
 
 
-def query_cost(document: Any, variables: dict[str, Any], operation_name: str | None) -> int:
+def query_cost(
+    document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any]
+) -> int:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode) and (
-            operation_name is None
-            or (definition.name is not None and definition.name.value == operation_name)
-        ):
-            return _selection_cost(definition.selection_set, fragments, variables, 0)
-    return 0
+    return _selection_cost(operation.selection_set, fragments, variables, 0)
 
 
 def _first(node: FieldNode, variables: dict[str, Any]) -> int:
@@ -115,14 +112,19 @@ def _selection_cost(
     return total
 
 
-def charge(ec: Any) -> tuple[dict[str, Any], GraphQLError | None]:
-    """Take the request's cost from its principal's bucket.
+def charge(
+    context: Any,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any],
+) -> tuple[dict[str, Any], GraphQLError | None]:
+    """Take the operation's cost from its principal's bucket.
 
     Returns what `extensions.cost` shows, and the THROTTLED error when it cannot pay."""
-    budgets: Budgets = ec.context.services.budgets
-    principal = ec.context.principal
+    budgets: Budgets = context.services.budgets
+    principal = context.principal
     limits = GATEWAYS if principal.role is Role.INSTITUTION else PEOPLE
-    cost = query_cost(ec.graphql_document, ec.variables or {}, ec.operation_name)
+    cost = query_cost(document, operation, variables)
     allowed, available = budgets.take(principal.actor, cost, limits)
     shown = {
         "requestedQueryCost": cost,

@@ -1,4 +1,4 @@
-"""The /graphql endpoint: authenticate first, then hand the request to Strawberry.
+"""The /graphql endpoint: authenticate first, then run the operation (api/execution.py).
 
 Principals: an operator bearer token, an institution's signed headers, or a
 person's session cookie. Anonymous requests may only log in or accept an
@@ -12,45 +12,26 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import secrets
 from pathlib import Path
-from typing import Any
 
-from graphql import FieldNode, GraphQLSyntaxError, OperationDefinitionNode, parse
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.types import Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.http.ides import get_graphql_ide_html
 
 from ..services import access
 from ..services.principals import ANONYMOUS, Principal
 from . import ids
 from .context import SESSION_COOKIE, Context, Services
 from .errors import language
+from .execution import Executor
+from .requests import GraphQLRequest, RequestRefused, is_json, read_request
 from .schema import schema
 
 log = logging.getLogger("imaging_billing.api")
 MAX_BODY = 2 * 1024 * 1024
 ANONYMOUS_FIELDS = frozenset({"login", "acceptInvitation", "__typename"})
-
-
-class BillingGraphQL(GraphQL[Context, None]):
-    def __init__(self, services: Services) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
-        self.services = services
-
-    async def get_context(self, request: Any, response: Any) -> Context:
-        state = request.scope["state"]
-        client = request.scope.get("client")
-        return Context(
-            services=self.services,
-            principal=state["principal"],
-            lang=language(request.headers.get("accept-language")),
-            request_id=state["request_id"],
-            client_address=client[0] if client else "-",
-            response=response,
-            session_token=state.get("session_token"),
-        )
 
 
 def _unauthenticated(
@@ -85,29 +66,16 @@ async def _institution(services: Services, request: Request, body: bytes) -> Pri
     return await services.auth.institution(pk, signed_id, timestamp, body, signature, now_ms)
 
 
-def only_anonymous_fields(body: bytes) -> bool:
-    """True when every operation in the request selects only login-type fields."""
-    try:
-        document = parse(json.loads(body).get("query") or "")
-    except (ValueError, AttributeError, GraphQLSyntaxError):
-        return False
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    return bool(operations) and all(
-        isinstance(node, FieldNode) and node.name.value in ANONYMOUS_FIELDS
-        for operation in operations
-        for node in operation.selection_set.selections
-    )
-
-
 class GraphQLEndpoint:
     def __init__(self, services: Services, graphiql_page: Path | None = None) -> None:
         self.services = services
-        self.graphql = BillingGraphQL(services)
+        self.executor = Executor(schema._schema)  # noqa: SLF001 - graphql-core's schema
         self.graphiql_page = graphiql_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
+        headers = request.headers
+        request_id = headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
         if request.method == "GET" and "query" not in request.query_params:
             await self._ide(scope, receive, send)
             return
@@ -117,18 +85,56 @@ class GraphQLEndpoint:
                 scope, receive, send
             )
             return
-        principal, session_token, refusal = await self._principal(request, body, request_id)
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            return
-        scope.setdefault("state", {})
-        scope["state"].update(
-            principal=principal, request_id=request_id, session_token=session_token
+        lang = language(headers.get("accept-language"))
+        response = await self._answer(request, body, request_id, lang)
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request, body: bytes, request_id: str, lang: str) -> Response:
+        try:
+            graphql_request: GraphQLRequest | None = read_request(
+                request.method, request.headers.get("content-type", ""), body, request.query_params
+            )
+            refusal = None
+        except RequestRefused as refused:
+            graphql_request, refusal = None, refused
+        # Credentials first: an unauthenticated caller learns nothing about its request.
+        principal, session_token, denied = await self._principal(
+            request, body, request_id, graphql_request
         )
-        await self.graphql(scope, _replay(body), send)
+        if denied is not None:
+            return denied
+        if graphql_request is None:
+            assert refusal is not None
+            return _refused(refusal, lang, request_id)
+        cookies = Response()  # what login and logout set, copied onto the answer
+        client = request.scope.get("client")
+        context = Context(
+            services=self.services,
+            principal=principal,
+            lang=lang,
+            request_id=request_id,
+            client_address=client[0] if client else "-",
+            response=cookies,
+            session_token=session_token,
+        )
+        try:
+            outcome = await self.executor.run(graphql_request, context)
+        except RequestRefused as refused:
+            return _refused(refused, lang, request_id)
+        response = Response(
+            json.dumps(outcome.payload, separators=(",", ":")),
+            outcome.status,
+            media_type="application/json",
+        )
+        response.headers.raw.extend(h for h in cookies.headers.raw if h[0] == b"set-cookie")
+        return response
 
     async def _principal(
-        self, request: Request, body: bytes, request_id: str
+        self,
+        request: Request,
+        body: bytes,
+        request_id: str,
+        graphql_request: GraphQLRequest | None,
     ) -> tuple[Principal, str | None, Response | None]:
         services = self.services
         bearer = request.headers.get("authorization", "")
@@ -140,9 +146,7 @@ class GraphQLEndpoint:
             return (found or ANONYMOUS), None, None if found else _unauthenticated(request_id)
         token = request.cookies.get(SESSION_COOKIE)
         if token:
-            if request.method == "POST" and not request.headers.get("content-type", "").startswith(
-                "application/json"
-            ):
+            if request.method == "POST" and not is_json(request.headers.get("content-type", "")):
                 return (
                     ANONYMOUS,
                     None,
@@ -161,7 +165,11 @@ class GraphQLEndpoint:
             found = await access.session_principal(services.db, token, services.clock.now())
             if found is not None:
                 return found, token, None
-        if request.method == "POST" and only_anonymous_fields(body):
+        if (
+            graphql_request is not None
+            and not graphql_request.via_get
+            and self.executor.selects_only(graphql_request, ANONYMOUS_FIELDS)
+        ):
             return ANONYMOUS, None, None
         return ANONYMOUS, None, _unauthenticated(request_id)
 
@@ -170,18 +178,10 @@ class GraphQLEndpoint:
         if self.graphiql_page is not None and self.graphiql_page.is_file():
             await FileResponse(self.graphiql_page)(scope, receive, send)
             return
-        await self.graphql(scope, receive, send)
+        await HTMLResponse(get_graphql_ide_html("graphiql"))(scope, receive, send)
 
 
-def _replay(body: bytes) -> Receive:
-    """The body was read for the signature; give Strawberry the same bytes."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
+def _refused(refused: RequestRefused, lang: str, request_id: str) -> Response:
+    return JSONResponse(
+        refused.payload(lang, request_id), status_code=refused.status, headers=refused.headers
+    )

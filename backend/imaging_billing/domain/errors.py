@@ -174,6 +174,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Too many requests: slow down and retry shortly",
     ),
     "FORBIDDEN": ("无权执行此操作", "You are not allowed to do this"),
+    # Requests that cannot be read as one GraphQL operation (api/requests.py).
+    "REQUEST_CONTENT_TYPE": (
+        "请使用 Content-Type: application/json",
+        "Use Content-Type: application/json",
+    ),
+    "REQUEST_NOT_JSON": ("请求不是有效的 JSON", "The request is not valid JSON"),
+    "REQUEST_SHAPE": (
+        "请求须为一个 JSON 对象：字符串 query，可选的对象 variables 和字符串 operationName",
+        "Send one JSON object: a string `query`, optionally an object `variables` and a string"
+        " `operationName`",
+    ),
+    "OPERATION_NAME_REQUIRED": (
+        "文档含多个操作时须给出 operationName",
+        "The document holds several operations: give `operationName`",
+    ),
+    "OPERATION_UNKNOWN": (
+        "文档中没有名为 {name} 的操作",
+        "The document has no operation named {name}",
+    ),
+    "GET_RUNS_QUERIES_ONLY": (
+        "GET 只能执行查询；变更请用 POST",
+        "GET runs queries only: send mutations by POST",
+    ),
     "THRESHOLD_INVALID": ("余量提醒阈值须为非负整数", "The low-balance threshold must be >= 0"),
 }
 

@@ -1,0 +1,135 @@
+"""Running one GraphQL operation, and what every operation goes through.
+
+Strawberry defines the schema (types, resolvers, scalars); graphql-core runs it.
+Around execution, in order: the document parsed (token limit) and validated
+(graphql-core's and Strawberry's rules, depth and alias limits) once per distinct
+query text; the operation chosen (GET runs queries only); its cost charged to the
+principal's budget (THROTTLED); after execution, unexpected errors masked and
+mutations audited. One plain function rather than Strawberry's view and extension
+hooks: on the upload hot path those hooks cost more than recording the upload.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from inspect import isawaitable
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+)
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.schema.schema import validate_document
+
+from . import audit
+from .context import Context
+from .cost import charge
+from .errors import mask_errors
+from .requests import GraphQLRequest, RequestRefused
+
+MAX_TOKENS = 20_000
+# Documents longer than this are parsed every time instead of kept: the cache holds
+# what clients send again and again, not whatever a caller can make it hold.
+MAX_CACHED_QUERY = 16_384
+RULES = (
+    *specified_rules,
+    *QueryDepthLimiter(max_depth=10).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A query text, parsed and validated: the document, or why it cannot run."""
+
+    document: DocumentNode | None
+    errors: tuple[GraphQLError, ...] = ()
+
+
+@dataclass
+class Outcome:
+    status: int
+    payload: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Executor:
+    def __init__(self, graphql_schema: GraphQLSchema, cache_size: int = 256) -> None:
+        self.schema = graphql_schema
+        self._cached = functools.lru_cache(maxsize=cache_size)(self._prepare)
+
+    def prepare(self, query: str) -> Prepared:
+        if len(query) > MAX_CACHED_QUERY:
+            return self._prepare(query)
+        return self._cached(query)
+
+    def _prepare(self, query: str) -> Prepared:
+        try:
+            document = parse(query, max_tokens=MAX_TOKENS)
+        except GraphQLError as error:
+            return Prepared(None, (error,))
+        errors = validate_document(self.schema, document, RULES)
+        return Prepared(None if errors else document, tuple(errors))
+
+    async def run(self, request: GraphQLRequest, context: Context) -> Outcome:
+        prepared = self.prepare(request.query)
+        document = prepared.document
+        if document is None:
+            return Outcome(200, {"data": None, "errors": [e.formatted for e in prepared.errors]})
+        operation = get_operation_ast(document, request.operation_name)
+        if operation is None:
+            if request.operation_name is None:
+                raise RequestRefused(400, "OPERATION_NAME_REQUIRED")
+            raise RequestRefused(400, "OPERATION_UNKNOWN", name=request.operation_name)
+        if request.via_get and operation.operation is not OperationType.QUERY:
+            raise RequestRefused(405, "GET_RUNS_QUERIES_ONLY", headers={"Allow": "POST"})
+
+        cost, refusal = charge(context, document, operation, request.variables)
+        extensions = {"cost": cost}
+        if refusal is not None:
+            errors = [refusal.formatted]
+            return Outcome(200, {"data": None, "errors": errors, "extensions": extensions})
+
+        result = execute(
+            self.schema,
+            document,
+            context_value=context,
+            variable_values=request.variables,
+            operation_name=request.operation_name,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+        )
+        if isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        mask_errors(result, context)
+        if operation.operation is OperationType.MUTATION:
+            await audit.record(context, self.schema, operation, request.variables, result)
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [error.formatted for error in result.errors]
+        payload["extensions"] = extensions
+        return Outcome(200, payload)
+
+    def selects_only(self, request: GraphQLRequest, fields: frozenset[str]) -> bool:
+        """True when every operation of the document selects only these root fields."""
+        document = self.prepare(request.query).document
+        if document is None:
+            return False
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        return bool(operations) and all(
+            isinstance(node, FieldNode) and node.name.value in fields
+            for operation in operations
+            for node in operation.selection_set.selections
+        )

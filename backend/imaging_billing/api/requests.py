@@ -1,0 +1,86 @@
+"""Reading a GraphQL request off HTTP: a JSON body by POST, or query parameters by GET.
+
+One operation per request (no batching). A request that cannot be read is refused
+with a status and a coded message in both languages, before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from ..domain.errors import MESSAGES
+
+
+@dataclass(frozen=True)
+class GraphQLRequest:
+    query: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    operation_name: str | None = None
+    via_get: bool = False
+
+
+class RequestRefused(Exception):
+    def __init__(
+        self, status: int, code: str, *, headers: dict[str, str] | None = None, **params: Any
+    ) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.headers = headers or {}
+        self.message_zh, self.message_en = (m.format(**params) for m in MESSAGES[code])
+
+    def payload(self, lang: str, request_id: str) -> dict[str, Any]:
+        return {
+            "errors": [
+                {
+                    "message": self.message_en if lang == "en" else self.message_zh,
+                    "extensions": {
+                        "code": self.code,
+                        "messageZh": self.message_zh,
+                        "messageEn": self.message_en,
+                        "requestId": request_id,
+                    },
+                }
+            ]
+        }
+
+
+def is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def read_request(
+    method: str, content_type: str, body: bytes, params: QueryParams
+) -> GraphQLRequest:
+    if method == "GET":
+        variables: Any = params.get("variables")
+        if variables:
+            variables = _json(variables)
+        return _request(params.get("query"), variables, params.get("operationName"), True)
+    if not is_json(content_type):
+        raise RequestRefused(415, "REQUEST_CONTENT_TYPE")
+    data = _json(body)
+    if not isinstance(data, dict):
+        raise RequestRefused(400, "REQUEST_SHAPE")
+    return _request(data.get("query"), data.get("variables"), data.get("operationName"), False)
+
+
+def _json(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise RequestRefused(400, "REQUEST_NOT_JSON") from error
+
+
+def _request(query: Any, variables: Any, operation_name: Any, via_get: bool) -> GraphQLRequest:
+    if not isinstance(query, str) or not query.strip():
+        raise RequestRefused(400, "REQUEST_SHAPE")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestRefused(400, "REQUEST_SHAPE")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestRefused(400, "REQUEST_SHAPE")
+    return GraphQLRequest(query, variables or {}, operation_name or None, via_get)
