@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.exams import ARREARS_GRACE
 from .tables import account, agreement, institution
 
+# Built once: building a statement and its cache key costs more than running it on
+# SQLite, and these run in every upload's transaction.
+_LOCK_ACCOUNT = (
+    sa.select(account).where(account.c.id == sa.bindparam("account_id")).with_for_update()
+)
+
 
 async def insert_account(conn: AsyncConnection, *, name: str, now: datetime) -> int:
     result = await conn.execute(
@@ -32,8 +38,7 @@ async def lock_account(conn: AsyncConnection, account_id: int) -> Row[Any] | Non
     interleave two allocations. SQLite: the IMMEDIATE write transaction already
     holds the database's single write lock (FOR UPDATE compiles to nothing).
     """
-    stmt = sa.select(account).where(account.c.id == account_id).with_for_update()
-    return (await conn.execute(stmt)).first()
+    return (await conn.execute(_LOCK_ACCOUNT, {"account_id": account_id})).first()
 
 
 async def update_account(conn: AsyncConnection, account_id: int, **values: Any) -> None:

@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .access_tables import audit_record
 
+_INSERT = audit_record.insert()  # built once: appended to with every mutation
+
 
 async def append(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(audit_record.insert(), list(rows))
+        await conn.execute(_INSERT, list(rows))
 
 
 def _where(

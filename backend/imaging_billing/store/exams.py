@@ -12,14 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import exam
 
+# Built once (see accounts._LOCK_ACCOUNT): the upload path runs these per transaction.
+_BY_UIDS = sa.select(exam).where(
+    exam.c.account_id == sa.bindparam("account_id"),
+    exam.c.study_uid.in_(sa.bindparam("uids", expanding=True)),
+)
+_INSERT = exam.insert().returning(*exam.c)
+
 
 async def find_by_uids(
     conn: AsyncConnection, account_id: int, uids: Sequence[str]
 ) -> dict[str, Row[Any]]:
     if not uids:
         return {}
-    stmt = sa.select(exam).where(exam.c.account_id == account_id, exam.c.study_uid.in_(uids))
-    return {row.study_uid: row for row in (await conn.execute(stmt)).all()}
+    rows = (await conn.execute(_BY_UIDS, {"account_id": account_id, "uids": list(uids)})).all()
+    return {row.study_uid: row for row in rows}
 
 
 async def insert_exams(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Row[Any]]:
@@ -27,8 +34,7 @@ async def insert_exams(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
     input order makes SQLAlchemy send one INSERT per row on SQLite)."""
     if not rows:
         return []
-    stmt = exam.insert().returning(*exam.c)
-    return list((await conn.execute(stmt, list(rows))).all())
+    return list((await conn.execute(_INSERT, list(rows))).all())
 
 
 async def get_exam(conn: AsyncConnection, exam_id: int) -> Row[Any] | None:

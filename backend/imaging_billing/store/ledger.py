@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import ledger_entry
 
+_INSERT = ledger_entry.insert()  # built once: appended to in every upload's transaction
+
 
 async def append(conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
     if entries:
-        await conn.execute(ledger_entry.insert(), list(entries))
+        await conn.execute(_INSERT, list(entries))
 
 
 def _filtered(

@@ -13,6 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.exams import Lot
 from .tables import exam_lot
 
+# Built once (see accounts._LOCK_ACCOUNT): the upload path runs these per transaction.
+_USABLE = sa.select(exam_lot).where(
+    exam_lot.c.account_id == sa.bindparam("account_id"),
+    exam_lot.c.expires_at > sa.bindparam("now"),
+    exam_lot.c.used < exam_lot.c.quantity,
+)
+_ADD_USED = (
+    exam_lot.update()
+    .where(exam_lot.c.id == sa.bindparam("lot_id"))
+    .values(used=exam_lot.c.used + sa.bindparam("delta"))
+)
+
 
 def to_lot(row: Row[Any]) -> Lot:
     return Lot(
@@ -36,12 +48,8 @@ async def get_lot(conn: AsyncConnection, lot_id: int) -> Row[Any] | None:
 
 async def usable_lots(conn: AsyncConnection, account_id: int, now: datetime) -> list[Lot]:
     """Unexpired lots with a remainder, the only ones an upload can draw from."""
-    stmt = sa.select(exam_lot).where(
-        exam_lot.c.account_id == account_id,
-        exam_lot.c.expires_at > now,
-        exam_lot.c.used < exam_lot.c.quantity,
-    )
-    return [to_lot(row) for row in (await conn.execute(stmt)).all()]
+    rows = (await conn.execute(_USABLE, {"account_id": account_id, "now": now})).all()
+    return [to_lot(row) for row in rows]
 
 
 async def account_lots(conn: AsyncConnection, account_id: int) -> list[Row[Any]]:
@@ -74,12 +82,7 @@ async def add_used(conn: AsyncConnection, deltas: dict[int, int]) -> None:
     """Add to each lot's cached `used` counter in one executemany."""
     if not deltas:
         return
-    stmt = (
-        exam_lot.update()
-        .where(exam_lot.c.id == sa.bindparam("lot_id"))
-        .values(used=exam_lot.c.used + sa.bindparam("delta"))
-    )
-    await conn.execute(stmt, [{"lot_id": k, "delta": v} for k, v in deltas.items()])
+    await conn.execute(_ADD_USED, [{"lot_id": k, "delta": v} for k, v in deltas.items()])
 
 
 async def expired_unswept(conn: AsyncConnection, now: datetime, limit: int) -> list[Row[Any]]:

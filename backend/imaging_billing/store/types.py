@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,13 @@ def _aware_utc(value: Any) -> datetime:
 def _sqlite_text(value: Any) -> str | None:
     if value is None:
         return None
+    return _utc_text(value)
+
+
+# A batch binds the same few instants thousands of times (its `now`, the storage end
+# of a whole lot's draw): converting each distinct one once is most of the saving.
+@functools.lru_cache(maxsize=4096)
+def _utc_text(value: datetime) -> str:
     utc = _aware_utc(value)
     return _SQLITE_FORMAT % (
         utc.year,
@@ -37,6 +45,11 @@ def _sqlite_text(value: Any) -> str | None:
 def _sqlite_instant(value: Any) -> datetime | None:
     if value is None:
         return None
+    return _utc_instant(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_instant(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
