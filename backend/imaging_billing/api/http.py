@@ -10,6 +10,7 @@ A browser's plain GET of /graphql gets the GraphiQL page, which holds no data.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import secrets
@@ -32,6 +33,11 @@ from .schema import schema
 log = logging.getLogger("imaging_billing.api")
 MAX_BODY = 2 * 1024 * 1024
 ANONYMOUS_FIELDS = frozenset({"login", "acceptInvitation", "__typename"})
+# Request ids: unique per process by a random prefix, then a counter (ids need not be
+# secret; they join a client's report to the log).
+_REQUEST_PREFIX = secrets.token_hex(4)
+_REQUEST_NUMBERS = itertools.count(1)
+_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _unauthenticated(
@@ -75,7 +81,9 @@ class GraphQLEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         headers = request.headers
-        request_id = headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
+        request_id = (
+            headers.get("x-request-id", "")[:64] or f"{_REQUEST_PREFIX}{next(_REQUEST_NUMBERS):x}"
+        )
         if request.method == "GET" and "query" not in request.query_params:
             await self._ide(scope, receive, send)
             return
@@ -122,7 +130,7 @@ class GraphQLEndpoint:
         except RequestRefused as refused:
             return _refused(refused, lang, request_id)
         response = Response(
-            json.dumps(outcome.payload, separators=(",", ":")),
+            _JSON.encode(outcome.payload),
             outcome.status,
             media_type="application/json",
         )
