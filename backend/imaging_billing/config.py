@@ -27,6 +27,8 @@ class Settings:
     payment_callback_secret: str | None = None
     # Audit records are kept this long (never less than 180 days).
     audit_retention_days: int = 400
+    # The served process's garbage collector, set at start-up (see runtime.py).
+    tune_gc: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
