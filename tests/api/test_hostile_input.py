@@ -636,6 +636,7 @@ async def test_a_3_mb_body_is_refused_with_413(services: Services, api: Api) -> 
     )
     # then it is refused as too large, and the server still answers
     assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
     await healthy(api, token)
 
 

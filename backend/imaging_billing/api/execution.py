@@ -12,7 +12,7 @@ hooks: on the upload hot path those hooks cost more than recording the upload.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any
 
@@ -58,11 +58,10 @@ class Prepared:
     errors: tuple[GraphQLError, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     status: int
     payload: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Executor:

@@ -88,13 +88,11 @@ class GraphQLEndpoint:
             await self._ide(scope, receive, send)
             return
         body = await request.body()
-        if len(body) > MAX_BODY:
-            await JSONResponse({"errors": [{"message": "Request too large"}]}, 413)(
-                scope, receive, send
-            )
-            return
         lang = language(headers.get("accept-language"))
-        response = await self._answer(request, body, request_id, lang)
+        if len(body) > MAX_BODY:
+            response = _refused(RequestRefused(413, "REQUEST_TOO_LARGE"), lang, request_id)
+        else:
+            response = await self._answer(request, body, request_id, lang)
         await response(scope, receive, send)
 
     async def _answer(self, request: Request, body: bytes, request_id: str, lang: str) -> Response:
@@ -155,21 +153,8 @@ class GraphQLEndpoint:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             if request.method == "POST" and not is_json(request.headers.get("content-type", "")):
-                return (
-                    ANONYMOUS,
-                    None,
-                    JSONResponse(
-                        {
-                            "errors": [
-                                {
-                                    "message": "Use Content-Type: application/json",
-                                    "extensions": {"code": "CSRF"},
-                                }
-                            ]
-                        },
-                        status_code=415,
-                    ),
-                )
+                lang = language(request.headers.get("accept-language"))
+                return ANONYMOUS, None, _refused(RequestRefused(415, "CSRF"), lang, request_id)
             found = await access.session_principal(services.db, token, services.clock.now())
             if found is not None:
                 return found, token, None

@@ -179,6 +179,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "请使用 Content-Type: application/json",
         "Use Content-Type: application/json",
     ),
+    "CSRF": (
+        "以会话 Cookie 发送的请求须使用 Content-Type: application/json",
+        "A request with a session cookie must use Content-Type: application/json",
+    ),
+    "REQUEST_TOO_LARGE": ("请求体超过 2 MiB", "The request body is larger than 2 MiB"),
     "REQUEST_NOT_JSON": ("请求不是有效的 JSON", "The request is not valid JSON"),
     "REQUEST_SHAPE": (
         "请求须为一个 JSON 对象：字符串 query，可选的对象 variables 和字符串 operationName",
