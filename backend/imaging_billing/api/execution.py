@@ -3,10 +3,11 @@
 Strawberry defines the schema (types, resolvers, scalars); graphql-core runs it.
 Around execution, in order: the document parsed (token limit) and validated
 (graphql-core's and Strawberry's rules, depth and alias limits) once per distinct
-query text (what Strawberry's ParserCache and ValidationCache do); the operation chosen (GET runs queries only); its cost charged to the
-principal's budget (THROTTLED); after execution, unexpected errors masked and
-mutations audited. One plain function rather than Strawberry's view and extension
-hooks: on the upload hot path those hooks cost more than recording the upload.
+query text, as Strawberry's ParserCache and ValidationCache do; the operation
+chosen (GET runs queries only); its cost charged to the principal's budget
+(THROTTLED); after execution, unexpected errors masked and mutations audited.
+One plain function rather than Strawberry's view and extension hooks: on the
+upload hot path those hooks cost more than recording the upload.
 """
 
 from __future__ import annotations
