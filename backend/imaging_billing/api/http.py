@@ -105,7 +105,7 @@ class GraphQLEndpoint:
             graphql_request, refusal = None, refused
         # Credentials first: an unauthenticated caller learns nothing about its request.
         principal, session_token, denied = await self._principal(
-            request, body, request_id, graphql_request
+            request, body, request_id, lang, graphql_request
         )
         if denied is not None:
             return denied
@@ -140,6 +140,7 @@ class GraphQLEndpoint:
         request: Request,
         body: bytes,
         request_id: str,
+        lang: str,
         graphql_request: GraphQLRequest | None,
     ) -> tuple[Principal, str | None, Response | None]:
         services = self.services
@@ -153,7 +154,6 @@ class GraphQLEndpoint:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             if request.method == "POST" and not is_json(request.headers.get("content-type", "")):
-                lang = language(request.headers.get("accept-language"))
                 return ANONYMOUS, None, _refused(RequestRefused(415, "CSRF"), lang, request_id)
             found = await access.session_principal(services.db, token, services.clock.now())
             if found is not None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from ..domain.errors import MESSAGES
+from ..domain.errors import RuleViolation
 
 
 @dataclass(frozen=True)
@@ -29,19 +29,19 @@ class RequestRefused(Exception):
     ) -> None:
         super().__init__(code)
         self.status = status
-        self.code = code
+        self.rule = RuleViolation(code, params=params)
         self.headers = headers or {}
-        self.message_zh, self.message_en = (m.format(**params) for m in MESSAGES[code])
 
     def payload(self, lang: str, request_id: str) -> dict[str, Any]:
+        rule = self.rule
         return {
             "errors": [
                 {
-                    "message": self.message_en if lang == "en" else self.message_zh,
+                    "message": rule.message_en if lang == "en" else rule.message_zh,
                     "extensions": {
-                        "code": self.code,
-                        "messageZh": self.message_zh,
-                        "messageEn": self.message_en,
+                        "code": rule.code,
+                        "messageZh": rule.message_zh,
+                        "messageEn": rule.message_en,
                         "requestId": request_id,
                     },
                 }

@@ -12,6 +12,7 @@ PostgreSQL: one engine; the services lock the account row (`lock_account`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -81,13 +82,9 @@ class Database:
         On SQLite write transactions take turns here rather than in SQLite's lock:
         the connection runs on the loop's thread, so waiting for SQLite's lock
         would hold up the loop and with it the transaction being waited for."""
-        if not self.is_sqlite:
-            async with self.write_engine.begin() as conn:
-                yield conn
-            return
-        async with self._turn():
-            async with self.write_engine.begin() as conn:
-                yield conn
+        turn = self._turn() if self.is_sqlite else contextlib.nullcontext()
+        async with turn, self.write_engine.begin() as conn:
+            yield conn
 
     def _turn(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
