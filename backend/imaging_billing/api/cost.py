@@ -9,7 +9,7 @@ in the process: with several API instances each enforces its own share.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -75,7 +75,7 @@ def query_cost(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    return _selection_cost(operation.selection_set, fragments, variables, 0)
+    return _Costing(fragments, variables).cost(operation.selection_set)
 
 
 def _first(node: FieldNode, variables: dict[str, Any]) -> int:
@@ -91,25 +91,49 @@ def _first(node: FieldNode, variables: dict[str, Any]) -> int:
     return 1
 
 
-def _selection_cost(
-    selection: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any],
-    depth: int,
-) -> int:
-    if selection is None or depth > 20:
-        return 0
-    total = 0
-    for node in selection.selections:
-        if isinstance(node, FieldNode):
-            children = _selection_cost(node.selection_set, fragments, variables, depth + 1)
-            total += 1 + _first(node, variables) * children
-        elif isinstance(node, InlineFragmentNode):
-            total += _selection_cost(node.selection_set, fragments, variables, depth + 1)
-        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
-            fragment = fragments[node.name.value]
-            total += _selection_cost(fragment.selection_set, fragments, variables, depth + 1)
-    return total
+@dataclass
+class _Costing:
+    """Each fragment costed once, however often it is spread: linear in the document.
+    A spread inside a cycle costs nothing (validation has refused cycles already)."""
+
+    fragments: dict[str, FragmentDefinitionNode]
+    variables: dict[str, Any]
+    costs: dict[str, int] = field(default_factory=dict)
+    visiting: set[str] = field(default_factory=set)
+
+    def cost(self, selection: SelectionSetNode | None) -> int:
+        if selection is None:
+            return 0
+        total = 0
+        for node in selection.selections:
+            if isinstance(node, FieldNode):
+                children = self.cost(node.selection_set)
+                total += 1 + _first(node, self.variables) * children
+            elif isinstance(node, InlineFragmentNode):
+                total += self.cost(node.selection_set)
+            elif isinstance(node, FragmentSpreadNode):
+                total += self._fragment(node.name.value)
+        return total
+
+    def _fragment(self, name: str) -> int:
+        if name in self.costs:
+            return self.costs[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.visiting:
+            return 0
+        self.visiting.add(name)
+        self.costs[name] = self.cost(fragment.selection_set)
+        self.visiting.discard(name)
+        return self.costs[name]
+
+
+def bucket_key(context: Any) -> str:
+    """Whose budget pays: a principal's own; anonymous callers' per client address, so
+    one caller emptying its bucket does not throttle everyone else's logins."""
+    principal = context.principal
+    if principal.role is Role.ANONYMOUS:
+        return f"anonymous@{context.client_address}"
+    return str(principal.actor)
 
 
 def charge(
@@ -125,7 +149,7 @@ def charge(
     principal = context.principal
     limits = GATEWAYS if principal.role is Role.INSTITUTION else PEOPLE
     cost = query_cost(document, operation, variables)
-    allowed, available = budgets.take(principal.actor, cost, limits)
+    allowed, available = budgets.take(bucket_key(context), cost, limits)
     shown = {
         "requestedQueryCost": cost,
         "throttleStatus": {

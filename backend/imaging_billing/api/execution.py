@@ -1,9 +1,10 @@
 """Running one GraphQL operation, and what every operation goes through.
 
 Strawberry defines the schema (types, resolvers, scalars); graphql-core runs it.
-Around execution, in order: the document parsed (token limit) and validated
-(graphql-core's and Strawberry's rules, depth and alias limits) once per distinct
-query text, as Strawberry's ParserCache and ValidationCache do; the operation
+Around execution, in order: the document parsed and measured (api/shape.py: length,
+tokens, fragments, fields, depth and aliases, in linear time) then validated
+(graphql-core's rules) once per distinct query text, as Strawberry's ParserCache and
+ValidationCache do; the operation
 chosen (GET runs queries only); its cost charged to the principal's budget
 (THROTTLED); after execution, unexpected errors masked and mutations audited.
 One plain function rather than Strawberry's view and extension hooks: on the
@@ -20,18 +21,14 @@ from typing import Any
 from graphql import (
     DocumentNode,
     ExecutionResult,
-    FieldNode,
     GraphQLError,
     GraphQLSchema,
-    OperationDefinitionNode,
     OperationType,
     execute,
     get_operation_ast,
-    parse,
     specified_rules,
 )
 from strawberry.execution.is_awaitable import optimized_is_awaitable
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.schema import validate_document
 
 from . import audit
@@ -39,16 +36,12 @@ from .context import Context
 from .cost import charge
 from .errors import mask_errors
 from .requests import GraphQLRequest, RequestRefused
+from .shape import ShapeRefused, check_shape, parse_within_limits
 
-MAX_TOKENS = 20_000
 # Documents longer than this are parsed every time instead of kept: the cache holds
 # what clients send again and again, not whatever a caller can make it hold.
 MAX_CACHED_QUERY = 16_384
-RULES = (
-    *specified_rules,
-    *QueryDepthLimiter(max_depth=10).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
-)
+RULES = tuple(specified_rules)
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,10 @@ class Executor:
 
     def _prepare(self, query: str) -> Prepared:
         try:
-            document = parse(query, max_tokens=MAX_TOKENS)
+            document = parse_within_limits(query)
+            check_shape(document)
+        except ShapeRefused as refused:
+            return Prepared(None, (refused.as_graphql_error(),))
         except GraphQLError as error:
             return Prepared(None, (error,))
         errors = validate_document(self.schema, document, RULES)
@@ -121,15 +117,3 @@ class Executor:
             payload["errors"] = [error.formatted for error in result.errors]
         payload["extensions"] = extensions
         return Outcome(200, payload)
-
-    def selects_only(self, request: GraphQLRequest, fields: frozenset[str]) -> bool:
-        """True when every operation of the document selects only these root fields."""
-        document = self.prepare(request.query).document
-        if document is None:
-            return False
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        return bool(operations) and all(
-            isinstance(node, FieldNode) and node.name.value in fields
-            for operation in operations
-            for node in operation.selection_set.selections
-        )

@@ -2,7 +2,8 @@
 
 Principals: an operator bearer token, an institution's signed headers, or a
 person's session cookie. Anonymous requests may only log in or accept an
-invitation; anything else gets the authentication error and nothing more.
+invitation; anything else gets the authentication error and nothing more, judged
+on a small parse before anything is validated (api/shape.py).
 CSRF: a cookie session's POST must be `application/json` (a form cannot send
 that cross-site without a preflight), and GET never runs mutations.
 A browser's plain GET of /graphql gets the GraphiQL page, which holds no data.
@@ -29,6 +30,7 @@ from .errors import language
 from .execution import Executor
 from .requests import GraphQLRequest, RequestRefused, is_json, read_request
 from .schema import schema
+from .shape import anonymous_allowed
 
 log = logging.getLogger("imaging_billing.api")
 MAX_BODY = 2 * 1024 * 1024
@@ -161,7 +163,7 @@ class GraphQLEndpoint:
         if (
             graphql_request is not None
             and not graphql_request.via_get
-            and self.executor.selects_only(graphql_request, ANONYMOUS_FIELDS)
+            and anonymous_allowed(graphql_request.query, ANONYMOUS_FIELDS)
         ):
             return ANONYMOUS, None, None
         return ANONYMOUS, None, _unauthenticated(request_id)

@@ -203,6 +203,44 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "GET runs queries only: send mutations by POST",
     ),
     "THRESHOLD_INVALID": ("余量提醒阈值须为非负整数", "The low-balance threshold must be >= 0"),
+    # The shape of a GraphQL document, refused before validation (api/shape.py).
+    "QUERY_TOO_LONG": (
+        "查询文本超过 {limit} 个字符；数据请放在 variables 中",
+        "The query text is longer than {limit} characters: send data in `variables`",
+    ),
+    "QUERY_TOO_MANY_TOKENS": (
+        "查询超过 {limit} 个词法单元",
+        "The query has more than {limit} tokens",
+    ),
+    "TOO_MANY_FRAGMENTS": (
+        "查询定义的片段超过 {limit} 个",
+        "The query defines more than {limit} fragments",
+    ),
+    "TOO_MANY_FRAGMENT_SPREADS": (
+        "查询展开片段超过 {limit} 次",
+        "The query spreads fragments more than {limit} times",
+    ),
+    "TOO_MANY_FIELDS": (
+        "查询选择的字段超过 {limit} 个",
+        "The query selects more than {limit} fields",
+    ),
+    "DUPLICATE_ROOT_FIELD": (
+        "根字段 {name} 被选择了多次；每次请使用不同的别名",
+        "The root field {name} is selected more than once: give each its own alias",
+    ),
+    "DUPLICATE_FIELD": (
+        "字段 {name} 在同一选择集中出现多次；请只选择一次或使用别名",
+        "The field {name} is selected more than once in one selection set: select it once"
+        " or give each an alias",
+    ),
+    "QUERY_TOO_DEEP": (
+        "查询嵌套超过 {limit} 层",
+        "The query exceeds the maximum depth of {limit} levels",
+    ),
+    "TOO_MANY_ALIASES": (
+        "查询使用的别名超过 {limit} 个",
+        "The query uses more than {limit} aliases",
+    ),
 }
 
 
