@@ -2,6 +2,7 @@
 
     P1 single_ingest ratio=<project/baseline> project=<req/s> baseline=<req/s>
     P2 batch_ingest ratio=<project/baseline> project=<items/s> baseline=<items/s>
+    H1 hostile_validation_ms max=<ms> target=50   (tests/bench/hostile.py, in-process)
 
 Each side gets a fresh migrated and seeded SQLite file (one account, ample lots,
 `--institutions` gateways taking turns), its own uvicorn process (one worker, no
@@ -11,7 +12,9 @@ Afterwards the database is checked: every accepted request recorded its exams,
 each with a ledger entry and a lot draw. Raw wrk outputs and server logs go to
 bench-results/; WARNING lines follow a figure when something was off.
 
-    python -m tests.bench.run [--seconds 10] [--only P1|P2] [--institutions 64]
+H1 runs first, in-process, in a few seconds; `--only H1` runs it alone (no wrk needed).
+
+    python -m tests.bench.run [--seconds 10] [--only P1|P2|H1] [--institutions 64]
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import pool
+from .hostile import measure_h1
 from .seed import Seeded, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -357,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up run (default 2)")
-    parser.add_argument("--only", choices=sorted(FIGURES), help="one figure only")
+    parser.add_argument("--only", choices=[*sorted(FIGURES), "H1"], help="one figure only")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument(
         "--institutions",
@@ -367,11 +371,17 @@ def main(argv: list[str] | None = None) -> int:
         "cost budget (api/cost.py), so 1 measures a single gateway's throttled rate",
     )
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
+    figures = (
+        [] if args.only == "H1" else [FIGURES[args.only]] if args.only else [*FIGURES.values()]
+    )
+    if figures and shutil.which("wrk") is None:
         parser.error("wrk is not installed (make bench installs the Debian package)")
     RESULTS.mkdir(exist_ok=True)
-    figures = [FIGURES[args.only]] if args.only else list(FIGURES.values())
     lines: list[str] = []
+    if args.only in (None, "H1"):
+        for line in measure_h1():
+            print(line, flush=True)  # noqa: T201
+            lines.append(line)
     with tempfile.TemporaryDirectory(prefix="ib-bench-") as tmp:
         for figure in figures:
             runs = {

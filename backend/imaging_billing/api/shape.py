@@ -34,10 +34,11 @@ from ..domain.errors import RuleViolation
 
 # Authenticated callers. The console's largest document (fragments included) has 110
 # tokens, 46 fields and 2 spreads; GraphiQL's introspection query 163 tokens, 67 fields,
-# 4 fragments and 8 spreads. Data travels in `variables`, not in the text. At these caps
-# parsing and validating the worst document takes a few tens of milliseconds.
+# 4 fragments and 8 spreads. Data travels in `variables`, not in the text. graphql-core
+# parses some 5-10 µs per token: at these caps the worst document is parsed, measured
+# and refused (or validated) in a few tens of milliseconds (`make bench`, H1).
 MAX_QUERY_LENGTH = 65_536
-MAX_TOKENS = 2_000
+MAX_TOKENS = 1_000
 MAX_FRAGMENTS = 10
 MAX_SPREADS = 30
 MAX_FIELDS = 500
@@ -45,7 +46,7 @@ MAX_DEPTH = 10  # levels below the root field (graphql-depth-limit's count)
 MAX_ALIASES = 30  # counted as executed: a fragment's aliases once per spread
 # Anonymous callers: `login` or `acceptInvitation` with its fields is some 45 tokens.
 ANONYMOUS_MAX_LENGTH = 4_096
-ANONYMOUS_MAX_TOKENS = 500
+ANONYMOUS_MAX_TOKENS = 200
 
 
 class ShapeRefused(Exception):
