@@ -1,8 +1,10 @@
 """Query cost and a per-principal budget (a leaky bucket, as Shopify's Admin API does).
 
-Each selected field costs 1; a connection's children count `first` times. A request
+Each selected field costs 1; a connection's children count `first` times; a fragment
+counts once per spread (costed once, however often it is spread). A request
 whose cost exceeds what the bucket holds is refused before execution with THROTTLED;
-every response carries `extensions.cost` so clients can pace themselves. Buckets live
+every response carries `extensions.cost` so clients can pace themselves. Anonymous
+callers have a bucket per client address (`bucket_key`). Buckets live
 in the process: with several API instances each enforces its own share.
 """
 
@@ -133,7 +135,8 @@ def bucket_key(context: Any) -> str:
     principal = context.principal
     if principal.role is Role.ANONYMOUS:
         return f"anonymous@{context.client_address}"
-    return str(principal.actor)
+    actor: str = principal.actor
+    return actor
 
 
 def charge(

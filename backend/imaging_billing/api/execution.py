@@ -2,11 +2,11 @@
 
 Strawberry defines the schema (types, resolvers, scalars); graphql-core runs it.
 Around execution, in order: the document parsed and measured (api/shape.py: length,
-tokens, fragments, fields, depth and aliases, in linear time) then validated
-(graphql-core's rules) once per distinct query text, as Strawberry's ParserCache and
-ValidationCache do; the operation
-chosen (GET runs queries only); its cost charged to the principal's budget
-(THROTTLED); after execution, unexpected errors masked and mutations audited.
+tokens, fragments, fields, depth and aliases, in linear time), then validated
+(graphql-core's rules), once per distinct query text, as Strawberry's ParserCache and
+ValidationCache do; the operation chosen (GET runs queries only); its cost charged to
+the principal's budget (THROTTLED); after execution, unexpected errors masked and
+mutations audited.
 One plain function rather than Strawberry's view and extension hooks: on the
 upload hot path those hooks cost more than recording the upload.
 """

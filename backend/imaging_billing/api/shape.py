@@ -151,11 +151,11 @@ def _refuse_duplicate_root_fields(
                 seen.add(name)
             elif isinstance(node, InlineFragmentNode):
                 pending.append(node.selection_set)
-            elif not isinstance(node, FragmentSpreadNode):
-                continue
-            elif node.name.value in fragments and node.name.value not in spread:
-                spread.add(node.name.value)
-                pending.append(fragments[node.name.value].selection_set)
+            elif isinstance(node, FragmentSpreadNode):
+                fragment = fragments.get(node.name.value)
+                if fragment is not None and node.name.value not in spread:
+                    spread.add(node.name.value)
+                    pending.append(fragment.selection_set)
 
 
 @dataclass
@@ -173,8 +173,9 @@ class _Walk:
         self._open: set[str] = set()
 
     def depth(self, selection_set: SelectionSetNode) -> int:
-        """How many levels below the root field the deepest selection lies; introspection
-        fields (`__schema`, `__type`) are not counted, as graphql-depth-limit does not."""
+        """How many levels below the root field the deepest selection lies; what lies
+        below an introspection field (`__schema`, `__type`) is not counted, as in
+        graphql-depth-limit and Strawberry's QueryDepthLimiter."""
         deepest = 0
         for node in selection_set.selections:
             if isinstance(node, FieldNode):
@@ -241,7 +242,8 @@ def _only_once(operation: OperationDefinitionNode, fields: frozenset[str]) -> bo
 
 
 def _fields_only(selection_set: SelectionSetNode) -> bool:
-    """No fragment, inline or spread, anywhere below (the parse is small: recursion is)."""
+    """No fragment, inline or spread, anywhere below (recursing is safe: the document
+    holds at most ANONYMOUS_MAX_TOKENS tokens)."""
     return all(
         isinstance(node, FieldNode)
         and (node.selection_set is None or _fields_only(node.selection_set))
