@@ -37,6 +37,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         writer=IngestWriter(db, clock, settings.ingest_batch_limit),
         auth=Authenticator(db, settings.signature_window_seconds),
+        secure_cookies=settings.cookies_secure,
     )
 
 
