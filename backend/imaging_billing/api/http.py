@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
@@ -28,6 +28,7 @@ from .execution import Executor
 from .request_ids import correlation_id, new_request_id
 from .requests import GraphQLRequest, RequestRefused, is_json, read_body, read_request
 from .schema import schema
+from .security_headers import CDN_IDE, file_page, html_response
 
 log = logging.getLogger("imaging_billing.api")
 MAX_BODY = 2 * 1024 * 1024
@@ -164,9 +165,11 @@ class GraphQLEndpoint:
     async def _ide(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The bundled GraphiQL (no CDN) when the console is built; Strawberry's otherwise."""
         if self.graphiql_page is not None and self.graphiql_page.is_file():
-            await FileResponse(self.graphiql_page)(scope, receive, send)
+            await file_page(self.graphiql_page).response()(scope, receive, send)
             return
-        await HTMLResponse(get_graphql_ide_html("graphiql"))(scope, receive, send)
+        await html_response(get_graphql_ide_html("graphiql").encode(), CDN_IDE)(
+            scope, receive, send
+        )
 
 
 def _refused(refused: RequestRefused, lang: str, request_id: str) -> Response:
