@@ -58,6 +58,8 @@ async def test_a_declared_content_length_over_the_cap_is_refused_before_reading(
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == code
     assert sender.pulled == 0
+    # and the connection is closed after the answer rather than drained for keep-alive
+    assert response.headers["connection"] == "close"
 
 
 @pytest.mark.parametrize(("path", "cap", "code"), ENDPOINTS)
@@ -72,6 +74,7 @@ async def test_a_chunked_body_is_read_only_until_it_passes_the_cap(
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == code
     assert sender.pulled == 17
+    assert response.headers["connection"] == "close"
 
 
 async def test_a_chunked_body_within_the_cap_is_still_answered(

@@ -164,7 +164,9 @@ def payment_callback(services: Services, secret: str | None, window_seconds: int
             call.result = refused.rule.code
             lang = language(request.headers.get("accept-language"))
             response = JSONResponse(
-                refused.payload(lang, call.request_id), status_code=refused.status
+                refused.payload(lang, call.request_id),
+                status_code=refused.status,
+                headers=refused.headers,
             )
         await _audit(services, call)
         response.headers["x-request-id"] = call.request_id

@@ -100,14 +100,17 @@ async def read_body(request: Request, limit: int, code: str = "REQUEST_TOO_LARGE
     A declared Content-Length over the limit is refused before anything is read; a
     chunked (or lying) body is read only until its running total passes the limit.
     """
+    # Closing the connection after the answer stops the server taking in (and throwing
+    # away) the rest of the body, as it would to keep the connection alive.
+    close = {"connection": "close"}
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise RequestRefused(413, code)
+        raise RequestRefused(413, code, headers=close)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise RequestRefused(413, code)
+            raise RequestRefused(413, code, headers=close)
         chunks.append(chunk)
     return b"".join(chunks)
