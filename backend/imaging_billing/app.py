@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -18,6 +19,7 @@ from . import runtime
 from .api.context import Services
 from .api.http import GraphQLEndpoint
 from .api.payments_http import payment_callback
+from .api.security_headers import SecurityHeaders, file_page
 from .config import Settings
 from .services import retention
 from .services.auth import Authenticator
@@ -37,6 +39,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         writer=IngestWriter(db, clock, settings.ingest_batch_limit),
         auth=Authenticator(db, settings.signature_window_seconds),
+        secure_cookies=settings.cookies_secure,
     )
 
 
@@ -88,7 +91,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/payments/callback", callback, methods=["POST"]),
     ]
     routes += _console_routes(settings.console_dir)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.services = services
     return app
 
@@ -99,7 +102,7 @@ def _console_routes(dist: Path) -> list[Route | Mount]:
 
     async def spa(request: Request) -> Response:
         if index.is_file():
-            return FileResponse(index)
+            return file_page(index).response()
         return JSONResponse({"error": "console not built"}, status_code=404)
 
     routes: list[Route | Mount] = []

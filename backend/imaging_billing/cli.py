@@ -6,14 +6,14 @@ import argparse
 import asyncio
 import dataclasses
 import getpass
-import json
 import logging
+import os
 import secrets
 import sys
 from pathlib import Path
 
 from . import demo
-from .config import ROOT, Settings
+from .config import Settings
 from .services import access
 from .services import accounts as account_cases
 from .services.clock import SystemClock
@@ -22,13 +22,36 @@ from .services.sweep import run_sweep
 from .store.db import Database
 from .store.migrate import upgrade
 
-CREDENTIALS = ROOT / "var" / "demo-credentials.json"
-CALLBACK_SECRET = ROOT / "var" / "payment-callback-secret"
+CREDENTIALS = "demo-credentials.json"
+CALLBACK_SECRET = "payment-callback-secret"
+# Everything serve leaves on disk holds secrets: the operator's alone (owner rw only).
+PRIVATE_UMASK = 0o077
+
+
+def _sqlite_file(url: str) -> Path | None:
+    if url.startswith("sqlite") and ":///" in url:
+        return Path(url.split(":///", 1)[1])
+    return None
 
 
 def _ensure_sqlite_dir(url: str) -> None:
-    if url.startswith("sqlite") and ":///" in url:
-        Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    path = _sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def protect_local_state(settings: Settings) -> None:
+    """var/ 0700; its files and the SQLite files (-wal, -shm too) 0600, made so or not."""
+    var = settings.var_dir
+    var.mkdir(mode=0o700, parents=True, exist_ok=True)
+    var.chmod(0o700)
+    files = [path for path in var.iterdir() if path.is_file()]
+    database = _sqlite_file(settings.database_url)
+    if database is not None:
+        files += [Path(f"{database}{suffix}") for suffix in ("", "-wal", "-shm")]
+    for path in files:
+        if path.is_file():
+            path.chmod(0o600)
 
 
 def migrate(settings: Settings) -> None:
@@ -50,11 +73,34 @@ def _callback_secret(settings: Settings) -> Settings:
     """Without PAYMENT_CALLBACK_SECRET, a local secret is made once and kept in var/."""
     if settings.payment_callback_secret:
         return settings
-    if not CALLBACK_SECRET.is_file():
-        CALLBACK_SECRET.parent.mkdir(parents=True, exist_ok=True)
-        CALLBACK_SECRET.write_text(secrets.token_urlsafe(32))
-        CALLBACK_SECRET.chmod(0o600)
-    return dataclasses.replace(settings, payment_callback_secret=CALLBACK_SECRET.read_text())
+    path = settings.var_dir / CALLBACK_SECRET
+    if not path.is_file():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return dataclasses.replace(settings, payment_callback_secret=path.read_text())
+
+
+def _banner(
+    settings: Settings, first_credentials: dict[str, str] | None, secret_file: Path | None
+) -> str:
+    """Where things are; the demo secrets only on the start that made them."""
+    url = f"http://{settings.host}:{settings.port}"
+    credentials = settings.var_dir / CREDENTIALS
+    lines = [
+        f"Console:  {url}/",
+        f"GraphiQL: {url}/graphql",
+        f"Payment callback: {url}/payments/callback",
+    ]
+    if secret_file is not None:
+        lines[-1] += f" (secret in {secret_file})"
+    if first_credentials is not None:
+        lines.append(f"Demo credentials, shown this once (kept in {credentials}):")
+        lines += [f"  {k}: {v}" for k, v in first_credentials.items()]
+    elif credentials.is_file():
+        lines.append(f"Demo credentials: in {credentials} (readable by this user only)")
+    return "\n".join(lines)
 
 
 def serve(settings: Settings) -> None:
@@ -62,23 +108,26 @@ def serve(settings: Settings) -> None:
 
     from .app import create_app
 
+    os.umask(PRIVATE_UMASK)
+    protect_local_state(settings)
+    secret_file = None if settings.payment_callback_secret else settings.var_dir / CALLBACK_SECRET
     settings = _callback_secret(settings)
     migrate(settings)
-    if settings.demo_data:
-        credentials = asyncio.run(_first_start(settings))
-        if credentials is not None:
-            demo.save(CREDENTIALS, credentials)
-    url = f"http://{settings.host}:{settings.port}"
-    lines = [
-        f"Console:  {url}/",
-        f"GraphiQL: {url}/graphql",
-        f"Payment callback: {url}/payments/callback (secret in {CALLBACK_SECRET})",
-    ]
-    if CREDENTIALS.is_file():
-        lines.append(f"Demo credentials ({CREDENTIALS}):")
-        lines += [f"  {k}: {v}" for k, v in json.loads(CREDENTIALS.read_text()).items()]
-    print("\n".join(lines), flush=True)  # noqa: T201 - the operator reads this
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    first = asyncio.run(_first_start(settings)) if settings.demo_data else None
+    if first is not None:
+        demo.save(settings.var_dir / CREDENTIALS, first)
+    protect_local_state(settings)  # the SQLite files migrate has just made
+    print(_banner(settings, first, secret_file), flush=True)  # noqa: T201 - the operator reads this
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # Without FORWARDED_ALLOW_IPS no X-Forwarded-For is believed, from loopback
+        # either (uvicorn's default trusts 127.0.0.1): the socket's address is the client.
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 async def _create_token(settings: Settings, name: str) -> str:
@@ -131,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sweep", help="forfeit expired lots and send due notices")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    os.umask(PRIVATE_UMASK)  # databases and secrets any command makes are private
     settings = Settings.from_env()
     if args.command == "serve":
         serve(settings)

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DB = ROOT / "var" / "imaging-billing.sqlite3"
+DEFAULT_VAR = ROOT / "var"
+DEFAULT_DB = DEFAULT_VAR / "imaging-billing.sqlite3"
+LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 @dataclass(frozen=True)
@@ -29,13 +35,29 @@ class Settings:
     audit_retention_days: int = 400
     # The served process's garbage collector, set at start-up (see runtime.py).
     tune_gc: bool = True
+    # Where `serve` keeps its local state (SQLite file, secrets, demo credentials); 0700.
+    var_dir: Path = DEFAULT_VAR
+    # Proxies whose X-Forwarded-For / -Proto are believed (uvicorn's list syntax, "*" for
+    # any). Unset: no proxy headers at all, the client address is the socket's.
+    forwarded_allow_ips: str | None = None
+    # Session cookies carry `Secure` when set, and whenever the host is not loopback.
+    secure_cookies: bool = False
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.secure_cookies or not is_loopback(self.host)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         base = cls()
+        var_dir = Path(env.get("VAR_DIR") or base.var_dir)
         return cls(
-            database_url=env.get("DATABASE_URL", base.database_url),
+            database_url=env.get("DATABASE_URL")
+            or f"sqlite+aiosqlite:///{var_dir / DEFAULT_DB.name}",
+            var_dir=var_dir,
+            forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS", "").strip() or None,
+            secure_cookies=env.get("SECURE_COOKIES", "0") in ("1", "true", "yes"),
             host=env.get("HOST", base.host),
             port=int(env.get("PORT", base.port)),
             console_dir=Path(env.get("CONSOLE_DIR", str(base.console_dir))),

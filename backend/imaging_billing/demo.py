@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,9 @@ async def load(db: Database, now: datetime) -> dict[str, str]:
 
 
 def save(path: Path, credentials: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(credentials, indent=2, ensure_ascii=False))
+    """Readable by the operator alone, from the moment the file exists."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(json.dumps(credentials, indent=2, ensure_ascii=False))
     path.chmod(0o600)

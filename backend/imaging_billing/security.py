@@ -47,6 +47,7 @@ def signature_valid(
 
 
 def timestamp_fresh(timestamp_ms: str, now_ms: int, window_seconds: int) -> bool:
-    if not timestamp_ms.isdigit() or len(timestamp_ms) > 16:
+    """Unix milliseconds in ASCII digits (`isdigit()` alone takes "²"), within the window."""
+    if not (timestamp_ms.isascii() and timestamp_ms.isdigit()) or len(timestamp_ms) > 16:
         return False
     return abs(int(timestamp_ms) - now_ms) <= window_seconds * 1000

@@ -52,7 +52,7 @@ AUDIT = """query($first: Int!, $acc: ID, $p: String, $op: String, $since: DateTi
            until: $until) {
     totalCount
     edges { node { occurredAt principal role accountId operation arguments result requestId
-                   clientAddress } } } }"""
+                   correlationId clientAddress } } } }"""
 CREDIT = """mutation($acc: ID!) { creditExamLot(accountId: $acc, mode: VOLUME, quantity: 10000,
   contractRef: "C-1") { lot { id } userErrors { code } } }"""
 
@@ -725,7 +725,8 @@ async def test_every_mutation_and_login_attempt_leaves_an_audit_record(
     assert create["accountId"] == people.account_id
     assert create["arguments"] == {"accountId": people.account_id, "name": "East wing"}
     assert create["result"] == "ok"
-    assert create["requestId"] == "req-create-east-wing"
+    assert create["requestId"] == created.headers["x-request-id"]
+    assert create["correlationId"] == "req-create-east-wing"
     assert create["clientAddress"] == "127.0.0.1"
     # and no secret reached the log
     everything = json.dumps(log)

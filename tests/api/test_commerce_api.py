@@ -119,7 +119,7 @@ async def test_callback_with_a_wrong_or_stale_signature_changes_nothing(
     ).status_code == 401
     short = await pay_by_callback(api, clock, order["id"], 1, "p2")
     assert short.status_code == 409
-    assert short.json()["code"] == "PAYMENT_AMOUNT_MISMATCH"
+    assert short.json()["errors"][0]["extensions"]["code"] == "PAYMENT_AMOUNT_MISMATCH"
     shown = (await api.operator(token, ACCOUNT, {"id": account}))["account"]
     assert shown["orders"]["edges"][0]["node"]["state"] == "PENDING_PAYMENT"
     assert shown["examFigures"]["bought"] == 0

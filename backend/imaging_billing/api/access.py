@@ -54,7 +54,10 @@ class AuditRecord(relay.Node):
     operation: str
     arguments: JSON = strawberry.field(description="As given, secrets redacted.")
     result: str = strawberry.field(description="`ok` or the error code.")
-    request_id: str
+    request_id: str = strawberry.field(description="The server's id of the request.")
+    correlation_id: str | None = strawberry.field(
+        description="The client's own `X-Request-Id`, if it sent one (printable ASCII)."
+    )
     client_address: str | None
 
     @classmethod
@@ -71,6 +74,7 @@ class AuditRecord(relay.Node):
             arguments=json.loads(row.arguments) if row.arguments.startswith("{") else {},
             result=row.result,
             request_id=row.request_id,
+            correlation_id=row.correlation_id,
             client_address=row.client_address,
         )
 

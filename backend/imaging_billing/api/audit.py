@@ -165,6 +165,7 @@ async def _commit(context: Any, principal: Principal, entries: list[dict[str, An
             "arguments": entry["arguments"],
             "result": entry["result"][:100],
             "request_id": context.request_id,
+            "correlation_id": context.correlation_id,
             "client_address": context.client_address,
         }
         for entry in entries
@@ -185,6 +186,7 @@ def pending_audit(info: Any, arguments: dict[str, Any]) -> PendingAudit:
             "operation": info.field_name,
             "arguments": arguments_text(arguments),
             "request_id": context.request_id,
+            "correlation_id": context.correlation_id,
             "client_address": context.client_address,
         }
     )

@@ -35,7 +35,8 @@ class Context:
     services: Services
     principal: Principal
     lang: str  # "zh-CN" or "en": the language of `message` in user errors
-    request_id: str
+    request_id: str  # the server's own, always
+    correlation_id: str | None = None  # the client's X-Request-Id, sanitised
     client_address: str = "-"
     response: Any = None  # the HTTP response, for the session cookie
     session_token: str | None = None

@@ -11,14 +11,12 @@ A browser's plain GET of /graphql gets the GraphiQL page, which holds no data.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import secrets
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
@@ -28,17 +26,15 @@ from . import ids
 from .context import SESSION_COOKIE, Context, Services
 from .errors import language
 from .execution import Executor
-from .requests import GraphQLRequest, RequestRefused, is_json, read_request
+from .request_ids import correlation_id, new_request_id
+from .requests import GraphQLRequest, RequestRefused, is_json, read_body, read_request
 from .schema import schema
 from .shape import anonymous_allowed
+from .security_headers import CDN_IDE, file_page, html_response
 
 log = logging.getLogger("imaging_billing.api")
 MAX_BODY = 2 * 1024 * 1024
 ANONYMOUS_FIELDS = frozenset({"login", "acceptInvitation", "__typename"})
-# Request ids: unique per process by a random prefix, then a counter (ids need not be
-# secret; they join a client's report to the log).
-_REQUEST_PREFIX = secrets.token_hex(4)
-_REQUEST_NUMBERS = itertools.count(1)
 _JSON = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -82,19 +78,18 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        headers = request.headers
-        request_id = (
-            headers.get("x-request-id", "")[:64] or f"{_REQUEST_PREFIX}{next(_REQUEST_NUMBERS):x}"
-        )
+        request_id = new_request_id()
         if request.method == "GET" and "query" not in request.query_params:
             await self._ide(scope, receive, send)
             return
-        body = await request.body()
-        lang = language(headers.get("accept-language"))
-        if len(body) > MAX_BODY:
-            response = _refused(RequestRefused(413, "REQUEST_TOO_LARGE"), lang, request_id)
+        lang = language(request.headers.get("accept-language"))
+        try:
+            body = await read_body(request, MAX_BODY)
+        except RequestRefused as refused:
+            response = _refused(refused, lang, request_id)
         else:
             response = await self._answer(request, body, request_id, lang)
+        response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
 
     async def _answer(self, request: Request, body: bytes, request_id: str, lang: str) -> Response:
@@ -121,6 +116,7 @@ class GraphQLEndpoint:
             principal=principal,
             lang=lang,
             request_id=request_id,
+            correlation_id=correlation_id(request.headers.get("x-request-id")),
             client_address=client[0] if client else "-",
             response=cookies,
             session_token=session_token,
@@ -171,9 +167,11 @@ class GraphQLEndpoint:
     async def _ide(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The bundled GraphiQL (no CDN) when the console is built; Strawberry's otherwise."""
         if self.graphiql_page is not None and self.graphiql_page.is_file():
-            await FileResponse(self.graphiql_page)(scope, receive, send)
+            await file_page(self.graphiql_page).response()(scope, receive, send)
             return
-        await HTMLResponse(get_graphql_ide_html("graphiql"))(scope, receive, send)
+        await html_response(get_graphql_ide_html("graphiql").encode(), CDN_IDE)(
+            scope, receive, send
+        )
 
 
 def _refused(refused: RequestRefused, lang: str, request_id: str) -> Response:

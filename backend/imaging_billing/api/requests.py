@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
 from ..domain.errors import RuleViolation
 
@@ -25,11 +26,17 @@ class GraphQLRequest:
 
 class RequestRefused(Exception):
     def __init__(
-        self, status: int, code: str, *, headers: dict[str, str] | None = None, **params: Any
+        self,
+        status: int,
+        code: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+        **params: Any,
     ) -> None:
         super().__init__(code)
         self.status = status
-        self.rule = RuleViolation(code, params=params)
+        self.rule = RuleViolation(code, field, params=params)
         self.headers = headers or {}
 
     def payload(self, lang: str, request_id: str) -> dict[str, Any]:
@@ -40,6 +47,7 @@ class RequestRefused(Exception):
                     "message": rule.message_en if lang == "en" else rule.message_zh,
                     "extensions": {
                         "code": rule.code,
+                        "field": rule.field,
                         "messageZh": rule.message_zh,
                         "messageEn": rule.message_en,
                         "requestId": request_id,
@@ -84,3 +92,25 @@ def _request(query: Any, variables: Any, operation_name: Any, via_get: bool) -> 
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestRefused(400, "REQUEST_SHAPE")
     return GraphQLRequest(query, variables or {}, operation_name or None, via_get)
+
+
+async def read_body(request: Request, limit: int, code: str = "REQUEST_TOO_LARGE") -> bytes:
+    """The body, refused with 413 as soon as it is known to pass `limit` bytes.
+
+    A declared Content-Length over the limit is refused before anything is read; a
+    chunked (or lying) body is read only until its running total passes the limit.
+    """
+    # Closing the connection after the answer stops the server taking in (and throwing
+    # away) the rest of the body, as it would to keep the connection alive.
+    close = {"connection": "close"}
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise RequestRefused(413, code, headers=close)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestRefused(413, code, headers=close)
+        chunks.append(chunk)
+    return b"".join(chunks)

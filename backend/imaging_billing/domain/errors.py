@@ -241,6 +241,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "查询使用的别名超过 {limit} 个",
         "The query uses more than {limit} aliases",
     ),
+    # The payment provider's callback (api/payments_http.py), refused before any change.
+    "CALLBACK_DISABLED": (
+        "未配置支付回调密钥，回调未启用",
+        "No payment callback secret is configured: the callback is off",
+    ),
+    "CALLBACK_TOO_LARGE": ("回调请求体超过 64 KiB", "The callback body is larger than 64 KiB"),
+    "CALLBACK_HEADER_INVALID": (
+        "{header} 缺失或格式无效（时间戳为 ASCII 数字的毫秒数，签名为 64 位十六进制）",
+        "{header} is missing or malformed (timestamp: ASCII digits, milliseconds;"
+        " signature: 64 hex digits)",
+    ),
+    "CALLBACK_STALE": (
+        "回调时间戳与服务器时间相差超过 {seconds} 秒",
+        "The callback timestamp is more than {seconds} s from the server clock",
+    ),
+    "CALLBACK_SIGNATURE_INVALID": ("回调签名不正确", "The callback signature is wrong"),
+    "CALLBACK_BODY_INVALID": (
+        "回调请求体须为 JSON 对象：字符串 paymentId、订单 ID orderId、整数 amountFen",
+        "The callback body must be a JSON object: string paymentId, order ID orderId,"
+        " integer amountFen",
+    ),
 }
 
 

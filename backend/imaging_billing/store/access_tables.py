@@ -88,6 +88,8 @@ class AuditRecord(SQLModel, table=True):
     result: str = Field(max_length=100)  # "ok" or the error code
     request_id: str = Field(max_length=64)
     client_address: str | None = Field(default=None, max_length=64)
+    # The client's own X-Request-Id, if it sent one: kept beside the server's request_id.
+    correlation_id: str | None = Field(default=None, max_length=64)
 
 
 user = User.__table__  # type: ignore[attr-defined]

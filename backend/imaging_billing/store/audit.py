@@ -15,9 +15,13 @@ from .access_tables import audit_record
 _INSERT = audit_record.insert()  # built once: appended to with every mutation
 
 
+# Optional columns: one executemany needs the same keys in every row of a group commit.
+_OPTIONAL = {"correlation_id": None}
+
+
 async def append(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(_INSERT, list(rows))
+        await conn.execute(_INSERT, [{**_OPTIONAL, **row} for row in rows])
 
 
 def _where(
