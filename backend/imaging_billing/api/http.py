@@ -108,18 +108,25 @@ class GraphQLEndpoint:
             request, body, request_id, lang, graphql_request
         )
         if denied is not None:
+            if denied.status_code == 401:
+                self.services.refusals.note(
+                    ANONYMOUS,
+                    "UNAUTHENTICATED",
+                    _address(request),
+                    request_id,
+                    self.services.clock.now(),
+                )
             return denied
         if graphql_request is None:
             assert refusal is not None
             return _refused(refusal, lang, request_id)
         cookies = Response()  # what login and logout set, copied onto the answer
-        client = request.scope.get("client")
         context = Context(
             services=self.services,
             principal=principal,
             lang=lang,
             request_id=request_id,
-            client_address=client[0] if client else "-",
+            client_address=_address(request),
             response=cookies,
             session_token=session_token,
         )
@@ -172,6 +179,11 @@ class GraphQLEndpoint:
             await FileResponse(self.graphiql_page)(scope, receive, send)
             return
         await HTMLResponse(get_graphql_ide_html("graphiql"))(scope, receive, send)
+
+
+def _address(request: Request) -> str:
+    client = request.scope.get("client")
+    return client[0] if client else "-"
 
 
 def _refused(refused: RequestRefused, lang: str, request_id: str) -> Response:
