@@ -43,6 +43,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
 
 
+async def _flush_refusals_forever(services: Services, every: float = 15.0) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await services.refusals.flush(services.clock.now())
+        except Exception:
+            log.exception("refused-request audit records not written; retrying")
+
+
 async def _sweep_forever(services: Services, every: float, audit_days: int) -> None:
     while True:
         await asyncio.sleep(every)
@@ -68,11 +77,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                     services, settings.sweep_interval_seconds, settings.audit_retention_days
                 )
             )
+        flusher = asyncio.create_task(_flush_refusals_forever(services))
         try:
             yield
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            flusher.cancel()
+            with contextlib.suppress(Exception):
+                await services.refusals.flush(services.clock.now(), everything=True)
             await services.writer.close()
             await services.db.dispose()
 

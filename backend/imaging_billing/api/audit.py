@@ -4,12 +4,18 @@ Recorded after execution, whatever the outcome: who (principal, role), on which
 account, which operation with which arguments (secrets redacted), the result (ok
 or the error code), request id and client address. Records are committed through
 the group-commit writer before the response leaves, so none is lost to a crash
-that the caller could observe."""
+that the caller could observe.
+
+The result is what the resolver produced, noted as it returned (`instrument`):
+never read back from the response, whose shape the client chooses (a login
+that selects no `userErrors` still failed)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
 from typing import Any
 
 from graphql import (
@@ -61,14 +67,74 @@ def arguments_text(arguments: dict[str, Any]) -> str:
     return json.dumps({"truncated": True, "length": len(text), "names": sorted(arguments)})
 
 
-def _result(data: Any, key: str, failed: bool) -> str:
-    payload = data.get(key) if isinstance(data, dict) else None
-    if isinstance(payload, dict):
-        errors = payload.get("userErrors") or []
-        if errors and isinstance(errors[0], dict):
-            return str(errors[0].get("code", "ERROR"))
-        return "ok"
-    return "ERROR" if failed else "ok"
+def outcome_of(payload: Any) -> str:
+    """A mutation payload's outcome: its first user error's code, else ok."""
+    errors = getattr(payload, "user_errors", None)
+    if errors:
+        return str(getattr(errors[0], "code", "ERROR"))
+    return "ok"
+
+
+def _raised(error: BaseException) -> str:
+    return error.code if isinstance(error, RuleViolation) else "ERROR"
+
+
+def _noting(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    async def settle(pending: Awaitable[Any], outcomes: dict[str, str], key: str) -> Any:
+        try:
+            payload = await pending
+        except Exception as error:
+            outcomes[key] = _raised(error)
+            raise
+        outcomes[key] = outcome_of(payload)
+        return payload
+
+    def noted(root: Any, info: Any, **arguments: Any) -> Any:
+        outcomes: dict[str, str] = info.context.outcomes
+        key = str(info.path.key)
+        try:
+            payload = resolve(root, info, **arguments)
+        except Exception as error:
+            outcomes[key] = _raised(error)
+            raise
+        if isawaitable(payload):
+            return settle(payload, outcomes, key)
+        outcomes[key] = outcome_of(payload)
+        return payload
+
+    noted.audit_noted = True  # type: ignore[attr-defined]
+    return noted
+
+
+def instrument(graphql_schema: GraphQLSchema) -> None:
+    """Wrap each root mutation resolver so it notes its outcome in the context.
+
+    Only the root fields are wrapped: nothing else on the hot path pays for it.
+    Idempotent, as every app built in one process shares the schema."""
+    mutation_type = graphql_schema.mutation_type
+    if mutation_type is None:
+        return
+    for field in mutation_type.fields.values():
+        if field.resolve is not None and not getattr(field.resolve, "audit_noted", False):
+            field.resolve = _noting(field.resolve)
+
+
+def _result(context: Any, key: str, failed: set[str] | None) -> str:
+    """The noted outcome; a field whose resolver never ran failed before it
+    (its arguments), or the whole request did (`failed` is None)."""
+    noted: str | None = context.outcomes.get(key)
+    if noted is not None:
+        return noted
+    return "ERROR" if failed is None or key in failed else "ok"
+
+
+def _failed_keys(result: ExecutionResult) -> set[str] | None:
+    keys: set[str] = set()
+    for error in result.errors or ():
+        if not error.path:
+            return None
+        keys.add(str(error.path[0]))
+    return keys
 
 
 async def record(
@@ -82,8 +148,7 @@ async def record(
     if operation.operation is not OperationType.MUTATION:
         return
     principal: Principal = context.principal
-    data = result.data
-    failed = bool(result.errors)
+    failed = _failed_keys(result)
     mutation_type = graphql_schema.mutation_type
     nodes = [
         node
@@ -109,7 +174,7 @@ async def record(
             {
                 "operation": name,
                 "arguments": arguments_text(arguments),
-                "result": _result(data, key, failed),
+                "result": _result(context, key, failed),
                 "raw": arguments,
             }
         )

@@ -12,6 +12,7 @@ from ..services.auth import Authenticator
 from ..services.clock import Clock
 from ..services.ingest_writer import IngestWriter
 from ..services.principals import Principal
+from ..services.refusals import RefusalLog
 from ..store.db import Database
 from .cost import Budgets
 
@@ -28,6 +29,10 @@ class Services:
     auth: Authenticator
     budgets: Budgets = field(default_factory=lambda: Budgets())
     secure_cookies: bool = False  # set behind HTTPS
+    refusals: RefusalLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.refusals = RefusalLog(self.writer)
 
 
 @dataclass
@@ -43,6 +48,8 @@ class Context:
     authenticated_as: Principal | None = None  # set by a successful login
     # Response key -> audit record already handed to a use case (see api/audit.py).
     audited: dict[str, Any] = field(default_factory=dict)
+    # Response key -> the outcome its root mutation resolver produced (api/audit.py).
+    outcomes: dict[str, str] = field(default_factory=dict)
 
     @property
     def db(self) -> Database:

@@ -61,6 +61,7 @@ class Outcome:
 class Executor:
     def __init__(self, graphql_schema: GraphQLSchema, cache_size: int = 256) -> None:
         self.schema = graphql_schema
+        audit.instrument(graphql_schema)
         self._cached = functools.lru_cache(maxsize=cache_size)(self._prepare)
 
     def prepare(self, query: str) -> Prepared:
@@ -95,6 +96,13 @@ class Executor:
         cost, refusal = charge(context, document, operation, request.variables)
         extensions = {"cost": cost}
         if refusal is not None:
+            context.services.refusals.note(
+                context.principal,
+                "THROTTLED",
+                context.client_address,
+                context.request_id,
+                context.now(),
+            )
             errors = [refusal.formatted]
             return Outcome(200, {"data": None, "errors": errors, "extensions": extensions})
 

@@ -29,8 +29,8 @@ from .execution import Executor
 from .request_ids import correlation_id, new_request_id
 from .requests import GraphQLRequest, RequestRefused, is_json, read_body, read_request
 from .schema import schema
-from .shape import anonymous_allowed
 from .security_headers import CDN_IDE, file_page, html_response
+from .shape import anonymous_allowed
 
 log = logging.getLogger("imaging_billing.api")
 MAX_BODY = 2 * 1024 * 1024
@@ -105,19 +105,26 @@ class GraphQLEndpoint:
             request, body, request_id, lang, graphql_request
         )
         if denied is not None:
+            if denied.status_code == 401:
+                self.services.refusals.note(
+                    ANONYMOUS,
+                    "UNAUTHENTICATED",
+                    _address(request),
+                    request_id,
+                    self.services.clock.now(),
+                )
             return denied
         if graphql_request is None:
             assert refusal is not None
             return _refused(refusal, lang, request_id)
         cookies = Response()  # what login and logout set, copied onto the answer
-        client = request.scope.get("client")
         context = Context(
             services=self.services,
             principal=principal,
             lang=lang,
             request_id=request_id,
             correlation_id=correlation_id(request.headers.get("x-request-id")),
-            client_address=client[0] if client else "-",
+            client_address=_address(request),
             response=cookies,
             session_token=session_token,
         )
@@ -172,6 +179,11 @@ class GraphQLEndpoint:
         await html_response(get_graphql_ide_html("graphiql").encode(), CDN_IDE)(
             scope, receive, send
         )
+
+
+def _address(request: Request) -> str:
+    client = request.scope.get("client")
+    return client[0] if client else "-"
 
 
 def _refused(refused: RequestRefused, lang: str, request_id: str) -> Response:
