@@ -88,6 +88,11 @@ const en: typeof zhCN = {
   figures: {
     available: 'Available (exams)',
     availableHint: 'Remainder of unexpired lots',
+    runOutExpires: 'At the last 30 days\' pace, the last lot expires on {on} with about {forfeit} exams unused',
+    noUsageForecast: 'No uploads in the last 30 days: lots will expire unused',
+    forfeitTitle: 'Projected forfeitures',
+    forfeitHint: 'At the last 30 days\' pace (China Standard Time)',
+    forfeitLine: '{amount} exams will be forfeited when their lot expires on {on}',
     ranOut: 'Used up: new uploads go into arrears',
     runOut: 'At the last 30 days\' pace, runs out in about {days} days ({on})',
     used: 'Used (exams)',
