@@ -74,13 +74,16 @@ const zhCN = {
   banner: {
     recharge: '立即充值',
     ACTIVE: { title: '账户状态正常', message: '云检查资源充足，影像可正常上传。' },
+    LOW_BALANCE: { title: '可用资源不足', message: '可用 {available} 例，已不高于提醒阈值 {threshold} 例，请及时购买。' },
+    NONE_AVAILABLE: { title: '暂无可用资源', message: '可用 0 例，新的上传将计为欠费。' },
+    nextExpiry: '最近一批剩余 {amount} 例将于 {at}（北京时间）到期。',
     IN_ARREARS: {
       title: '账户欠费中',
       message: '可用资源已用完，当前欠费 {arrears} 例。若未补足，将于 {at}（约 {hours} 小时后）停止上传。',
     },
     SUSPENDED: {
       title: '已停止上传',
-      message: '欠费已超过 24 小时，新的上传将被拒绝（当前欠费 {arrears} 例）。购买资源补足欠费后将自动恢复。',
+      message: '自 {since}（北京时间）起新的上传被拒绝：欠费已超过 24 小时（当前欠费 {arrears} 例）。购买资源补足欠费后将自动恢复。',
     },
   },
   figures: {
