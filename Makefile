@@ -62,8 +62,8 @@ lint: $(TESTDEPS)
 typecheck: $(TESTDEPS)
 	$(VENV)/bin/mypy
 
-frontend-test: $(NODE_MODULES)
-	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
+frontend-test: $(NODE_MODULES) console
+	@if [ -f frontend/package.json ]; then cd frontend && npm test && npm run size; fi
 
 pytest: $(TESTDEPS) console chromium
 	$(PY) -m pytest -q
