@@ -43,12 +43,14 @@ endif
 
 console: $(CONSOLE)
 
-# Browser tests drive Debian's Chromium (never a downloaded browser build).
+# Browser tests drive Debian's Chromium (never a downloaded browser build), with CJK
+# fonts so that screenshots of the zh-CN console show characters, not empty boxes.
 chromium:
-	@command -v chromium >/dev/null || { \
+	@{ command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; } || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "Install Debian's chromium (as root) to run the browser tests" >&2; exit 1; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium fonts-noto-cjk >/dev/null; \
+	  else echo "Install Debian's chromium and fonts-noto-cjk (as root) to run the browser tests" >&2; exit 1; fi; }
 
 run: $(RUNTIME) console
 	$(PY) -m imaging_billing.cli serve
@@ -60,8 +62,8 @@ lint: $(TESTDEPS)
 typecheck: $(TESTDEPS)
 	$(VENV)/bin/mypy
 
-frontend-test: $(NODE_MODULES)
-	@if [ -f frontend/package.json ]; then cd frontend && npm test; fi
+frontend-test: $(NODE_MODULES) console
+	@if [ -f frontend/package.json ]; then cd frontend && npm test && npm run size; fi
 
 pytest: $(TESTDEPS) console chromium
 	$(PY) -m pytest -q

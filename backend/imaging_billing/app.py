@@ -6,21 +6,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from . import runtime
 from .api.context import Services
 from .api.http import GraphQLEndpoint
 from .api.payments_http import payment_callback
-from .api.security_headers import SecurityHeaders, file_page
+from .api.security_headers import SecurityHeaders
 from .config import Settings
+from .console import console_routes
 from .services import retention
 from .services.auth import Authenticator
 from .services.clock import Clock, SystemClock
@@ -103,23 +102,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/payments/callback", callback, methods=["POST"]),
     ]
-    routes += _console_routes(settings.console_dir)
+    routes += console_routes(settings.console_dir)
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.services = services
     return app
-
-
-def _console_routes(dist: Path) -> list[Route | Mount]:
-    """The built console; unknown paths fall back to index.html (history-mode routes)."""
-    index = dist / "index.html"
-
-    async def spa(request: Request) -> Response:
-        if index.is_file():
-            return file_page(index).response()
-        return JSONResponse({"error": "console not built"}, status_code=404)
-
-    routes: list[Route | Mount] = []
-    if (dist / "assets").is_dir():
-        routes.append(Mount("/assets", StaticFiles(directory=dist / "assets"), name="assets"))
-    routes.append(Route("/{path:path}", spa))
-    return routes

@@ -15,7 +15,9 @@ from ..support import Api
 UPLOADS = """mutation($i: ID!, $items: [ExamUploadInput!]!) {
   recordExamUploads(institutionId: $i, items: $items) { accepted } }"""
 USAGE = """query($id: ID!) { account(id: $id) {
-  dailyUsage(days: 3) { day exams } runOut { averageDaily daysLeft on } } }"""
+  dailyUsage(days: 3) { day exams }
+  runOut { averageDaily reason at daysLeft on projectedForfeitTotal
+           lots { expiresAt projectedForfeit } } } }"""
 ACCOUNTS = """query($status: AccountStatus, $order: AccountOrder!, $after: String) {
   accounts(first: 2, after: $after, status: $status, orderBy: $order) {
     totalCount pageInfo { hasNextPage endCursor } edges { node { name status } } } }"""
@@ -45,8 +47,18 @@ async def test_daily_usage_counts_shanghai_days_and_estimates_the_run_out(
         {"day": "2026-03-01", "exams": 300},
         {"day": "2026-03-02", "exams": 150},
     ]
-    # and at the 30-day pace (450 / 30 = 15 a day) the 9,550 left last 636 days
-    assert shown["runOut"] == {"averageDaily": 15.0, "daysLeft": 636, "on": "2027-11-28"}
+    # and at the 30-day pace (450 / 30 = 15 a day) the 9,550 left would last 636 days,
+    # but the lot expires in 364 (R-EXAM-2): it runs out then, forfeiting what is left
+    # (R-GEN-9): 9,550 - 364 x 15 = 4,090
+    assert shown["runOut"] == {
+        "averageDaily": 15.0,
+        "reason": "LAST_LOT_EXPIRES",
+        "at": "2027-03-01T08:00:00+00:00",
+        "daysLeft": 364,
+        "on": "2027-03-01",
+        "projectedForfeitTotal": 4_090,
+        "lots": [{"expiresAt": "2027-03-01T08:00:00+00:00", "projectedForfeit": 4_090}],
+    }
 
 
 async def test_operators_filter_accounts_by_status_and_sort_by_arrears(

@@ -251,3 +251,43 @@ def test_every_page_renders_for_admin_and_operator(server: Server, console: Any)
     operator.goto("/ops/accounts")
     operator.page.locator("td", has_text="Demo Hospital").first.wait_for()
     operator.page.locator("td", has_text="HZ-2026-0001").first.wait_for()
+
+
+def test_overview_sentences_match_the_figures(server: Server, console: Any) -> None:
+    """R-GEN-9 / R-ARR-2: the run-out hint, the projected forfeitures and the banner's
+    next expiry name the numbers the API gives for the same account."""
+    admin: Console = console()
+    admin.login("admin")
+    admin.goto("/")
+    available = admin.page.locator("[data-testid=figure-available]")
+    available.wait_for()
+    api = admin.page.evaluate(
+        """async () => {
+          const me = await (await fetch('/graphql', {method: 'POST',
+            headers: {'content-type': 'application/json'},
+            body: JSON.stringify({query: '{ viewer { account { id } } }'})})).json();
+          const q = `query($id: ID!) { account(id: $id) { examFigures { available }
+            runOut { reason projectedForfeitTotal lots { projectedForfeit } }
+            lots(first: 60, includeExpired: false) { edges { node { remaining expiresAt } } } } }`;
+          const r = await fetch('/graphql', {method: 'POST',
+            headers: {'content-type': 'application/json'},
+            body: JSON.stringify({query: q, variables: {id: me.data.viewer.account.id}})});
+          return (await r.json()).data.account;
+        }"""
+    )
+    hint = available.inner_text()
+    assert f"{api['examFigures']['available']:,}" in hint
+    run_out = api["runOut"]
+    forfeits = [lot["projectedForfeit"] for lot in run_out["lots"] if lot["projectedForfeit"]]
+    if run_out["reason"] == "LAST_LOT_EXPIRES":
+        assert "天后" not in hint
+        assert f"{run_out['projectedForfeitTotal']:,}" in hint
+    if forfeits:
+        lines = admin.page.locator("[data-testid=forecast-forfeits] li").all_inner_texts()
+        assert [int(line.split(" ")[0].replace(",", "")) for line in lines] == forfeits
+    open_lots = [e["node"] for e in api["lots"]["edges"] if e["node"]["remaining"] > 0]
+    if open_lots:
+        soonest = min(open_lots, key=lambda lot: lot["expiresAt"])
+        banner = admin.page.locator("[data-testid=status-banner]").first.inner_text()
+        assert f"剩余 {soonest['remaining']:,} 例" in banner
+    admin.shot("admin-overview-forecast")

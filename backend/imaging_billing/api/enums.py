@@ -7,6 +7,7 @@ import strawberry
 from ..domain.exams import AccountStatus, LotMode
 from ..domain.ledger import LedgerType as LedgerEntryType
 from ..domain.notices import NoticeKind, NoticeTarget
+from ..domain.usage import RunOutReason
 from ..services.ingest import UploadStatus
 from ..services.principals import Role
 
@@ -17,6 +18,7 @@ strawberry.enum(NoticeKind, name="NoticeKind")
 strawberry.enum(NoticeTarget, name="NoticeTarget")
 strawberry.enum(UploadStatus, name="UploadStatus")
 strawberry.enum(Role, name="Role")
+strawberry.enum(RunOutReason, name="RunOutReason")
 
 __all__ = [
     "AccountStatus",
@@ -25,5 +27,6 @@ __all__ = [
     "NoticeKind",
     "NoticeTarget",
     "Role",
+    "RunOutReason",
     "UploadStatus",
 ]

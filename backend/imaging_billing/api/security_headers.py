@@ -68,12 +68,20 @@ class FilePage:
         self._html = b""
         self._policy = ""
 
-    def response(self) -> Response:
+    def _load(self) -> None:
         stat = self.path.stat()
         if self._seen != (stat.st_mtime_ns, stat.st_size):
             self._html = self.path.read_bytes()
             self._policy = page_policy(self._html)
             self._seen = (stat.st_mtime_ns, stat.st_size)
+
+    def policy(self) -> str:
+        """The policy for the page as it is now (its compressed variants hold the same)."""
+        self._load()
+        return self._policy
+
+    def response(self) -> Response:
+        self._load()
         headers = {"content-security-policy": self._policy}
         return Response(self._html, media_type="text/html", headers=headers)
 

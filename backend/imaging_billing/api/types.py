@@ -12,16 +12,25 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from ..domain import exams as rules
+from ..domain.usage import RunOut
 from ..services import reading
 from ..store import accounts, exams, ledger, lots, notices
 from . import connections as conn_
+from . import ids
 from .access import AccountAccessFields
 from .ai import AccountAiFields, InstitutionAiFields
 from .commerce_fields import AccountCommerceFields
 from .connections import Connection
 from .context import Info
 from .entitlements import AccountEntitlementFields, InstitutionEntitlementFields
-from .enums import AccountStatus, LedgerEntryType, LotMode, NoticeKind, NoticeTarget
+from .enums import (
+    AccountStatus,
+    LedgerEntryType,
+    LotMode,
+    NoticeKind,
+    NoticeTarget,
+    RunOutReason,
+)
 
 
 @strawberry.type(description="R-EXAM-6: bought = available + used + expired.")
@@ -260,11 +269,45 @@ class DailyUsage:
     exams: int
 
 
-@strawberry.type(description="At the last 30 days' pace, when available exams run out.")
+@strawberry.type(description="R-GEN-9: a lot's remainder projected to be forfeited at expiry.")
+class LotForecast:
+    lot_id: strawberry.ID
+    expires_at: datetime
+    projected_forfeit: int
+
+
+@strawberry.type(
+    description="R-GEN-9: the usable lots walked in draw order at the last 30 days' pace."
+)
 class RunOutEstimate:
     average_daily: float
-    days_left: int | None
-    on: date | None
+    reason: RunOutReason
+    at: datetime | None = strawberry.field(
+        description="The first moment nothing is available; null when nothing is drawn."
+    )
+    days_left: int | None = strawberry.field(description="Asia/Shanghai days until `on`.")
+    on: date | None = strawberry.field(description="The Asia/Shanghai day of `at`.")
+    projected_forfeit_total: int
+    lots: list[LotForecast] = strawberry.field(description="Usable lots, in draw order.")
+
+    @classmethod
+    def of(cls, found: RunOut) -> RunOutEstimate:
+        return cls(
+            average_daily=found.average_daily,
+            reason=found.reason,
+            at=found.at,
+            days_left=found.days_left,
+            on=found.on,
+            projected_forfeit_total=found.projected_forfeit_total,
+            lots=[
+                LotForecast(
+                    lot_id=strawberry.ID(str(ids.encode("ExamLot", lot.lot_id))),
+                    expires_at=lot.expires_at,
+                    projected_forfeit=lot.projected_forfeit,
+                )
+                for lot in found.lots
+            ],
+        )
 
 
 @strawberry.type
@@ -321,9 +364,7 @@ class Account(
     async def run_out(self, info: Info) -> RunOutEstimate:
         async with info.context.db.read() as conn:
             found = await reading.run_out_estimate(conn, self.row, info.context.now())
-        return RunOutEstimate(
-            average_daily=found.average_daily, days_left=found.days_left, on=found.on
-        )
+        return RunOutEstimate.of(found)
 
     @strawberry.field
     async def exam_figures(self, info: Info) -> ExamFigures:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain import exams as rules
 from ..domain.clock import SHANGHAI, local_date
 from ..domain.errors import RuleViolation
-from ..domain.usage import DailyUsage, RunOut, daily_series, run_out
+from ..domain.usage import DailyUsage, RunOut, average_daily, daily_series, run_out
 from ..store import accounts, exams, lots
 from .principals import Principal
 
@@ -77,8 +77,11 @@ async def daily_usage(
     return daily_series(counts, today, days)
 
 
+FORECAST_DAYS = 30
+
+
 async def run_out_estimate(conn: AsyncConnection, account: Any, now: datetime) -> RunOut:
-    """At the last 30 days' pace, when the available exams run out."""
-    series = await daily_usage(conn, account.id, now, 30)
-    figures = await exam_figures(conn, account, now)
-    return run_out(series, figures.available, local_date(now))
+    """R-GEN-9: the lots walked in draw order at the last 30 days' pace."""
+    series = await daily_usage(conn, account.id, now, FORECAST_DAYS)
+    rows = await lots.account_lots(conn, account.id)
+    return run_out([lots.to_lot(row) for row in rows], average_daily(series), now)

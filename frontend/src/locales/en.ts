@@ -76,18 +76,26 @@ const en: typeof zhCN = {
   banner: {
     recharge: 'Buy now',
     ACTIVE: { title: 'Account in good standing', message: 'Cloud-exam resources are available; uploads are accepted.' },
+    LOW_BALANCE: { title: 'Low balance', message: '{available} exams available, at or below the reminder threshold of {threshold}: buy more in time.' },
+    NONE_AVAILABLE: { title: 'Nothing available', message: 'No exams are available: new uploads will be recorded as arrears.' },
+    nextExpiry: ' The next lot to expire has {amount} exams left and expires at {at} (China Standard Time).',
     IN_ARREARS: {
       title: 'Account in arrears',
       message: 'Available resources have run out; {arrears} exams are in arrears. Unless settled, uploads stop at {at} (in about {hours} h).',
     },
     SUSPENDED: {
       title: 'Uploads suspended',
-      message: 'Arrears are older than 24 hours, so new uploads are refused ({arrears} exams in arrears). Uploads resume by themselves once a purchase settles them.',
+      message: 'Since {since} (China Standard Time) new uploads are refused: arrears are older than 24 hours ({arrears} exams in arrears). Uploads resume by themselves once a purchase settles them.',
     },
   },
   figures: {
     available: 'Available (exams)',
     availableHint: 'Remainder of unexpired lots',
+    runOutExpires: 'At the last 30 days\' pace, the last lot expires on {on} with about {forfeit} exams unused',
+    noUsageForecast: 'No uploads in the last 30 days: lots will expire unused',
+    forfeitTitle: 'Projected forfeitures',
+    forfeitHint: 'At the last 30 days\' pace (China Standard Time)',
+    forfeitLine: '{amount} exams will be forfeited when their lot expires on {on}',
     ranOut: 'Used up: new uploads go into arrears',
     runOut: 'At the last 30 days\' pace, runs out in about {days} days ({on})',
     used: 'Used (exams)',

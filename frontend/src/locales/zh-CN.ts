@@ -74,19 +74,27 @@ const zhCN = {
   banner: {
     recharge: '立即充值',
     ACTIVE: { title: '账户状态正常', message: '云检查资源充足，影像可正常上传。' },
+    LOW_BALANCE: { title: '可用资源不足', message: '可用 {available} 例，已不高于提醒阈值 {threshold} 例，请及时购买。' },
+    NONE_AVAILABLE: { title: '暂无可用资源', message: '可用 0 例，新的上传将计为欠费。' },
+    nextExpiry: '最近一批剩余 {amount} 例将于 {at}（北京时间）到期。',
     IN_ARREARS: {
       title: '账户欠费中',
       message: '可用资源已用完，当前欠费 {arrears} 例。若未补足，将于 {at}（约 {hours} 小时后）停止上传。',
     },
     SUSPENDED: {
       title: '已停止上传',
-      message: '欠费已超过 24 小时，新的上传将被拒绝（当前欠费 {arrears} 例）。购买资源补足欠费后将自动恢复。',
+      message: '自 {since}（北京时间）起新的上传被拒绝：欠费已超过 24 小时（当前欠费 {arrears} 例）。购买资源补足欠费后将自动恢复。',
     },
   },
   figures: {
     available: '可用（例）',
     availableHint: '未过期资源的剩余量',
     runOut: '按近 30 天用量，约 {days} 天后（{on}）用完',
+    runOutExpires: '按近 30 天用量，最后一批资源将于 {on} 到期，届时约 {forfeit} 例未用作废',
+    noUsageForecast: '近 30 天无上传，现有资源将到期作废',
+    forfeitTitle: '预计到期作废',
+    forfeitHint: '按近 30 天用量推算（北京时间）',
+    forfeitLine: '{amount} 例将于 {on} 到期作废',
     ranOut: '已用完，新的上传将计为欠费',
     used: '已用（例）',
     usedHint: '已由资源覆盖的上传',
