@@ -70,24 +70,22 @@ async def test_a_refused_cross_tenant_cancel_is_audited_with_its_code_unselected
 
 
 async def test_each_aliased_mutation_is_audited_with_its_own_outcome(
-    services: Services, api: Api, browsers: Callable[..., Browser]
+    services: Services, api: Api
 ) -> None:
-    # given an administrator
-    people = await given_people(services)
+    # given an operator
     operator = await create_operator_token(services)
-    # when one request logs in twice, the first wrong, the second right, selecting nothing
+    # when one request creates two accounts, the second with an empty name, selecting
+    # nothing of the refusal
     both = (
-        "mutation($e: String!, $bad: String!, $good: String!) {"
-        " wrong: login(email: $e, password: $bad) { viewer { role } }"
-        " right: login(email: $e, password: $good) { viewer { role } } }"
+        'mutation { good: createAccount(name: "Alpha Hospital") { account { id } }'
+        ' bad: createAccount(name: "  ") { account { id } } }'
     )
-
-    out = await browsers().data(both, {"e": people.admin, "bad": "x" * 14, "good": PASSWORD})
-    assert out["wrong"]["viewer"] is None
-    assert out["right"]["viewer"]["role"] == "ACCOUNT_ADMIN"
-    # then one record failed and one succeeded
-    results = sorted(r["result"] for r in await audit_records(api, operator, "login"))
-    assert results == ["LOGIN_FAILED", "ok"]
+    out = await api.operator(operator, both)
+    assert out["good"]["account"]["id"]
+    assert out["bad"]["account"] is None
+    # then one record succeeded and one carries the refusal's code
+    results = sorted(r["result"] for r in await audit_records(api, operator, "createAccount"))
+    assert results == ["NAME_REQUIRED", "ok"]
 
 
 async def test_unauthenticated_requests_are_audited_per_address_and_minute(
