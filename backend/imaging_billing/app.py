@@ -19,6 +19,7 @@ from .api.context import Services
 from .api.http import GraphQLEndpoint
 from .api.payments_http import payment_callback
 from .config import Settings
+from .security import KeyBox
 from .services import retention
 from .services.auth import Authenticator
 from .services.clock import Clock, SystemClock
@@ -30,13 +31,19 @@ log = logging.getLogger("imaging_billing")
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    if not settings.server_secret:
+        raise RuntimeError(
+            "SERVER_SECRET is not set: `imaging_billing.cli serve` keeps one in var/server-secret"
+        )
     db = Database(settings.database_url)
     clock = clock or SystemClock()
+    keys = KeyBox(settings.server_secret)
     return Services(
         db=db,
         clock=clock,
         writer=IngestWriter(db, clock, settings.ingest_batch_limit),
-        auth=Authenticator(db, settings.signature_window_seconds),
+        auth=Authenticator(db, settings.signature_window_seconds, keys),
+        keys=keys,
     )
 
 

@@ -8,13 +8,15 @@ import dataclasses
 import getpass
 import json
 import logging
+import os
 import secrets
 import sys
 from pathlib import Path
 
 from . import demo
 from .config import ROOT, Settings
-from .services import access
+from .security import KeyBox
+from .services import access, institution_tokens
 from .services import accounts as account_cases
 from .services.clock import SystemClock
 from .services.principals import Role
@@ -24,6 +26,7 @@ from .store.migrate import upgrade
 
 CREDENTIALS = ROOT / "var" / "demo-credentials.json"
 CALLBACK_SECRET = ROOT / "var" / "payment-callback-secret"
+SERVER_SECRET = ROOT / "var" / "server-secret"
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -32,18 +35,45 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 
 def migrate(settings: Settings) -> None:
+    """Migrations, then the sealing of institution keys stored in the clear (it needs the
+    server secret, which migrations never see)."""
     _ensure_sqlite_dir(settings.database_url)
     upgrade(settings.database_url)
+    asyncio.run(_seal_legacy(settings))
+
+
+async def _seal_legacy(settings: Settings) -> None:
+    assert settings.server_secret
+    db = Database(settings.database_url)
+    try:
+        await institution_tokens.seal_legacy(db, KeyBox(settings.server_secret))
+    finally:
+        await db.dispose()
 
 
 async def _first_start(settings: Settings) -> dict[str, str] | None:
+    assert settings.server_secret
     db = Database(settings.database_url)
     try:
         if not await demo.is_empty(db):
             return None
-        return await demo.load(db, SystemClock().now())
+        return await demo.load(db, SystemClock().now(), KeyBox(settings.server_secret))
     finally:
         await db.dispose()
+
+
+def server_secret(settings: Settings, path: Path = SERVER_SECRET) -> Settings:
+    """Without SERVER_SECRET, a secret is made once in var/ (0600 from its first byte) and
+    read from there on every start. Losing it locks every gateway out until its token is
+    rotated, so it belongs in the backups, apart from the database's."""
+    if settings.server_secret:
+        return settings
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return dataclasses.replace(settings, server_secret=path.read_text().strip())
 
 
 def _callback_secret(settings: Settings) -> Settings:
@@ -131,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sweep", help="forfeit expired lots and send due notices")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    settings = Settings.from_env()
+    settings = server_secret(Settings.from_env())
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":
