@@ -98,10 +98,13 @@ class SignedRequest:
         )
 
 
+def _mac(key: str, request: SignedRequest) -> str:
+    return hmac.new(key.encode(), request.canonical(), hashlib.sha256).hexdigest()
+
+
 def sign(key: str, request: SignedRequest) -> str:
     """The `X-Signature` header value."""
-    mac = hmac.new(key.encode(), request.canonical(), hashlib.sha256).hexdigest()
-    return f"{SIGNATURE_VERSION}={mac}"
+    return f"{SIGNATURE_VERSION}={_mac(key, request)}"
 
 
 def sign_with_token(token: str, request: SignedRequest) -> str:
@@ -119,8 +122,7 @@ def signature_valid(key: str, request: SignedRequest, header: str) -> bool:
     mac = signature_mac(header)
     if mac is None or not request.institution_id.isascii() or not request.method.isascii():
         return False
-    expected = sign(key, request).partition("=")[2]
-    return hmac.compare_digest(expected, mac)
+    return hmac.compare_digest(_mac(key, request), mac)
 
 
 def timestamp_fresh(timestamp_ms: str, now_ms: int, window_seconds: int) -> bool:
