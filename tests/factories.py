@@ -42,7 +42,7 @@ async def create_institution(
 ) -> Gateway:
     async with services.db.write() as conn:
         issued = await account_cases.create_institution(
-            conn, account_id=account_id, name=name, now=services.clock.now()
+            conn, account_id=account_id, name=name, now=services.clock.now(), keys=services.keys
         )
     return Gateway(issued.institution_id, issued.token)
 

@@ -25,6 +25,8 @@ from imaging_billing.store.db import Database
 from imaging_billing.store.migrate import upgrade
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+# The tests' server secret (SERVER_SECRET): seals institution keys in every test database.
+SERVER_SECRET = "test-server-secret-0123456789"
 
 
 class SqliteTemplate:
@@ -123,9 +125,16 @@ class PostgresDatabases:
         loop.run_until_complete(self.template.drop(url))
 
 
-def make_services(url: str, clock: ManualClock) -> Services:
+def make_services(url: str, clock: ManualClock, secret: str = SERVER_SECRET) -> Services:
     db = Database(url)
-    return Services(db=db, clock=clock, writer=IngestWriter(db, clock), auth=Authenticator(db, 300))
+    keys = security.KeyBox(secret)
+    return Services(
+        db=db,
+        clock=clock,
+        writer=IngestWriter(db, clock),
+        auth=Authenticator(db, 300, keys),
+        keys=keys,
+    )
 
 
 @dataclass
@@ -139,12 +148,16 @@ class Gateway:
     def id(self) -> str:
         return str(encode("Institution", self.institution_pk))
 
-    def headers(self, body: bytes, now: datetime) -> dict[str, str]:
+    def headers(
+        self, body: bytes, now: datetime, *, method: str = "POST", query: str = ""
+    ) -> dict[str, str]:
+        """Signed for `method /graphql?query` (query: the raw query string as sent)."""
         ts = str(int(now.timestamp() * 1000))
+        signed = security.SignedRequest.of(self.id, ts, body, method=method, query=query)
         return {
             "x-institution-id": self.id,
             "x-timestamp": ts,
-            "x-signature": security.sign_with_token(self.token, self.id, ts, body),
+            "x-signature": security.sign_with_token(self.token, signed),
             "content-type": "application/json",
         }
 

@@ -20,6 +20,7 @@ from .api.payments_http import payment_callback
 from .api.security_headers import SecurityHeaders
 from .config import Settings
 from .console import console_routes
+from .security import KeyBox
 from .services import retention
 from .services.auth import Authenticator
 from .services.clock import Clock, SystemClock
@@ -31,13 +32,19 @@ log = logging.getLogger("imaging_billing")
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    if not settings.server_secret:
+        raise RuntimeError(
+            "SERVER_SECRET is not set: `imaging_billing.cli serve` keeps one in var/server-secret"
+        )
     db = Database(settings.database_url)
     clock = clock or SystemClock()
+    keys = KeyBox(settings.server_secret)
     return Services(
         db=db,
         clock=clock,
         writer=IngestWriter(db, clock, settings.ingest_batch_limit),
-        auth=Authenticator(db, settings.signature_window_seconds),
+        auth=Authenticator(db, settings.signature_window_seconds, keys),
+        keys=keys,
         secure_cookies=settings.cookies_secure,
     )
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from . import demo
 from .config import Settings
-from .services import access
+from .security import KeyBox
+from .services import access, institution_tokens
 from .services import accounts as account_cases
 from .services.clock import SystemClock
 from .services.principals import Role
@@ -24,6 +25,7 @@ from .store.migrate import upgrade
 
 CREDENTIALS = "demo-credentials.json"
 CALLBACK_SECRET = "payment-callback-secret"
+SERVER_SECRET = "server-secret"
 # Everything serve leaves on disk holds secrets: the operator's alone (owner rw only).
 PRIVATE_UMASK = 0o077
 
@@ -55,18 +57,46 @@ def protect_local_state(settings: Settings) -> None:
 
 
 def migrate(settings: Settings) -> None:
+    """Migrations, then the sealing of institution keys stored in the clear (it needs the
+    server secret, which migrations never see)."""
     _ensure_sqlite_dir(settings.database_url)
     upgrade(settings.database_url)
+    asyncio.run(_seal_legacy(settings))
+
+
+async def _seal_legacy(settings: Settings) -> None:
+    assert settings.server_secret
+    db = Database(settings.database_url)
+    try:
+        await institution_tokens.seal_legacy(db, KeyBox(settings.server_secret))
+    finally:
+        await db.dispose()
 
 
 async def _first_start(settings: Settings) -> dict[str, str] | None:
+    assert settings.server_secret
     db = Database(settings.database_url)
     try:
         if not await demo.is_empty(db):
             return None
-        return await demo.load(db, SystemClock().now())
+        return await demo.load(db, SystemClock().now(), KeyBox(settings.server_secret))
     finally:
         await db.dispose()
+
+
+def server_secret(settings: Settings, path: Path | None = None) -> Settings:
+    """Without SERVER_SECRET, a secret is made once in var/ (0600 from its first byte) and
+    read from there on every start. Losing it locks every gateway out until its token is
+    rotated, so it belongs in the backups, apart from the database's."""
+    if settings.server_secret:
+        return settings
+    path = path or settings.var_dir / SERVER_SECRET
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return dataclasses.replace(settings, server_secret=path.read_text().strip())
 
 
 def _callback_secret(settings: Settings) -> Settings:
@@ -181,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     os.umask(PRIVATE_UMASK)  # databases and secrets any command makes are private
-    settings = Settings.from_env()
+    settings = server_secret(Settings.from_env())
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":

@@ -31,6 +31,9 @@ class Settings:
     demo_data: bool = True
     # Shared with the payment provider; the callback answers 503 until one is set.
     payment_callback_secret: str | None = None
+    # Seals institution signing keys; kept outside the database (cli.py makes one in
+    # var/server-secret when unset). Every instance sharing a database needs the same one.
+    server_secret: str | None = None
     # Audit records are kept this long (never less than 180 days).
     audit_retention_days: int = 400
     # The served process's garbage collector, set at start-up (see runtime.py).
@@ -69,5 +72,6 @@ class Settings:
             ),
             demo_data=env.get("DEMO_DATA", "1") not in ("0", "false", "no"),
             payment_callback_secret=env.get("PAYMENT_CALLBACK_SECRET") or None,
+            server_secret=env.get("SERVER_SECRET") or None,
             audit_retention_days=int(env.get("AUDIT_RETENTION_DAYS", base.audit_retention_days)),
         )

@@ -56,7 +56,7 @@ async def _has_tokens(conn: Any) -> bool:
     return bool(result.scalar_one())
 
 
-async def load(db: Database, now: datetime) -> dict[str, str]:
+async def load(db: Database, now: datetime, keys: security.KeyBox) -> dict[str, str]:
     """One hospital with an agreement, a lot and some uploads; returns the credentials."""
     async with db.write() as conn:
         operator_token = await account_cases.create_operator_token(
@@ -84,7 +84,7 @@ async def load(db: Database, now: datetime) -> dict[str, str]:
             now=now,
         )
         issued = await account_cases.create_institution(
-            conn, account_id=account_id, name="示例人民医院本部 Main Site", now=now
+            conn, account_id=account_id, name="示例人民医院本部 Main Site", now=now, keys=keys
         )
         await settlement.credit_exam_lot(
             conn,

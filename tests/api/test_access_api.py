@@ -552,7 +552,7 @@ async def _open_service(services: Services, account: int, gateway: Gateway) -> i
 # --- secrets at rest ----------------------------------------------------------------------
 
 
-async def test_secrets_are_stored_only_as_argon2_or_sha256_digests(
+async def test_secrets_are_stored_only_as_argon2_sha256_or_sealed(
     services: Services, browsers: Callable[..., Browser]
 ) -> None:
     # given a person signed in and an institution with its token
@@ -567,7 +567,7 @@ async def test_secrets_are_stored_only_as_argon2_or_sha256_digests(
         hashes = (await conn.execute(sa.text("SELECT password_hash FROM app_user"))).all()
         institution = (
             await conn.execute(
-                sa.text("SELECT token_hash FROM institution WHERE id = :i"),
+                sa.text("SELECT token_key FROM institution WHERE id = :i"),
                 {"i": gateway.institution_pk},
             )
         ).one()
@@ -577,9 +577,13 @@ async def test_secrets_are_stored_only_as_argon2_or_sha256_digests(
     for (password_hash,) in hashes:
         assert password_hash.startswith("$argon2id$")
         assert PASSWORD not in password_hash
-    # and the institution token and the session token are kept only as SHA-256
-    assert institution.token_hash != gateway.token
-    assert institution.token_hash == hashlib.sha256(gateway.token.encode()).hexdigest()
+    # and the institution's signing key only sealed (neither the token nor its SHA-256),
+    # the session token only as SHA-256
+    key = hashlib.sha256(gateway.token.encode()).hexdigest()
+    assert institution.token_key.startswith("s1.")
+    assert gateway.token not in institution.token_key
+    assert key not in institution.token_key
+    assert services.keys.open(institution.token_key) == key
     digests = [row.token_hash for row in sessions]
     assert hashlib.sha256(session.encode()).hexdigest() in digests
     assert all(session not in str(tuple(row)) for row in sessions)

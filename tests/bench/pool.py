@@ -60,7 +60,8 @@ def batch_body(institution_id: str, batch: list[str]) -> bytes:
 
 
 def sign(token: str, institution_id: str, body: bytes, now: datetime) -> SignedRequest:
-    """The headers a gateway sends (tests/support.Gateway.headers)."""
+    """The headers a gateway sends for `POST /graphql` (tests/support.Gateway.headers):
+    pool.lua sends every line to that path, without a query string."""
     ts = str(int(now.timestamp() * 1000))
     return SignedRequest(
         body,
@@ -68,7 +69,9 @@ def sign(token: str, institution_id: str, body: bytes, now: datetime) -> SignedR
             "Content-Type": "application/json",
             "X-Institution-Id": institution_id,
             "X-Timestamp": ts,
-            "X-Signature": security.sign_with_token(token, institution_id, ts, body),
+            "X-Signature": security.sign_with_token(
+                token, security.SignedRequest.of(institution_id, ts, body)
+            ),
         },
     )
 

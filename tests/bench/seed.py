@@ -14,6 +14,7 @@ from pathlib import Path
 from imaging_billing.api.ids import encode
 from imaging_billing.domain.exams import LotMode, lot_terms
 from imaging_billing.domain.ledger import Cause
+from imaging_billing.security import KeyBox
 from imaging_billing.services import accounts as account_cases
 from imaging_billing.services import settlement
 from imaging_billing.services.clock import SystemClock
@@ -22,6 +23,8 @@ from imaging_billing.store.migrate import upgrade
 
 LOTS = 10
 LOT_QUANTITY = 1_000_000
+# The project's server secret in benchmark runs (launcher.py serves with the same one).
+SERVER_SECRET = "bench-server-secret-0123456789"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,11 @@ async def seed_async(
             gateways = []
             for n in range(institutions):
                 issued = await account_cases.create_institution(
-                    conn, account_id=account_id, name=f"Bench gateway {n + 1}", now=now
+                    conn,
+                    account_id=account_id,
+                    name=f"Bench gateway {n + 1}",
+                    now=now,
+                    keys=KeyBox(SERVER_SECRET),
                 )
                 gateways.append(Gateway(issued.institution_id, issued.token))
             for _ in range(lots):

@@ -61,7 +61,7 @@ async def test_baseline_transactions_keep_the_ledger_consistent(
 
 def test_pool_requests_are_signed_distinct_and_replayable(tmp_path: Path) -> None:
     gateways = [Gateway(7, security.new_token("ibi")), Gateway(9, security.new_token("ibi"))]
-    digests = {g.id: security.digest(g.token) for g in gateways}
+    keys = {g.id: security.signing_key(g.token) for g in gateways}
     prefix = pool.run_prefix(2, run=1)
     singles = list(pool.signed_requests(gateways, prefix, 3))
     batches = list(pool.signed_requests(gateways, prefix, 2, batch=4))
@@ -72,9 +72,8 @@ def test_pool_requests_are_signed_distinct_and_replayable(tmp_path: Path) -> Non
         ts, signature = request.headers["X-Timestamp"], request.headers["X-Signature"]
         assert json.loads(request.body)["variables"]["i"] == institution_id
         assert security.timestamp_fresh(ts, now_ms, 300)
-        assert security.signature_valid(
-            digests[institution_id], institution_id, ts, request.body, signature
-        )
+        signed = security.SignedRequest.of(institution_id, ts, request.body)
+        assert security.signature_valid(keys[institution_id], signed, signature)
     assert [r.headers["X-Institution-Id"] for r in singles] == [
         str(encode("Institution", pk)) for pk in (7, 9, 7)
     ]

@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
+from ..support import SERVER_SECRET
+
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "frontend" / "dist"
 RESULTS = ROOT / "test-results"
@@ -55,11 +57,12 @@ def _free_port() -> int:
 
 async def _seed(url: str) -> dict[str, str]:
     from imaging_billing import demo
+    from imaging_billing.security import KeyBox
     from imaging_billing.store.db import Database
 
     db = Database(url)
     try:
-        return await demo.load(db, datetime.now(UTC))
+        return await demo.load(db, datetime.now(UTC), KeyBox(SERVER_SECRET))
     finally:
         await db.dispose()
 
@@ -89,7 +92,7 @@ class Server:
 
     def upload(self, uids: list[str]) -> dict[str, Any]:
         """A gateway reports uploads, signed with the demo institution's token."""
-        from imaging_billing.security import sign_with_token
+        from imaging_billing.security import SignedRequest, sign_with_token
 
         institution = self.credentials["institutionId"]
         body = json.dumps(
@@ -109,7 +112,7 @@ class Server:
                 "X-Institution-Id": institution,
                 "X-Timestamp": ts,
                 "X-Signature": sign_with_token(
-                    self.credentials["institutionToken"], institution, ts, body
+                    self.credentials["institutionToken"], SignedRequest.of(institution, ts, body)
                 ),
             },
         )
@@ -137,6 +140,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "DEMO_DATA": "0",
+        "SERVER_SECRET": SERVER_SECRET,
         "SWEEP_INTERVAL_SECONDS": "0",
         "CONSOLE_DIR": str(DIST),
     }

@@ -12,7 +12,7 @@ from imaging_billing.api.context import Services
 from imaging_billing.api.ids import encode
 from imaging_billing.services.clock import ManualClock
 
-from ..api.test_access_api import AUDIT, PASSWORD, Browser, given_people
+from ..api.test_access_api import AUDIT, Browser, given_people
 from ..api.test_commerce_api import PLACE, given_priced_catalog
 from ..factories import create_account, create_institution, create_operator_token
 from ..support import Api

@@ -361,7 +361,7 @@ class LedgerMachine(RuleBasedStateMachine):
             account_id = await account_cases.create_account(conn, name="Hospital", now=START)
             sites = [
                 await account_cases.create_institution(
-                    conn, account_id=account_id, name=name, now=START
+                    conn, account_id=account_id, name=name, now=START, keys=self.services.keys
                 )
                 for name in ("Main site", "East campus")
             ]

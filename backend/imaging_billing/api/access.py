@@ -235,7 +235,7 @@ class AccessMutation:
         async def run() -> RotateInstitutionTokenPayload:
             pk = _institution_pk(institution_id)
             rotated = await institution_tokens.rotate(
-                c.db, c.principal, institution_id=pk, now=c.now()
+                c.db, c.principal, institution_id=pk, now=c.now(), keys=c.services.keys
             )
             c.services.auth.forget(pk)
             return RotateInstitutionTokenPayload(

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from ..security import KeyBox
 from ..services.auth import Authenticator
 from ..services.clock import Clock
 from ..services.ingest_writer import IngestWriter
@@ -27,6 +28,7 @@ class Services:
     clock: Clock
     writer: IngestWriter
     auth: Authenticator
+    keys: KeyBox  # seals institution signing keys (the server secret, never in the database)
     budgets: Budgets = field(default_factory=lambda: Budgets())
     secure_cookies: bool = False  # set behind HTTPS
     refusals: RefusalLog = field(init=False)

@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
+from .. import security
+from ..domain.errors import RuleViolation
 from ..services import access
 from ..services.principals import ANONYMOUS, Principal
 from . import ids
@@ -56,6 +58,8 @@ def _unauthenticated(
 
 
 async def _institution(services: Services, request: Request, body: bytes) -> Principal | None:
+    """The institution whose `v2` signature covers this very request (security.py): its
+    method, path and query string as received, the ID, the timestamp and the body."""
     headers = request.headers
     signed_id = headers.get("x-institution-id")
     timestamp = headers.get("x-timestamp")
@@ -64,10 +68,19 @@ async def _institution(services: Services, request: Request, body: bytes) -> Pri
         return None
     try:
         pk = ids.decode(signed_id, "Institution", missing="INSTITUTION_NOT_FOUND", field="")
-    except Exception:
+    except RuleViolation:
         return None
+    scope = request.scope
+    signed = security.SignedRequest(
+        method=request.method,
+        path=scope.get("raw_path") or scope["path"].encode(),
+        query=scope.get("query_string", b""),
+        institution_id=signed_id,
+        timestamp_ms=timestamp,
+        body=body,
+    )
     now_ms = int(services.clock.now().timestamp() * 1000)
-    return await services.auth.institution(pk, signed_id, timestamp, body, signature, now_ms)
+    return await services.auth.institution(pk, signed, signature, now_ms)
 
 
 class GraphQLEndpoint:

@@ -95,7 +95,12 @@ class OperatorMutation:
 
         async def run() -> CreateInstitutionPayload:
             row, token = await commands.create_institution(
-                c.db, c.principal, account_id=account_pk(account_id), name=name, now=c.now()
+                c.db,
+                c.principal,
+                account_id=account_pk(account_id),
+                name=name,
+                now=c.now(),
+                keys=c.services.keys,
             )
             return CreateInstitutionPayload(institution=Institution.from_row(row), token=token)
 

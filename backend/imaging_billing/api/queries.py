@@ -107,7 +107,7 @@ async def _node(info: Info, value: strawberry.ID) -> Any:
         return None  # as `orders`: billing is not a gateway's
     load, kind, owner = loaders[gid.type_name]
     try:
-        pk = ids.decode(gid, gid.type_name, missing="NODE_NOT_FOUND", field="id")
+        pk = ids.decode(value, gid.type_name, missing="NODE_NOT_FOUND", field="id")
     except RuleViolation:
         return None
     async with info.context.db.read() as conn:

@@ -34,14 +34,18 @@ class IssuedInstitution:
 
 
 async def create_institution(
-    conn: AsyncConnection, *, account_id: int, name: str, now: datetime
+    conn: AsyncConnection, *, account_id: int, name: str, now: datetime, keys: security.KeyBox
 ) -> IssuedInstitution:
     name = check_text(name, "name")
     if await accounts.get_account(conn, account_id) is None:
         raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
     token = security.new_token("ibi")
     institution_id = await accounts.insert_institution(
-        conn, account_id=account_id, name=name, token_hash=security.digest(token), now=now
+        conn,
+        account_id=account_id,
+        name=name,
+        token_key=keys.seal(security.signing_key(token)),
+        now=now,
     )
     return IssuedInstitution(institution_id, token)
 

@@ -1,8 +1,8 @@
 """Authenticating callers into principals.
 
-Institution look-ups are cached for a few seconds: every upload is signed, and
-the digest barely ever changes. A revoked or rotated token stops working within
-`CACHE_SECONDS` on every instance.
+Institution look-ups are cached for a few seconds, with their signing keys already
+unsealed: every upload is signed, and the keys barely ever change. A revoked or rotated
+token stops working within `CACHE_SECONDS` on every instance.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from .. import security
 from ..store import accounts, tokens
 from ..store.db import Database
-from .institution_tokens import accepted_digests
+from .institution_tokens import accepted_keys
 from .principals import Principal, Role
 
 CACHE_SECONDS = 5.0
@@ -25,13 +25,15 @@ CACHE_SECONDS = 5.0
 class _Known:
     row: Any
     principal: Principal
+    opened: dict[str, str]  # stored (sealed) key -> signing key, for those that open
     loaded: float
 
 
 class Authenticator:
-    def __init__(self, db: Database, window_seconds: int) -> None:
+    def __init__(self, db: Database, window_seconds: int, keys: security.KeyBox) -> None:
         self.db = db
         self.window_seconds = window_seconds
+        self.keys = keys
         self._institutions: dict[int, _Known] = {}
 
     async def operator(self, bearer: str) -> Principal | None:
@@ -42,24 +44,21 @@ class Authenticator:
         return Principal(Role.OPERATOR, row.id, row.name, kind="token")
 
     async def institution(
-        self,
-        institution_id: int,
-        signed_id: str,
-        timestamp_ms: str,
-        body: bytes,
-        signature: str,
-        now_ms: int,
+        self, institution_id: int, request: security.SignedRequest, signature: str, now_ms: int
     ) -> Principal | None:
-        """`signed_id` is the institution ID exactly as the caller sent and signed it."""
-        if not security.timestamp_fresh(timestamp_ms, now_ms, self.window_seconds):
+        """`request.institution_id` is the ID exactly as the caller sent and signed it."""
+        if not security.timestamp_fresh(request.timestamp_ms, now_ms, self.window_seconds):
+            return None
+        if security.signature_mac(signature) is None:
             return None
         known = await self._institution(institution_id)
         if known is None:
             return None
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         ok = any(
-            security.signature_valid(digest, signed_id, timestamp_ms, body, signature)
-            for digest in accepted_digests(known.row, now)
+            security.signature_valid(known.opened[stored], request, signature)
+            for stored in accepted_keys(known.row, now)
+            if stored in known.opened
         )
         return known.principal if ok else None
 
@@ -75,7 +74,9 @@ class Authenticator:
         principal = Principal(
             Role.INSTITUTION, row.id, row.name, account_id=row.account_id, institution_id=row.id
         )
-        known = _Known(row, principal, time.monotonic())
+        stored = (row.token_key, row.previous_token_key)
+        opened = {v: key for v in stored if v and (key := self.keys.open(v)) is not None}
+        known = _Known(row, principal, opened, time.monotonic())
         self._institutions[institution_id] = known
         return known
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
+from .. import security
 from ..domain.errors import RuleViolation
 from ..domain.exams import LotMode, lot_terms
 from ..domain.ledger import Cause
@@ -39,12 +40,18 @@ async def create_account(
 
 
 async def create_institution(
-    db: Database, principal: Principal, *, account_id: int, name: str, now: datetime
+    db: Database,
+    principal: Principal,
+    *,
+    account_id: int,
+    name: str,
+    now: datetime,
+    keys: security.KeyBox,
 ) -> tuple[Row[Any], str]:
     principal.require_operator()
     async with db.write() as conn:
         issued = await account_cases.create_institution(
-            conn, account_id=account_id, name=name, now=now
+            conn, account_id=account_id, name=name, now=now, keys=keys
         )
         row = await accounts.get_institution(conn, issued.institution_id)
     assert row is not None

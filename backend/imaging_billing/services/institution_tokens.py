@@ -1,5 +1,7 @@
-"""Institution tokens: shown once, stored hashed, rotatable with a grace period, revocable.
+"""Institution tokens: shown once, rotatable with a grace period, revocable.
 
+The token itself is never stored. Its signing key (security.signing_key) is stored
+sealed with the server secret (security.KeyBox), so the database alone signs nothing.
 After a rotation the previous token keeps working for `ROTATION_GRACE` (24 hours), long
 enough for a hospital to roll the new token out to every gateway without a gap.
 Revocation is immediate and also ends any grace period.
@@ -7,6 +9,7 @@ Revocation is immediate and also ends any grace period.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +21,8 @@ from ..domain.errors import RuleViolation
 from ..store import accounts
 from ..store.db import Database
 from .principals import Principal
+
+log = logging.getLogger("imaging_billing.institution_tokens")
 
 ROTATION_GRACE = timedelta(hours=24)
 
@@ -39,7 +44,7 @@ async def _own(conn: Any, principal: Principal, institution_id: int) -> Row[Any]
 
 
 async def rotate(
-    db: Database, principal: Principal, *, institution_id: int, now: datetime
+    db: Database, principal: Principal, *, institution_id: int, now: datetime, keys: security.KeyBox
 ) -> Rotated:
     token = security.new_token("ibi")
     async with db.write() as conn:
@@ -48,8 +53,8 @@ async def rotate(
         await accounts.update_institution(
             conn,
             institution_id,
-            token_hash=security.digest(token),
-            previous_token_hash=row.token_hash if keep_previous else None,
+            token_key=keys.seal(security.signing_key(token)),
+            previous_token_key=row.token_key if keep_previous else None,
             previous_valid_until=now + ROTATION_GRACE if keep_previous else None,
             token_revoked_at=None,
         )
@@ -67,7 +72,7 @@ async def revoke(
             conn,
             institution_id,
             token_revoked_at=now,
-            previous_token_hash=None,
+            previous_token_key=None,
             previous_valid_until=None,
         )
         updated = await accounts.get_institution(conn, institution_id)
@@ -75,11 +80,45 @@ async def revoke(
     return updated
 
 
-def accepted_digests(row: Any, now: datetime) -> list[str]:
-    """The token digests that may sign for this institution at `now`."""
+def accepted_keys(row: Any, now: datetime) -> list[str]:
+    """The stored (sealed) keys that may sign for this institution at `now`."""
     if row.token_revoked_at is not None:
         return []
-    digests = [row.token_hash]
-    if row.previous_token_hash and row.previous_valid_until and now < row.previous_valid_until:
-        digests.append(row.previous_token_hash)
-    return digests
+    keys = [row.token_key]
+    if row.previous_token_key and row.previous_valid_until and now < row.previous_valid_until:
+        keys.append(row.previous_token_key)
+    return keys
+
+
+@dataclass(frozen=True)
+class SealReport:
+    sealed: int  # rows whose plain key was sealed now
+    unreadable: int  # sealed keys this server secret cannot open
+
+
+async def seal_legacy(db: Database, keys: security.KeyBox) -> SealReport:
+    """Seal keys stored in the clear (before migration 0004 they were the plain SHA-256
+    of the token) and count sealed keys the current secret cannot open. Idempotent; run
+    at start-up after the migrations, since the secret never enters the database."""
+    sealed = unreadable = 0
+    async with db.write() as conn:
+        for row in await accounts.institution_keys(conn):
+            values: dict[str, str] = {}
+            for column in ("token_key", "previous_token_key"):
+                stored = getattr(row, column)
+                if stored is None:
+                    continue
+                if not security.is_sealed(stored):
+                    values[column] = keys.seal(stored)
+                elif keys.open(stored) is None:
+                    unreadable += 1
+            if values:
+                await accounts.update_institution(conn, row.id, **values)
+                sealed += 1
+    if unreadable:
+        log.error(
+            "%d institution keys do not open with this server secret: those gateways are "
+            "refused until SERVER_SECRET is the one that sealed them",
+            unreadable,
+        )
+    return SealReport(sealed, unreadable)

@@ -92,11 +92,11 @@ async def count_accounts(
 
 
 async def insert_institution(
-    conn: AsyncConnection, *, account_id: int, name: str, token_hash: str, now: datetime
+    conn: AsyncConnection, *, account_id: int, name: str, token_key: str, now: datetime
 ) -> int:
     stmt = (
         institution.insert()
-        .values(account_id=account_id, name=name, token_hash=token_hash, created_at=now)
+        .values(account_id=account_id, name=name, token_key=token_key, created_at=now)
         .returning(institution.c.id)
     )
     return int((await conn.execute(stmt)).scalar_one())
@@ -105,6 +105,12 @@ async def insert_institution(
 async def get_institution(conn: AsyncConnection, institution_id: int) -> Row[Any] | None:
     stmt = sa.select(institution).where(institution.c.id == institution_id)
     return (await conn.execute(stmt)).first()
+
+
+async def institution_keys(conn: AsyncConnection) -> list[Row[Any]]:
+    """Every institution's stored keys, by id (start-up sealing of legacy rows)."""
+    columns = (institution.c.id, institution.c.token_key, institution.c.previous_token_key)
+    return list((await conn.execute(sa.select(*columns).order_by(institution.c.id))).all())
 
 
 async def page_institutions(

@@ -40,10 +40,11 @@ class Institution(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True)
     name: str = Field(max_length=200)
     created_at: datetime = Field(sa_column=_ts())
-    # SHA-256 of the issued token; the token itself is never stored.
-    token_hash: str = Field(max_length=64)
+    # The token's signing key sealed with the server secret (security.KeyBox); the token
+    # itself is never stored.
+    token_key: str = Field(max_length=128)
     # After a rotation the previous token keeps working until this instant.
-    previous_token_hash: str | None = Field(default=None, max_length=64)
+    previous_token_key: str | None = Field(default=None, max_length=128)
     previous_valid_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     token_revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
