@@ -13,7 +13,7 @@ from imaging_billing import runtime
 from imaging_billing.app import create_app
 from imaging_billing.config import Settings
 
-from .support import SqliteTemplate
+from .support import SERVER_SECRET, SqliteTemplate
 
 
 @pytest.fixture
@@ -45,6 +45,7 @@ async def test_the_app_tunes_the_collector_on_start_up_when_asked(
         demo_data=False,
         console_dir=tmp_path,
         tune_gc=tune,
+        server_secret=SERVER_SECRET,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

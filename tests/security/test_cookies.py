@@ -15,6 +15,7 @@ from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Role
 
 from ..factories import create_account
+from ..support import SERVER_SECRET
 
 PASSWORD = "a long enough passphrase"
 LOGIN = """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
@@ -41,6 +42,7 @@ async def test_session_cookie_is_secure_off_loopback_or_when_asked(
         "SECURE_COOKIES": secure_env,
         "SWEEP_INTERVAL_SECONDS": "0",
         "CONSOLE_DIR": str(tmp_path / "no-console"),
+        "SERVER_SECRET": SERVER_SECRET,
     }
     settings = Settings.from_env(env)
     services = build_services(settings, clock)

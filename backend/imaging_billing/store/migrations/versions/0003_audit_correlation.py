@@ -1,6 +1,6 @@
 """audit records keep the client's request id beside the server's
 
-Revision ID: 0003_audit_correlation
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01 22:40:00.000000
 """

@@ -7,7 +7,7 @@ services.institution_tokens.seal_legacy, because the server secret never reaches
 migrations.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01 22:40:00
 """
 
