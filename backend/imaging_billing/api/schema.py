@@ -17,6 +17,7 @@ from .ingest import IngestMutation
 from .mutations import OperatorMutation
 from .queries import LedgerQuery
 from .scalars import SCALARS
+from .scope import guard_gateway_reads
 from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, Notice
 
 
@@ -70,3 +71,5 @@ schema = strawberry.Schema(
         auto_camel_case=True, scalar_map=SCALARS, disable_field_suggestions=True
     ),
 )
+# R-GEN-8: what a gateway may not read is refused on every path (api/scope.py).
+guard_gateway_reads(schema._schema)  # noqa: SLF001 - graphql-core's schema
