@@ -10,7 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from .access import AccessMutation, AccessQuery, AuditRecord, User
 from .ai import AiLicence, AiMutation, AiPack, AiRead
 from .commerce import CommerceQuery
-from .commerce_fields import Order, PriceEntry
+from .commerce_fields import Order, PriceEntry, cap_order_lines
 from .commerce_mutations import CommerceMutation
 from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
 from .ingest import IngestMutation
@@ -73,3 +73,4 @@ schema = strawberry.Schema(
 )
 # R-GEN-8: what a gateway may not read is refused on every path (api/scope.py).
 guard_gateway_reads(schema._schema)  # noqa: SLF001 - graphql-core's schema
+cap_order_lines(schema._schema)  # noqa: SLF001

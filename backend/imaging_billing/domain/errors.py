@@ -203,6 +203,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "GET runs queries only: send mutations by POST",
     ),
     "THRESHOLD_INVALID": ("余量提醒阈值须为非负整数", "The low-balance threshold must be >= 0"),
+    # Orders: line cap, quantities naming their rule, payment references, usage days.
+    "ORDER_TOO_MANY_LINES": (
+        "一个订单最多 {limit} 项商品",
+        "An order has at most {limit} lines",
+    ),
 }
 
 

@@ -5,7 +5,7 @@ Pure: callers pass the price list, holdings and `today` in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -17,6 +17,10 @@ from .money import MAX_FEN
 from .text import clean_text
 
 MAX_QUANTITY = 10**9
+# The guide's baskets hold a handful of products (a lot, a pack, a licence per site and
+# a service or two): 50 lines is plenty, and it keeps validating, pricing and storing an
+# order small whatever a caller sends.
+MAX_ORDER_LINES = 50
 
 
 class OrderState(StrEnum):
@@ -55,6 +59,14 @@ class PricedLine:
 class Quote:
     lines: tuple[PricedLine, ...]
     total_fen: int
+
+
+def check_line_count(lines: Sequence[object]) -> None:
+    """An order or a quote has 1 to MAX_ORDER_LINES lines; checked before any pricing."""
+    if not lines:
+        raise RuleViolation("ORDER_EMPTY", "lines")
+    if len(lines) > MAX_ORDER_LINES:
+        raise RuleViolation("ORDER_TOO_MANY_LINES", "lines", {"limit": MAX_ORDER_LINES})
 
 
 def product_of(code: str, field: str) -> Product:
@@ -131,7 +143,7 @@ def line_amount(unit_price_fen: int, quantity: int, years: int | None) -> int:
 
 
 def quote(
-    lines: Iterable[LineRequest],
+    lines: Sequence[LineRequest],
     prices: Mapping[str, int],
     *,
     online: bool,
@@ -139,6 +151,7 @@ def quote(
     for_quote: bool = False,
 ) -> Quote:
     """Price every line at the unit prices in force (R-GEN-3, R-ORD-4)."""
+    check_line_count(lines)
     priced: list[PricedLine] = []
     for index, line in enumerate(lines):
         product = validate_line(line, index, online=online, today=today, for_quote=for_quote)
@@ -148,8 +161,6 @@ def quote(
         years = line_years(line, product, f"lines[{index}]")
         amount = line_amount(price, line.quantity, years)
         priced.append(PricedLine(line, product, years, price, amount))
-    if not priced:
-        raise RuleViolation("ORDER_EMPTY", "lines")
     return Quote(tuple(priced), sum(p.amount_fen for p in priced))
 
 
