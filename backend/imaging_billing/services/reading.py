@@ -126,7 +126,7 @@ async def daily_usage(
 ) -> list[DailyUsage]:
     """Exams recorded per Shanghai day over the last `days` days, today included."""
     if not 1 <= days <= MAX_USAGE_DAYS:
-        raise RuleViolation("PAGE_SIZE", "days")
+        raise RuleViolation("USAGE_DAYS", "days", {"limit": MAX_USAGE_DAYS})
     today = local_date(now)
     since = datetime.combine(today - timedelta(days=days - 1), time(), SHANGHAI)
     counts = await exams.daily_counts(conn, account_id, since)
