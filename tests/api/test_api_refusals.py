@@ -398,11 +398,11 @@ async def test_r_gen_5_a_void_or_a_contract_reference_needs_a_reason(hospital: H
         credit = (
             await hospital.op(CREDIT, acc=hospital.acc_id, q=10_000, mode="VOLUME", ref=blank)
         )["creditExamLot"]
-        # then R_GEN_5_REASON_REQUIRED on the field
+        # then the void wants its reason, the credit its contract reference
         assert void["exam"] is None
         assert_refused(void["userErrors"], "R_GEN_5_REASON_REQUIRED", "reason", "en")
         assert credit["lot"] is None
-        assert_refused(credit["userErrors"], "R_GEN_5_REASON_REQUIRED", "contractRef", "en")
+        assert_refused(credit["userErrors"], "R_GEN_5_CONTRACT_REQUIRED", "contractRef", "en")
     assert await hospital.snapshot() == before
 
 

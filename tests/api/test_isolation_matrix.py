@@ -24,15 +24,25 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from graphql import GraphQLInputObjectType, GraphQLScalarType, get_named_type
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    Undefined,
+    get_named_type,
+)
 from strawberry import relay
 
 from imaging_billing.api.context import SESSION_COOKIE, Services
 from imaging_billing.api.ids import encode
 from imaging_billing.api.schema import schema
+from imaging_billing.api.scope import is_carrier
 from imaging_billing.app import create_app
 from imaging_billing.config import Settings
-from imaging_billing.domain.catalog import AiProduct, ServiceKind
+from imaging_billing.domain.catalog import AiProduct, Feature, ServiceKind
 from imaging_billing.domain.orders import LineRequest
 from imaging_billing.services import access, entitlements, ordering, pricing
 from imaging_billing.services import ai as ai_cases
@@ -71,12 +81,12 @@ POLICY: dict[str, dict[str, str]] = {
     "Query.exam": EVERYONE,  # R-ARR-5: may this exam still be viewed?
     "Query.uploadPermission": EVERYONE,  # R-ARR-5: may this institution upload now?
     "Query.reconcileAccount": OPERATORS,
-    "Query.catalog": EVERYONE,
+    "Query.catalog": PEOPLE,  # R-GEN-8: buying is for people, not gateways
     "Query.priceHistory": OPERATORS,
-    "Query.quote": EVERYONE,  # R-ORD-4: any signed-in caller may price a basket
+    "Query.quote": PEOPLE,  # R-ORD-4: any signed-in person may price a basket
     "Query.orders": PEOPLE,
-    "Query.catalogFeatures": EVERYONE,
-    "Query.baseSuiteModules": EVERYONE,
+    "Query.catalogFeatures": PEOPLE,
+    "Query.baseSuiteModules": PEOPLE,
     "Query.auditLog": ADMINS,
     "Mutation.createAccount": OPERATORS,
     "Mutation.createInstitution": OPERATORS,
@@ -386,6 +396,19 @@ async def seed_side(world_services: Services, client: httpx.AsyncClient, name: s
     return side
 
 
+async def grant_licences(services: Services, side: Side) -> None:
+    """A feature and an AI licence for the side's gateway, for the gateway-reach cells."""
+    async with services.db.write() as conn:
+        common = {"account_id": side.account, "institution_id": side.gateway.institution_pk}
+        now = services.clock.now()
+        await entitlements.enable_licence(
+            conn, **common, feature=Feature.BASE_SUITE, now=now, order_id=None
+        )
+        await ai_cases.grant_ai_licence(
+            conn, **common, product=AiProduct.PNEUMONIA, now=now, order_id=None
+        )
+
+
 def ghost_side() -> Side:
     unknown = 987_654
     return Side(
@@ -441,6 +464,7 @@ async def world(
             now=clock.now(),
         )
     alpha = await seed_side(services, client, "Alpha Matrix Hospital")
+    await grant_licences(services, alpha)
     bravo = await seed_side(services, client, "Bravo Matrix Hospital")
     bravo.kind = "other"
     probe_email = "probe@alpha.example.cn"
@@ -516,14 +540,17 @@ async def _node(world: World, role: str, side: Side, nonce: str) -> list[Op]:
     query = "query($id: ID!) { node(id: $id) { id } }"
     nodes = side.node_ids()
     if role == INSTITUTION and side.kind == "own":
-        # orders are not a gateway's business (see test_a_gateway_cannot_read_orders...)
-        nodes.remove(gid("Order", side.order))
+        # R-GEN-8: lots, orders and services are not a gateway's (test_gateway_nodes_...)
+        for hidden in (gid("ExamLot", side.lot), gid("Order", side.order)):
+            nodes.remove(hidden)
+        nodes.remove(gid("Service", side.service))
     return [Op(query, {"id": node}) for node in nodes]
 
 
 @builds("Query.account")
 async def _account(world: World, role: str, side: Side, nonce: str) -> list[Op]:
-    query = "query($id: ID!) { account(id: $id) { id name examFigures { available } } }"
+    figures = "aiFigures { remaining }" if role == INSTITUTION else "examFigures { available }"
+    query = f"query($id: ID!) {{ account(id: $id) {{ id name {figures} }} }}"
     return [Op(query, {"id": side.account_id})]
 
 
@@ -932,6 +959,156 @@ async def test_the_other_account_is_untouched(world: World) -> None:
     assert signed > 0
 
 
+# --- the gateway's reach (R-GEN-8): every field of every object a gateway can get ---------
+
+# What the institution principal may read of each object it can get; every other field of
+# those objects is FORBIDDEN wherever it is asked (at the root, nested, in a mutation's
+# answer). Objects it can get only through refused fields (lots, ledger, orders, notices,
+# services, people, tokens) are out of its reach: test_the_gateway_reaches_these_objects.
+GATEWAY_READS: dict[str, set[str]] = {
+    "Viewer": {"role", "name", "email", "account", "institution"},
+    "SessionViewer": {"role", "name", "email"},
+    "UploadPermission": {"allowed", "reason", "suspendsAt"},
+    "Exam": {"id", "studyInstanceUid", "uploadedAt", "recordedAt", "coveredAt"}
+    | {"storageEndsAt", "voidedAt", "voidReason", "inArrears", "viewable"},
+    "Account": {"id", "name", "aiFigures", "aiPacks"},
+    "AiFigures": {"product", "remaining", "bought", "used", "expired", "licensedInstitutions"},
+    "AiPack": {"id", "product", "quantity", "used", "purchasedAt", "expiresAt", "expired"}
+    | {"remaining", "forfeited"},
+    "AiRead": {"id", "product", "studyInstanceUid", "idempotencyKey", "readAt", "coveredBy"}
+    | {"institutionId"},
+    "AiLicence": {"id", "product", "grantedAt", "institutionId"},
+    "Institution": {"id", "name", "account", "aiLicences", "licences", "features"}
+    | {"featureEnabled"},
+    "Licence": {"id", "feature", "enabledAt", "institutionId"},
+}
+
+# How the gateway gets one object of each kind; {F} is where the field goes.
+AI_READ = """mutation($i: ID!, $u: String!) { recordAiRead(institutionId: $i, product: GLAUCOMA,
+  studyInstanceUid: $u, idempotencyKey: "gateway-reach") { read { {F} } } }"""
+GATEWAY_PATHS: dict[str, str] = {
+    "Viewer": "query { viewer { {F} } }",
+    "SessionViewer": """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
+      viewer { {F} } } }""",
+    "UploadPermission": "query($i: ID!) { uploadPermission(institutionId: $i) { {F} } }",
+    "Exam": """query($i: ID!, $u: String!) { exam(institutionId: $i, studyInstanceUid: $u) {
+      {F} } }""",
+    "Account": "query($a: ID!) { account(id: $a) { {F} } }",
+    "AiFigures": "query($a: ID!) { account(id: $a) { aiFigures { {F} } } }",
+    "AiPack": "query($a: ID!) { account(id: $a) { aiPacks(first: 5) { edges { node { {F} } } } } }",
+    "AiRead": AI_READ,
+    "AiLicence": "query { viewer { institution { aiLicences { {F} } } } }",
+    "Institution": "query { viewer { institution { {F} } } }",
+    "Licence": "query { viewer { institution { licences { {F} } } } }",
+}
+
+
+def gateway_reach() -> set[str]:
+    """The object types a gateway can get: walk from the root fields it may call, through
+    carriers (payloads, connections) and the fields it may read."""
+    gql = schema._schema
+    todo = [
+        get_named_type(schema_field(key).type)
+        for key in FIELDS
+        if POLICY[key][INSTITUTION] == ALLOWED
+    ]
+    seen: set[str] = set()
+    while todo:
+        named = todo.pop()
+        if isinstance(named, GraphQLInterfaceType):  # `node`: the kinds it resolves for it
+            todo += [t for t in gql.get_possible_types(named) if t.name in GATEWAY_READS]
+            continue
+        if not isinstance(named, GraphQLObjectType) or named.name in seen:
+            continue
+        seen.add(named.name)
+        for name, field_ in named.fields.items():
+            if is_carrier(named.name) or name in GATEWAY_READS.get(named.name, set()):
+                todo.append(get_named_type(field_.type))
+    return {name for name in seen if not is_carrier(name)}
+
+
+GATEWAY_CELLS = [
+    f"{type_name}.{name}"
+    for type_name in sorted(GATEWAY_READS)
+    for name in schema._schema.type_map[type_name].fields  # type: ignore[union-attr]
+]
+
+
+def selection(type_name: str, name: str, uid: str) -> str:
+    """The field with its required arguments filled in, and a sub-selection if it needs one."""
+    field_ = schema._schema.type_map[type_name].fields[name]  # type: ignore[union-attr]
+    arguments = []
+    for arg_name, argument in field_.args.items():
+        if not isinstance(argument.type, GraphQLNonNull) or argument.default_value is not Undefined:
+            continue
+        named = get_named_type(argument.type)
+        if isinstance(named, GraphQLEnumType):
+            value = next(iter(named.values))
+        else:
+            value = "5" if named.name == "Int" else json.dumps(uid)
+        arguments.append(f"{arg_name}: {value}")
+    text = f"{name}({', '.join(arguments)})" if arguments else name
+    returns = get_named_type(field_.type)
+    return f"{text} {{ __typename }}" if isinstance(returns, GraphQLObjectType) else text
+
+
+async def run_gateway_cell(world: World, cell: str) -> None:
+    type_name, name = cell.split(".")
+    alpha = world.alpha
+    query = GATEWAY_PATHS[type_name].replace("{F}", selection(type_name, name, alpha.exam_uid))
+    variables = {
+        "i": alpha.gateway_id,
+        "u": alpha.exam_uid,
+        "a": alpha.account_id,
+        "e": world.probe_email,
+        "p": PASSWORD,
+    }
+    used = {key: value for key, value in variables.items() if f"${key}" in query}
+    response = await world.call(INSTITUTION, Op(query, used))
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    errors = payload.get("errors") or []
+    if name in GATEWAY_READS[type_name]:
+        assert errors == [], f"{cell} should be readable by a gateway: {response.text}"
+        assert payload["data"], response.text
+        assert None not in payload["data"].values(), response.text
+    else:
+        codes = [(e["extensions"]["code"], e["path"][-1]) for e in errors]
+        assert codes == [("FORBIDDEN", name)], f"{cell} should be FORBIDDEN: {response.text}"
+        assert value_at(payload["data"], errors[0]["path"]) is None, response.text
+    world.exercised.add(("gateway", cell, INSTITUTION))
+
+
+def value_at(data: Any, path: list[str | int]) -> Any:
+    """What the response holds at an error's path (None where the refusal nulled it)."""
+    for step in path:
+        if data is None:
+            return None
+        data = data[step]
+    return data
+
+
+def test_the_gateway_reaches_these_objects_and_no_others() -> None:
+    # given the schema, walked from what a gateway may call through what it may read
+    # then the objects it can get are exactly those of the policy, each with a path to it
+    assert gateway_reach() == set(GATEWAY_READS)
+    assert set(GATEWAY_PATHS) == set(GATEWAY_READS)
+    # and every field the policy names exists (a renamed field fails here, not silently)
+    for type_name, names in GATEWAY_READS.items():
+        assert names <= set(schema._schema.type_map[type_name].fields), type_name  # type: ignore[union-attr]
+
+
+@module_loop
+@pytest.mark.parametrize("cell", GATEWAY_CELLS)
+async def test_each_field_a_gateway_can_reach_is_allowed_or_refused(
+    world: World, cell: str
+) -> None:
+    """R-GEN-8: every field of every object a gateway gets, asked by the gateway."""
+    # given Alpha's gateway and a path to an object of the field's type
+    # when the gateway asks the field / then it answers if allowed, else FORBIDDEN, no data
+    await run_gateway_cell(world, cell)
+
+
 @module_loop
 async def test_every_cell_of_the_matrix_was_exercised(
     world: World, capsys: pytest.CaptureFixture[str]
@@ -945,15 +1122,22 @@ async def test_every_cell_of_the_matrix_was_exercised(
         for role in OUTSIDERS:
             if ("foreign", key, role) not in world.exercised:
                 await run_foreign_cell(world, key, role)
-    # then every field × role cell, and every foreign-ID cell, has been exercised
+    for cell in GATEWAY_CELLS:
+        if ("gateway", cell, INSTITUTION) not in world.exercised:
+            await run_gateway_cell(world, cell)
+    # then every field × role cell, every foreign-ID cell and every field of every object
+    # a gateway can get has been exercised
     own = {(key, role) for kind, key, role in world.exercised if kind == "own"}
     foreign = {(key, role) for kind, key, role in world.exercised if kind == "foreign"}
+    reach = {key for kind, key, _ in world.exercised if kind == "gateway"}
     assert own == {(key, role) for key in FIELDS for role in ROLES}
     assert foreign == {(key, role) for key in ID_FIELDS for role in OUTSIDERS}
+    assert reach == set(GATEWAY_CELLS)
     with capsys.disabled():
         sys.stdout.write(
             f"\nisolation matrix: {len(FIELDS)} fields x {len(ROLES)} roles = {len(own)} cells,"
-            f" {len(foreign)} foreign-ID cells: 100 % exercised\n"
+            f" {len(foreign)} foreign-ID cells, {len(reach)} fields of the objects a gateway"
+            " gets: 100 % exercised\n"
         )
 
 

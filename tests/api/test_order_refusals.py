@@ -38,7 +38,7 @@ async def given_world(services: Services, api: Api) -> dict[str, Any]:
             "lines[0].years",
         ),
         ({"product": "AI_PACK_GLAUCOMA", "quantity": 1_500}, "R_AI_1_UNIT", "lines[0].quantity"),
-        ({"product": "AI_PACK_GLAUCOMA", "quantity": 0}, "R_ORD_2_QUANTITY", "lines[0].quantity"),
+        ({"product": "AI_PACK_GLAUCOMA", "quantity": 0}, "R_AI_1_UNIT", "lines[0].quantity"),
         ({"product": "NO_SUCH_THING", "quantity": 1}, "PRODUCT_UNKNOWN", "lines[0].product"),
         (
             {"product": "SERVICE_MAINTENANCE", "quantity": 1, "INST": True},

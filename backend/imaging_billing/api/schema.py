@@ -10,13 +10,14 @@ from strawberry.schema.config import StrawberryConfig
 from .access import AccessMutation, AccessQuery, AuditRecord, User
 from .ai import AiLicence, AiMutation, AiPack, AiRead
 from .commerce import CommerceQuery
-from .commerce_fields import Order, PriceEntry
+from .commerce_fields import Order, PriceEntry, cap_order_lines
 from .commerce_mutations import CommerceMutation
 from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
 from .ingest import IngestMutation
 from .mutations import OperatorMutation
 from .queries import LedgerQuery
 from .scalars import SCALARS
+from .scope import guard_gateway_reads
 from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, Notice
 
 
@@ -70,3 +71,6 @@ schema = strawberry.Schema(
         auto_camel_case=True, scalar_map=SCALARS, disable_field_suggestions=True
     ),
 )
+# R-GEN-8: what a gateway may not read is refused on every path (api/scope.py).
+guard_gateway_reads(schema._schema)  # noqa: SLF001 - graphql-core's schema
+cap_order_lines(schema._schema)  # noqa: SLF001

@@ -116,7 +116,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The service's current state does not allow this",
     ),
     "R_ORD_2_TERMS": ("请先阅读并同意服务条款", "Accept the service terms first"),
-    "R_ORD_2_QUANTITY": ("数量须为正整数", "The quantity must be a positive whole number"),
     "R_ORD_2_INSTITUTION": (
         "该商品按机构购买，请选择机构",
         "This product is bought per institution: choose the institution",
@@ -261,6 +260,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "回调请求体须为 JSON 对象：字符串 paymentId、订单 ID orderId、整数 amountFen",
         "The callback body must be a JSON object: string paymentId, order ID orderId,"
         " integer amountFen",
+    ),
+    # Orders: line cap, quantities naming their rule, payment references, usage days.
+    "ORDER_TOO_MANY_LINES": (
+        "一个订单最多 {limit} 项商品",
+        "An order has at most {limit} lines",
+    ),
+    "R_SVC_3_QUANTITY": (
+        "服务须按整数份购买（至少 1 份；维保另按整年计）",
+        "Services are bought as a whole number, at least 1 (maintenance also in whole years)",
+    ),
+    "PAYMENT_REFERENCE_REQUIRED": (
+        "须填写支付流水号（最多 200 个字符）",
+        "A payment reference is required (at most 200 characters)",
+    ),
+    "USAGE_DAYS": (
+        "统计天数须在 1 到 {limit} 之间",
+        "`days` must be between 1 and {limit}",
     ),
 }
 

@@ -5,7 +5,7 @@ Pure: callers pass the price list, holdings and `today` in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -16,7 +16,19 @@ from .exams import VOLUME_STORAGE_YEARS
 from .money import MAX_FEN
 from .text import clean_text
 
-MAX_QUANTITY = 10**9
+MAX_QUANTITY = 10**9  # as MAX_LOT: larger is a typo, not a purchase
+# R-ORD-2: the rule a product's quantity breaks.
+QUANTITY_RULES: Mapping[Family, str] = {
+    Family.EXAM: "R_EXAM_1_UNIT",
+    Family.AI_PACK: "R_AI_1_UNIT",
+    Family.LICENCE: "R_LIC_1_QUANTITY",
+    Family.AI_LICENCE: "R_LIC_1_QUANTITY",  # R-AI-4: one per product set and institution
+    Family.SERVICE: "R_SVC_3_QUANTITY",
+}
+# The guide's baskets hold a handful of products (a lot, a pack, a licence per site and
+# a service or two): 50 lines is plenty, and it keeps validating, pricing and storing an
+# order small whatever a caller sends.
+MAX_ORDER_LINES = 50
 
 
 class OrderState(StrEnum):
@@ -57,11 +69,28 @@ class Quote:
     total_fen: int
 
 
+def check_line_count(lines: Sequence[object]) -> None:
+    """An order or a quote has 1 to MAX_ORDER_LINES lines; checked before any pricing."""
+    if not lines:
+        raise RuleViolation("ORDER_EMPTY", "lines")
+    if len(lines) > MAX_ORDER_LINES:
+        raise RuleViolation("ORDER_TOO_MANY_LINES", "lines", {"limit": MAX_ORDER_LINES})
+
+
 def product_of(code: str, field: str) -> Product:
     product = PRODUCTS.get(code)
     if product is None:
         raise RuleViolation("PRODUCT_UNKNOWN", field)
     return product
+
+
+def check_quantity(quantity: int, product: Product, field: str) -> None:
+    """R-ORD-2: whole units of the product (R-EXAM-1: 10,000s; R-AI-1: 1,000s), at least
+    one; a licence exactly one (R-LIC-1). Otherwise refused with the rule it breaks,
+    zero and negative quantities included."""
+    single = product.family in (Family.LICENCE, Family.AI_LICENCE)
+    if not 0 < quantity <= MAX_QUANTITY or quantity % product.unit or (single and quantity != 1):
+        raise RuleViolation(QUANTITY_RULES[product.family], field)
 
 
 def line_years(line: LineRequest, product: Product, field: str) -> int | None:
@@ -91,13 +120,7 @@ def validate_line(
     product = product_of(line.product, f"{field}.product")
     if online and not product.online:
         raise RuleViolation("R_AI_4_OFFLINE_ONLY", f"{field}.product")
-    if not 0 < line.quantity <= MAX_QUANTITY:
-        raise RuleViolation("R_ORD_2_QUANTITY", f"{field}.quantity")
-    if line.quantity % product.unit:
-        code = "R_EXAM_1_UNIT" if product.family is Family.EXAM else "R_AI_1_UNIT"
-        raise RuleViolation(code, f"{field}.quantity")
-    if product.family in (Family.LICENCE, Family.AI_LICENCE) and line.quantity != 1:
-        raise RuleViolation("R_LIC_1_QUANTITY", f"{field}.quantity")
+    check_quantity(line.quantity, product, f"{field}.quantity")
     if line.institution_name is not None and line.institution_name.strip():
         clean_text(
             line.institution_name, f"{field}.institutionName", code="R_SVC_4_REMARK", limit=200
@@ -131,7 +154,7 @@ def line_amount(unit_price_fen: int, quantity: int, years: int | None) -> int:
 
 
 def quote(
-    lines: Iterable[LineRequest],
+    lines: Sequence[LineRequest],
     prices: Mapping[str, int],
     *,
     online: bool,
@@ -139,6 +162,7 @@ def quote(
     for_quote: bool = False,
 ) -> Quote:
     """Price every line at the unit prices in force (R-GEN-3, R-ORD-4)."""
+    check_line_count(lines)
     priced: list[PricedLine] = []
     for index, line in enumerate(lines):
         product = validate_line(line, index, online=online, today=today, for_quote=for_quote)
@@ -148,8 +172,6 @@ def quote(
         years = line_years(line, product, f"lines[{index}]")
         amount = line_amount(price, line.quantity, years)
         priced.append(PricedLine(line, product, years, price, amount))
-    if not priced:
-        raise RuleViolation("ORDER_EMPTY", "lines")
     return Quote(tuple(priced), sum(p.amount_fen for p in priced))
 
 

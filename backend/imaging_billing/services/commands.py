@@ -120,7 +120,7 @@ async def credit_exam_lot(
     terms = lot_terms(mode, quantity, years)
     if contract_ref is not None:
         contract_ref = account_cases.check_text(
-            contract_ref, "contractRef", code="R_GEN_5_REASON_REQUIRED"
+            contract_ref, "contractRef", code="R_GEN_5_CONTRACT_REQUIRED"
         )
 
     async with db.write() as conn:

@@ -21,6 +21,7 @@ from ..domain.orders import (
     Quote,
     can_cancel,
     check_licences,
+    check_line_count,
     quote,
     require_terms,
 )
@@ -45,6 +46,7 @@ async def place_order(
     """R-ORD-1: an online order, priced now, awaiting payment."""
     principal.require_account_admin(account_id)
     require_terms(accept_terms)
+    check_line_count(lines)
     async with db.write() as conn:
 
         async def effect() -> dict[str, Any]:
@@ -81,6 +83,7 @@ async def record_offline_order(
     """R-ORD-3: an operator records a purchase already paid offline; fulfilled at once."""
     principal.require_operator()
     contract_ref = check_text(contract_ref, "contractRef", code="R_GEN_5_CONTRACT_REQUIRED")
+    check_line_count(lines)
     async with db.write() as conn:
 
         async def effect() -> dict[str, Any]:

@@ -44,7 +44,7 @@ async def confirm_transfer(
 ) -> PaymentResult:
     """An operator confirms a bank transfer received for an order."""
     principal.require_operator()
-    reference = check_text(reference, "reference", code="R_GEN_5_CONTRACT_REQUIRED")
+    reference = check_text(reference, "reference", code="PAYMENT_REFERENCE_REQUIRED")
     async with db.write() as conn:
         return await pay(
             conn,
@@ -61,7 +61,7 @@ async def provider_callback(
     db: Database, *, payment_id: str, order_id: int, amount_fen: int, now: datetime
 ) -> PaymentResult:
     """The payment provider's (already signature-checked) notification."""
-    payment_id = check_text(payment_id, "paymentId", code="R_GEN_5_CONTRACT_REQUIRED")
+    payment_id = check_text(payment_id, "paymentId", code="PAYMENT_REFERENCE_REQUIRED")
     async with db.write() as conn:
         return await pay(
             conn,

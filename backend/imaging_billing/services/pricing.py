@@ -10,7 +10,7 @@ from sqlalchemy.engine import Row
 from ..domain.clock import local_date
 from ..domain.errors import RuleViolation
 from ..domain.money import MAX_FEN
-from ..domain.orders import LineRequest, Quote, product_of, quote
+from ..domain.orders import LineRequest, Quote, check_line_count, product_of, quote
 from ..store import prices
 from ..store.db import Database
 from .principals import Principal
@@ -63,5 +63,6 @@ async def quote_lines(
     products (R-AI-4) are priced only for operators, who record such purchases."""
     if offline:
         principal.require_operator()
+    check_line_count(lines)
     price_map = await price_list(db, now)
     return quote(lines, price_map, online=not offline, today=local_date(now), for_quote=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -14,7 +15,54 @@ from ..domain.clock import SHANGHAI, local_date
 from ..domain.errors import RuleViolation
 from ..domain.usage import DailyUsage, RunOut, average_daily, daily_series, run_out
 from ..store import accounts, exams, lots
-from .principals import Principal
+from .principals import Principal, Role
+
+# R-GEN-8: what a gateway (the institution principal) may read, object by object and
+# field by field. Any other field of these objects, and every other object (lots,
+# ledger, orders, notices, services, people, audit, other institutions' tokens), is
+# for people. The objects themselves are only its own institution, its account, and
+# that institution's exams, AI licences and reads (`may_read` below).
+_READS: dict[str, str] = {
+    "Query": "viewer node account exam uploadPermission",
+    "Viewer": "role name email account institution",
+    "SessionViewer": "role name email",  # a person who logged in on a signed request
+    "UploadPermission": "allowed reason suspendsAt",  # R-ARR-5
+    "Exam": "id studyInstanceUid uploadedAt recordedAt coveredAt storageEndsAt voidedAt"
+    " voidReason inArrears viewable",  # R-ARR-5: may it still be viewed?
+    "Account": "id name aiFigures aiPacks",  # its AI figures (R-AI-5)
+    "AiFigures": "product remaining bought used expired licensedInstitutions",
+    "AiPack": "id product quantity used purchasedAt expiresAt expired remaining forfeited",
+    "AiRead": "id product studyInstanceUid idempotencyKey readAt coveredBy institutionId",
+    "AiLicence": "id product grantedAt institutionId",  # R-AI-4: reads it may draw on
+    # R-LIC-5: a partner asks whether a feature is enabled for its institution.
+    "Institution": "id name account aiLicences licences features featureEnabled",
+    "Licence": "id feature enabledAt institutionId",
+}
+GATEWAY_READS: Mapping[str, frozenset[str]] = {
+    name: frozenset(fields.split()) for name, fields in _READS.items()
+}
+
+
+def gateway_may_read(object_name: str, field: str | None = None) -> bool:
+    """R-GEN-8: may a gateway read this field of this object (or, without a field, any
+    object of this kind at all)?"""
+    fields = GATEWAY_READS.get(object_name)
+    return fields is not None and (field is None or field in fields)
+
+
+def may_read(
+    principal: Principal, kind: str, *, account_id: int, institution_id: int | None = None
+) -> bool:
+    """May the principal see this object (`kind` as GATEWAY_READS names it), of this
+    account and, when it belongs to one, of this institution? Another account's objects
+    are unknown to people; a gateway sees only its kinds, of its own institution."""
+    if not principal.can_see_account(account_id):
+        return False
+    if principal.role is not Role.INSTITUTION:
+        return True
+    if not gateway_may_read(kind):
+        return False
+    return institution_id is None or institution_id == principal.institution_id
 
 
 async def exam_figures(conn: AsyncConnection, account: Any, now: datetime) -> rules.ExamFigures:
@@ -34,7 +82,9 @@ async def visible_institution(
     conn: AsyncConnection, principal: Principal, institution_id: int
 ) -> Row[Any]:
     row = await accounts.get_institution(conn, institution_id)
-    if row is None or not principal.can_see_account(row.account_id):
+    if row is None or not may_read(
+        principal, "Institution", account_id=row.account_id, institution_id=row.id
+    ):
         raise RuleViolation("INSTITUTION_NOT_FOUND", "institutionId")
     return row
 
@@ -58,8 +108,14 @@ async def upload_permission(
 async def find_exam(
     conn: AsyncConnection, principal: Principal, institution_id: int, study_uid: str
 ) -> Row[Any] | None:
+    """R-EXAM-4: the account's exam by its UID; a gateway sees only its own uploads."""
     institution = await visible_institution(conn, principal, institution_id)
-    return await exams.by_uid(conn, institution.account_id, study_uid)
+    row = await exams.by_uid(conn, institution.account_id, study_uid)
+    if row is None or not may_read(
+        principal, "Exam", account_id=row.account_id, institution_id=row.institution_id
+    ):
+        return None
+    return row
 
 
 MAX_USAGE_DAYS = 366
@@ -70,7 +126,7 @@ async def daily_usage(
 ) -> list[DailyUsage]:
     """Exams recorded per Shanghai day over the last `days` days, today included."""
     if not 1 <= days <= MAX_USAGE_DAYS:
-        raise RuleViolation("PAGE_SIZE", "days")
+        raise RuleViolation("USAGE_DAYS", "days", {"limit": MAX_USAGE_DAYS})
     today = local_date(now)
     since = datetime.combine(today - timedelta(days=days - 1), time(), SHANGHAI)
     counts = await exams.daily_counts(conn, account_id, since)
