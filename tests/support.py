@@ -125,7 +125,9 @@ class PostgresDatabases:
 
 def make_services(url: str, clock: ManualClock) -> Services:
     db = Database(url)
-    return Services(db=db, clock=clock, writer=IngestWriter(db, clock), auth=Authenticator(db, 300))
+    return Services(
+        db=db, clock=clock, writer=IngestWriter(db, clock), auth=Authenticator(db, 300, clock)
+    )
 
 
 @dataclass

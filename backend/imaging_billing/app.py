@@ -36,7 +36,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db=db,
         clock=clock,
         writer=IngestWriter(db, clock, settings.ingest_batch_limit),
-        auth=Authenticator(db, settings.signature_window_seconds),
+        auth=Authenticator(db, settings.signature_window_seconds, clock),
     )
 
 

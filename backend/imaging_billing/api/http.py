@@ -32,7 +32,7 @@ from .schema import schema
 
 log = logging.getLogger("imaging_billing.api")
 MAX_BODY = 2 * 1024 * 1024
-ANONYMOUS_FIELDS = frozenset({"login", "acceptInvitation", "__typename"})
+ANONYMOUS_FIELDS = frozenset({"login", "acceptInvitation", "resetPassword", "__typename"})
 # Request ids: unique per process by a random prefix, then a counter (ids need not be
 # secret; they join a client's report to the log).
 _REQUEST_PREFIX = secrets.token_hex(4)

@@ -15,13 +15,14 @@ from .commerce_mutations import CommerceMutation
 from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
 from .ingest import IngestMutation
 from .mutations import OperatorMutation
+from .people import Invitation, OperatorToken, PeopleMutation, PeopleQuery
 from .queries import LedgerQuery
 from .scalars import SCALARS
 from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, Notice
 
 
 @strawberry.type
-class Query(LedgerQuery, CommerceQuery, EntitlementQuery, AccessQuery):
+class Query(LedgerQuery, CommerceQuery, EntitlementQuery, AccessQuery, PeopleQuery):
     pass
 
 
@@ -33,6 +34,7 @@ class Mutation(
     AiMutation,
     EntitlementMutation,
     AccessMutation,
+    PeopleMutation,
 ):
     pass
 
@@ -65,6 +67,8 @@ schema = strawberry.Schema(
         ServiceContract,
         User,
         AuditRecord,
+        Invitation,
+        OperatorToken,
     ],
     config=StrawberryConfig(
         auto_camel_case=True, scalar_map=SCALARS, disable_field_suggestions=True

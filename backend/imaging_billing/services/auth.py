@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import security
-from ..store import accounts, tokens
+from ..store import accounts, people, tokens
 from ..store.db import Database
+from .clock import Clock, SystemClock
 from .institution_tokens import accepted_digests
 from .principals import Principal, Role
 
 CACHE_SECONDS = 5.0
+# An operator token's last use is written at most this often: one write a minute per
+# token, not one per request.
+TOKEN_TOUCH = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,10 @@ class _Known:
 
 
 class Authenticator:
-    def __init__(self, db: Database, window_seconds: int) -> None:
+    def __init__(self, db: Database, window_seconds: int, clock: Clock | None = None) -> None:
         self.db = db
         self.window_seconds = window_seconds
+        self.clock = clock or SystemClock()
         self._institutions: dict[int, _Known] = {}
 
     async def operator(self, bearer: str) -> Principal | None:
@@ -39,6 +44,10 @@ class Authenticator:
             row = await tokens.by_hash(conn, security.digest(bearer))
         if row is None:
             return None
+        now = self.clock.now()
+        if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH:
+            async with self.db.write() as conn:
+                await people.touch_token(conn, row.id, now)
         return Principal(Role.OPERATOR, row.id, row.name, kind="token")
 
     async def institution(
