@@ -3,7 +3,6 @@ people and documents of tests/api/test_access_api.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -43,7 +42,7 @@ class CountingHasher(PasswordHasher):
 
 
 @pytest.fixture
-def hasher(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingHasher]:
+def hasher(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
     counting = CountingHasher()
     monkeypatch.setattr(access, "HASHER", counting)
-    yield counting
+    return counting

@@ -9,15 +9,18 @@ from collections.abc import Callable
 
 from imaging_billing.api.context import Services
 
-from .people_support import (  # noqa: F401 - fixtures
+from . import people_support as support
+from .people_support import (
     LOGIN,
     PASSWORD,
     Browser,
     CountingHasher,
-    browsers,
     given_people,
-    hasher,
 )
+
+# fixtures
+browsers = support.browsers
+hasher = support.hasher
 
 
 def _code(answer: dict[str, object]) -> str:
