@@ -7,6 +7,7 @@ the digest barely ever changes. A revoked or rotated token stops working within
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from .clock import Clock, SystemClock
 from .institution_tokens import accepted_digests
 from .principals import Principal, Role
 
+log = logging.getLogger("imaging_billing.auth")
 CACHE_SECONDS = 5.0
 # An operator token's last use is written at most this often: one write a minute per
 # token, not one per request.
@@ -44,11 +46,20 @@ class Authenticator:
             row = await tokens.by_hash(conn, security.digest(bearer))
         if row is None:
             return None
+        await self._touch(row)
+        return Principal(Role.OPERATOR, row.id, row.name, kind="token")
+
+    async def _touch(self, row: Any) -> None:
+        """Note the token's use (to the minute). Best effort: a failed write of this
+        bookkeeping must not turn a valid token away."""
         now = self.clock.now()
-        if row.last_used_at is None or now - row.last_used_at >= TOKEN_TOUCH:
+        if row.last_used_at is not None and now - row.last_used_at < TOKEN_TOUCH:
+            return
+        try:
             async with self.db.write() as conn:
                 await people.touch_token(conn, row.id, now)
-        return Principal(Role.OPERATOR, row.id, row.name, kind="token")
+        except Exception:
+            log.warning("operator token %s: last use not recorded", row.id, exc_info=True)
 
     async def institution(
         self,
