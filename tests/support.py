@@ -132,7 +132,7 @@ def make_services(url: str, clock: ManualClock, secret: str = SERVER_SECRET) -> 
         db=db,
         clock=clock,
         writer=IngestWriter(db, clock),
-        auth=Authenticator(db, 300, keys),
+        auth=Authenticator(db, 300, keys, clock),
         keys=keys,
     )
 

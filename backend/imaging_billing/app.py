@@ -43,7 +43,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db=db,
         clock=clock,
         writer=IngestWriter(db, clock, settings.ingest_batch_limit),
-        auth=Authenticator(db, settings.signature_window_seconds, keys),
+        auth=Authenticator(db, settings.signature_window_seconds, keys, clock),
         keys=keys,
         secure_cookies=settings.cookies_secure,
     )

@@ -36,6 +36,7 @@ from graphql import (
 )
 from strawberry import relay
 
+from imaging_billing import security
 from imaging_billing.api.context import SESSION_COOKIE, Services
 from imaging_billing.api.ids import encode
 from imaging_billing.api.schema import schema
@@ -44,10 +45,12 @@ from imaging_billing.app import create_app
 from imaging_billing.config import Settings
 from imaging_billing.domain.catalog import AiProduct, Feature, ServiceKind
 from imaging_billing.domain.orders import LineRequest
-from imaging_billing.services import access, entitlements, ordering, pricing
+from imaging_billing.services import access, entitlements, ordering, people, pricing
+from imaging_billing.services import accounts as account_cases
 from imaging_billing.services import ai as ai_cases
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
+from imaging_billing.store import tokens as token_store
 
 from ..factories import create_account, create_institution, create_operator_token, credit_lot
 from ..support import START, Gateway, PostgresTemplate, SqliteTemplate, make_services
@@ -113,10 +116,29 @@ POLICY: dict[str, dict[str, str]] = {
     "Mutation.inviteUser": ADMINS,
     "Mutation.rotateInstitutionToken": ADMINS,
     "Mutation.revokeInstitutionToken": ADMINS,
+    "Query.invitations": ADMINS,
+    "Query.operatorTokens": OPERATORS,
+    "Mutation.disableUser": ADMINS,
+    "Mutation.enableUser": ADMINS,
+    "Mutation.endUserSessions": ADMINS,
+    "Mutation.issuePasswordReset": ADMINS,
+    "Mutation.resetPassword": EVERYONE,  # anonymous: whoever holds the token
+    "Mutation.revokeInvitation": ADMINS,
+    "Mutation.revokeOperatorToken": OPERATORS,
 }
 
 # Arguments naming an account-owned object; any other ID argument fails the coverage test.
-ID_ARGUMENTS = {"id", "accountId", "institutionId", "examId", "orderId", "lotId", "serviceId"}
+ID_ARGUMENTS = {
+    "id",
+    "accountId",
+    "institutionId",
+    "examId",
+    "orderId",
+    "lotId",
+    "serviceId",
+    "userId",
+    "invitationId",
+}
 NOT_FOUND = {
     "ACCOUNT_NOT_FOUND",
     "INSTITUTION_NOT_FOUND",
@@ -125,6 +147,9 @@ NOT_FOUND = {
     "LOT_NOT_FOUND",
     "SERVICE_NOT_FOUND",
     "NODE_NOT_FOUND",
+    "USER_NOT_FOUND",
+    "INVITATION_NOT_FOUND",
+    "OPERATOR_TOKEN_NOT_FOUND",
 }
 # R-ORD-4: a quote prices before institutions are chosen, so it ignores the one it is given.
 IGNORES_INSTITUTION = {"Query.quote"}
@@ -189,6 +214,8 @@ class Side:
     started_service: int  # in progress
     pack: int
     kind: str  # "own", "other" or "ghost"
+    user: int = 0  # the viewer (another account's, for the foreign runs)
+    invitation: int = 0  # a pending invitation
 
     @property
     def account_id(self) -> str:
@@ -289,6 +316,48 @@ class World:
         )
         return token
 
+    async def fresh_user(self, side: Side) -> int:
+        """A person of Alpha to disable or reset at will; the other sides' fixed one."""
+        if side.kind != "own":
+            return side.user
+        row = await access.create_user(
+            self.services.db,
+            email=f"{self.unique('member')}@alpha.example.cn",
+            name="Matrix member",
+            role=Role.ACCOUNT_VIEWER,
+            account_id=side.account,
+            password=PASSWORD,
+            actor="test",
+            now=self.services.clock.now(),
+        )
+        return int(row.id)
+
+    async def fresh_invitation_id(self, side: Side) -> int:
+        if side.kind != "own":
+            return side.invitation
+        return await invitation_of(self.services, side, self.unique("pending"))
+
+    async def fresh_reset(self) -> str:
+        issued = await people.issue_password_reset(
+            self.services.db,
+            self.operator,
+            user_id=await self.fresh_user(self.alpha),
+            now=self.services.clock.now(),
+        )
+        return issued.token
+
+    async def fresh_operator_token(self, side: Side) -> int:
+        """Operator tokens belong to no account: the foreign runs aim at an unknown one."""
+        if side.kind != "own":
+            return 987_654
+        async with self.services.db.write() as conn:
+            secret = await account_cases.create_operator_token(
+                conn, name=self.unique("matrix token "), now=self.services.clock.now()
+            )
+            row = await token_store.by_hash(conn, security.digest(secret))
+        assert row is not None
+        return int(row.id)
+
     async def fresh_session(self, role: str) -> str:
         email = f"{role.lower()}@alpha.example.cn"
         done = await access.login(
@@ -383,7 +452,7 @@ async def seed_side(world_services: Services, client: httpx.AsyncClient, name: s
     side.exam = await upload(probe, side, side.exam_uid)
     slug = name.split()[0].lower()
     for role in (Role.ACCOUNT_ADMIN, Role.ACCOUNT_VIEWER):
-        await access.create_user(
+        row = await access.create_user(
             services.db,
             email=f"{role.value.lower()}@{slug}.example.cn",
             name=f"{name} {role.value}",
@@ -393,6 +462,8 @@ async def seed_side(world_services: Services, client: httpx.AsyncClient, name: s
             actor="test",
             now=services.clock.now(),
         )
+        side.user = int(row.id)  # the viewer, created last
+    side.invitation = await invitation_of(services, side, "pending")
     return side
 
 
@@ -407,6 +478,20 @@ async def grant_licences(services: Services, side: Side) -> None:
         await ai_cases.grant_ai_licence(
             conn, **common, product=AiProduct.PNEUMONIA, now=now, order_id=None
         )
+
+
+async def invitation_of(services: Services, side: Side, label: str) -> int:
+    operator = Principal(Role.OPERATOR, 0, "matrix operator", kind="token")
+    row, _ = await access.invite_user(
+        services.db,
+        operator,
+        account_id=side.account,
+        email=f"{label}@{side.name.split()[0].lower()}.example.cn",
+        name="Pending invitee",
+        role=Role.ACCOUNT_VIEWER,
+        now=services.clock.now(),
+    )
+    return int(row.id)
 
 
 def ghost_side() -> Side:
@@ -424,6 +509,8 @@ def ghost_side() -> Side:
         started_service=unknown,
         pack=unknown,
         kind="ghost",
+        user=unknown,
+        invitation=unknown,
     )
 
 
@@ -773,6 +860,53 @@ async def _revoke(world: World, role: str, side: Side, nonce: str) -> list[Op]:
       revokedAt userErrors { code } } }"""
     target = side.spare if side.kind == "own" else side.gateway.institution_pk
     return [Op(query, {"i": gid("Institution", target)})]
+
+
+@builds("Query.invitations")
+async def _invitations(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """query($a: ID) { invitations(first: 5, accountId: $a) {
+      totalCount edges { node { id email } } } }"""
+    return [Op(query, {"a": None if side.kind == "own" else side.account_id})]
+
+
+simple("Query.operatorTokens", "{ operatorTokens(first: 5) { totalCount edges { node { id } } } }")
+
+
+def _on_user(field: str, selection: str) -> Builder:
+    async def build(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+        query = (
+            f"mutation($u: ID!) {{ {field}(userId: $u) {{ {selection} userErrors {{ code }} }} }}"
+        )
+        return [Op(query, {"u": gid("User", await world.fresh_user(side))})]
+
+    return build
+
+
+BUILDERS["Mutation.disableUser"] = _on_user("disableUser", "user { id disabledAt }")
+BUILDERS["Mutation.enableUser"] = _on_user("enableUser", "user { id disabledAt }")
+BUILDERS["Mutation.endUserSessions"] = _on_user("endUserSessions", "endedSessions")
+BUILDERS["Mutation.issuePasswordReset"] = _on_user("issuePasswordReset", "resetToken")
+
+
+@builds("Mutation.resetPassword")
+async def _reset_password(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($t: String!, $p: String!) { resetPassword(token: $t, password: $p) {
+      viewer { role } userErrors { code } } }"""
+    return [Op(query, {"t": await world.fresh_reset(), "p": PASSWORD})]
+
+
+@builds("Mutation.revokeInvitation")
+async def _revoke_invitation(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($i: ID!) { revokeInvitation(invitationId: $i) {
+      invitationId revokedAt userErrors { code } } }"""
+    return [Op(query, {"i": gid("Invitation", await world.fresh_invitation_id(side))})]
+
+
+@builds("Mutation.revokeOperatorToken")
+async def _revoke_operator_token(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($i: ID!) { revokeOperatorToken(id: $i) {
+      operatorToken { id revokedAt } userErrors { code } } }"""
+    return [Op(query, {"i": gid("OperatorToken", await world.fresh_operator_token(side))})]
 
 
 # --- judging answers -------------------------------------------------------------------------

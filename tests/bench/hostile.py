@@ -27,16 +27,14 @@ from graphql.language import Lexer, Source, TokenKind
 from starlette.types import ASGIApp, Message
 
 from imaging_billing.api import shape
-from imaging_billing.api.context import Services
 from imaging_billing.api.http import MAX_BODY
 from imaging_billing.app import create_app
 from imaging_billing.config import Settings
 from imaging_billing.services import accounts as account_cases
-from imaging_billing.services.auth import Authenticator
 from imaging_billing.services.clock import SystemClock
-from imaging_billing.services.ingest_writer import IngestWriter
-from imaging_billing.store.db import Database
 from imaging_billing.store.migrate import upgrade
+
+from ..support import make_services
 
 TARGET_MS = 50.0
 REPETITIONS = 5
@@ -196,11 +194,8 @@ async def _measure(app: ASGIApp, token: str) -> list[Timing]:
 async def _run(work: Path) -> list[Timing]:
     url = f"sqlite+aiosqlite:///{work / 'h1.sqlite3'}"
     await asyncio.to_thread(upgrade, url)
-    db = Database(url)
     clock = SystemClock()
-    services = Services(
-        db=db, clock=clock, writer=IngestWriter(db, clock), auth=Authenticator(db, 300)
-    )
+    services = make_services(url, clock)
     try:
         async with services.db.write() as conn:
             token = await account_cases.create_operator_token(

@@ -229,7 +229,13 @@ ADMIN_PAGES = [
     "/audit",
     "/users",
 ]
-OPERATOR_PAGES = ["/ops/accounts", "/ops/offline-orders", "/ops/prices", "/ops/adjustments"]
+OPERATOR_PAGES = [
+    "/ops/accounts",
+    "/ops/offline-orders",
+    "/ops/prices",
+    "/ops/adjustments",
+    "/ops/tokens",
+]
 
 
 def test_every_page_renders_for_admin_and_operator(server: Server, console: Any) -> None:
@@ -291,3 +297,70 @@ def test_overview_sentences_match_the_figures(server: Server, console: Any) -> N
         banner = admin.page.locator("[data-testid=status-banner]").first.inner_text()
         assert f"剩余 {soonest['remaining']:,} 例" in banner
     admin.shot("admin-overview-forecast")
+
+
+INVITE = """mutation($a: ID!, $e: String!) { inviteUser(accountId: $a, email: $e, name: "E2E Nurse",
+  role: ACCOUNT_VIEWER) { invitationToken userErrors { message } } }"""
+LOGIN = """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
+  viewer { role } userErrors { code } } }"""
+
+
+def anonymous(server: Server, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = server.http.post("/graphql", json={"query": query, "variables": variables})
+    data: dict[str, Any] = response.json()["data"]
+    server.http.cookies.clear()
+    return data
+
+
+def test_admin_resets_a_password_disables_a_member_and_revokes_an_invitation(
+    server: Server, console: Any
+) -> None:
+    # Given a viewer of the demo account (invited by the operator, accepted)
+    email, new_password = "e2e.nurse@demo.local", "a new password for e2e"
+    invited = server.operator(INVITE, {"a": server.credentials["accountId"], "e": email})
+    accept = """mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) {
+      userErrors { code } } }"""
+    token = invited["inviteUser"]["invitationToken"]
+    assert anonymous(server, accept, {"t": token, "p": "first password 1"}) == {
+        "acceptInvitation": {"userErrors": []}
+    }
+
+    # When the admin issues a password reset for her on the members page
+    admin: Console = console()
+    admin.login("admin")
+    admin.goto("/users")
+    row = admin.page.locator("tr", has_text=email)
+    row.locator("[data-testid=user-reset]").click()
+    secret = admin.page.locator("[data-testid=secret-value]", has_text="/reset-password")
+    link = secret.inner_text().strip()
+    assert "/reset-password?token=ibr_" in link
+    admin.shot("admin-users-reset-link")
+
+    # Then the viewer sets a new password with the link and is signed in
+    viewer: Console = console()
+    viewer.goto(link.removeprefix(server.base))
+    viewer.page.fill("[data-testid=new-password] input", new_password)
+    viewer.page.fill("[data-testid=repeat-password] input", new_password)
+    viewer.page.click("[data-testid=set-password-submit]")
+    viewer.page.wait_for_url("**/overview")
+    viewer.close()
+
+    # When the admin disables her
+    admin.goto("/users")
+    row.locator("[data-testid=user-disable]").click()
+    admin.page.locator(".t-popconfirm__confirm").click()
+    row.filter(has_text="已停用").wait_for()
+    admin.shot("admin-users-disabled")
+    # Then her new password no longer signs her in
+    refused = anonymous(server, LOGIN, {"e": email, "p": new_password})
+    assert refused["login"] == {"viewer": None, "userErrors": [{"code": "LOGIN_FAILED"}]}
+
+    # When the operator invites someone else, the admin sees it pending and revokes it
+    pending_email = "e2e.pending@demo.local"
+    server.operator(INVITE, {"a": server.credentials["accountId"], "e": pending_email})
+    admin.goto("/users")
+    pending = admin.page.locator("[data-testid=pending-invitations] tr", has_text=pending_email)
+    pending.locator("[data-testid=invitation-revoke]").click()
+    admin.page.locator(".t-popconfirm__confirm").click()
+    pending.wait_for(state="detached")
+    admin.shot("admin-users-invitation-revoked")

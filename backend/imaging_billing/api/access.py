@@ -32,6 +32,9 @@ class User(relay.Node):
     name: str
     role: Role
     created_at: datetime
+    disabled_at: datetime | None = strawberry.field(
+        default=None, description="Set while the user may not log in."
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> User:
@@ -41,6 +44,7 @@ class User(relay.Node):
             name=row.name,
             role=Role(row.role),
             created_at=row.created_at,
+            disabled_at=row.disabled_at,
         )
 
 
@@ -144,7 +148,7 @@ def _set_session(context: Context, token: str) -> None:
     )
 
 
-def _signed_in(c: Context, done: access.LoggedIn | None, errors: list[UserError]) -> LoginPayload:
+def signed_in(c: Context, done: access.LoggedIn | None, errors: list[UserError]) -> LoginPayload:
     """The session cookie for a login or an accepted invitation, and who it is."""
     if done is None:
         return LoginPayload(user_errors=errors)
@@ -171,7 +175,7 @@ class AccessMutation:
                 c.db, email=email, password=password, client_address=c.client_address, now=c.now()
             ),
         )
-        return _signed_in(c, done, errors)
+        return signed_in(c, done, errors)
 
     @strawberry.mutation
     async def logout(self, info: Info) -> LogoutPayload:
@@ -190,7 +194,7 @@ class AccessMutation:
                 c.db, token=token, password=password, client_address=c.client_address, now=c.now()
             ),
         )
-        return _signed_in(c, done, errors)
+        return signed_in(c, done, errors)
 
     @strawberry.mutation(
         description="Operators invite anyone (an account's first admin, operators); "

@@ -36,7 +36,7 @@ from .shape import anonymous_allowed
 
 log = logging.getLogger("imaging_billing.api")
 MAX_BODY = 2 * 1024 * 1024
-ANONYMOUS_FIELDS = frozenset({"login", "acceptInvitation", "__typename"})
+ANONYMOUS_FIELDS = frozenset({"login", "acceptInvitation", "resetPassword", "__typename"})
 _JSON = json.JSONEncoder(separators=(",", ":"))
 
 

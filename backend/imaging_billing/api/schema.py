@@ -15,6 +15,7 @@ from .commerce_mutations import CommerceMutation
 from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
 from .ingest import IngestMutation
 from .mutations import OperatorMutation
+from .people import Invitation, OperatorToken, PeopleMutation, PeopleQuery
 from .queries import LedgerQuery
 from .scalars import SCALARS
 from .scope import guard_gateway_reads
@@ -22,7 +23,7 @@ from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, 
 
 
 @strawberry.type
-class Query(LedgerQuery, CommerceQuery, EntitlementQuery, AccessQuery):
+class Query(LedgerQuery, CommerceQuery, EntitlementQuery, AccessQuery, PeopleQuery):
     pass
 
 
@@ -34,6 +35,7 @@ class Mutation(
     AiMutation,
     EntitlementMutation,
     AccessMutation,
+    PeopleMutation,
 ):
     pass
 
@@ -66,6 +68,8 @@ schema = strawberry.Schema(
         ServiceContract,
         User,
         AuditRecord,
+        Invitation,
+        OperatorToken,
     ],
     config=StrawberryConfig(
         auto_camel_case=True, scalar_map=SCALARS, disable_field_suggestions=True

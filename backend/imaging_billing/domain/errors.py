@@ -159,10 +159,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "EMAIL_INVALID": ("邮箱地址无效", "Invalid email address"),
     "EMAIL_TAKEN": ("该邮箱已被使用", "This email address is already in use"),
-    "PASSWORD_WEAK": (
-        "密码至少 10 个字符，最多 200 个字符",
-        "A password has at least 10 and at most 200 characters",
-    ),
     "INVITATION_INVALID": (
         "邀请无效或已过期",
         "This invitation is invalid or has expired",
@@ -278,6 +274,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "统计天数须在 1 到 {limit} 之间",
         "`days` must be between 1 and {limit}",
     ),
+    # People and least privilege: passwords, names, disabling, invitations, resets, tokens.
+    "PASSWORD_TOO_SHORT": ("密码至少 {limit} 个字符", "A password has at least {limit} characters"),
+    "PASSWORD_TOO_LONG": ("密码最多 {limit} 个字符", "A password has at most {limit} characters"),
+    "PASSWORD_BLANK": ("密码不能只由空白字符组成", "A password cannot be only spaces"),
+    "PASSWORD_IS_EMAIL": ("密码不能与邮箱地址相同", "A password cannot be the email address"),
+    "PASSWORD_CHARACTERS": (
+        "密码不能包含控制字符",
+        "A password cannot contain control characters",
+    ),
+    "TEXT_CHARACTERS": (
+        "不能包含控制字符、格式字符（如双向文本覆盖符、零宽字符）或换行",
+        "Control, formatting (such as bidi overrides or zero-width) or line-break characters "
+        "are not allowed",
+    ),
+    "USER_NOT_FOUND": ("未找到该用户", "No such user"),
+    "USER_DISABLED": ("该用户已停用", "This user is disabled"),
+    "NOT_ON_YOURSELF": ("不能对自己执行此操作", "You cannot do this to yourself"),
+    "INVITATION_NOT_FOUND": ("未找到该待接受的邀请", "No such pending invitation"),
+    "RESET_INVALID": (
+        "密码重置链接无效或已过期",
+        "This password reset link is invalid or has expired",
+    ),
+    "OPERATOR_TOKEN_NOT_FOUND": ("未找到该操作员令牌", "No such operator token"),
 }
 
 

@@ -2,7 +2,8 @@
 
 Passwords are hashed with argon2id (argon2-cffi); session and invitation tokens are
 random and kept only as SHA-256. Failed logins are throttled per email and per
-client address, counted in the database so every API instance sees them.
+client address, counted in the database so every API instance sees them; an attempt
+is counted before its password is verified, so parallel attempts cannot outrun it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sqlalchemy.engine import Row
 
 from .. import security
 from ..domain.errors import RuleViolation
-from ..domain.text import clean_text, storable
+from ..domain.passwords import check_password
+from ..domain.text import clean_text, encodable, storable
 from ..store import access, accounts
 from ..store.db import Database
 from .principals import Principal, Role
@@ -49,15 +51,9 @@ def normal_email(email: str) -> str:
     return email
 
 
-def check_password(password: str) -> str:
-    if not 10 <= len(password) <= 200 or not storable(password.replace("\t", " ")):
-        raise RuleViolation("PASSWORD_WEAK", "password")
-    return password
-
-
-async def hash_password(password: str) -> str:
+async def hash_password(password: str, email: str) -> str:
     # argon2 is deliberately slow: keep it off the event loop.
-    return await asyncio.to_thread(HASHER.hash, check_password(password))
+    return await asyncio.to_thread(HASHER.hash, check_password(password, email))
 
 
 async def _verify(password_hash: str, password: str) -> bool:
@@ -94,14 +90,15 @@ async def create_user(
 ) -> Row[Any]:
     """Operators are created from the CLI; everyone else through an invitation."""
     email = normal_email(email)
-    password_hash = await hash_password(password)
+    name = clean_text(name, "name", code="NAME_REQUIRED", limit=200) if name.strip() else email
+    password_hash = await hash_password(password, email)
     async with db.write() as conn:
         if await access.user_by_email(conn, email) is not None:
             raise RuleViolation("EMAIL_TAKEN", "email")
         user_id = await access.insert_user(
             conn,
             email=email,
-            name=name.strip() or email,
+            name=name,
             password_hash=password_hash,
             role=role.value,
             account_id=account_id,
@@ -123,26 +120,33 @@ async def login(
     db: Database, *, email: str, password: str, client_address: str, now: datetime
 ) -> LoggedIn:
     email = email.strip().lower()[:254]
-    if not storable(email) or not storable(password.replace("\t", " ")):
+    if not storable(email) or not encodable(password.replace("\t", " ")):
         raise RuleViolation("LOGIN_FAILED", "password")
-    async with db.read() as conn:
+    row = await _count_attempt(db, email, client_address[:64], now)
+    ok = await _verify(row.password_hash if row is not None else _DUMMY_HASH, password)
+    # A disabled person gets the wrong-password answer: whether an address belongs to a
+    # disabled user is for the account's administrators to know, not for whoever types it.
+    if row is None or not ok or row.disabled_at is not None:
+        raise RuleViolation("LOGIN_FAILED", "password")  # the attempt stays counted
+    return await open_session(db, row, client_address, now)
+
+
+async def _count_attempt(db: Database, email: str, client_address: str, now: datetime) -> Any:
+    """Count this attempt as a failure before its password is checked (a success clears
+    it), in one transaction under the email's and the address's lock: of N parallel
+    attempts only those within the limits get as far as argon2. The user row, or None."""
+    async with db.write() as conn:
+        await access.lock_login(conn, email=email, client_address=client_address)
         by_email, by_address = await access.count_failures(
             conn, email=email, client_address=client_address, since=now - FAILURE_WINDOW
         )
-        row = await access.user_by_email(conn, email)
-    if by_email >= MAX_FAILURES_PER_EMAIL or by_address >= MAX_FAILURES_PER_ADDRESS:
-        raise RuleViolation("LOGIN_THROTTLED")
-    ok = await _verify(row.password_hash if row is not None else _DUMMY_HASH, password)
-    if row is None or not ok or row.disabled_at is not None:
-        async with db.write() as conn:
-            await access.add_login_failure(
-                conn, email=email, client_address=client_address, now=now
-            )
-        raise RuleViolation("LOGIN_FAILED", "password")
-    return await _open_session(db, row, client_address, now)
+        if by_email >= MAX_FAILURES_PER_EMAIL or by_address >= MAX_FAILURES_PER_ADDRESS:
+            raise RuleViolation("LOGIN_THROTTLED")
+        await access.add_login_failure(conn, email=email, client_address=client_address, now=now)
+        return await access.user_by_email(conn, email)
 
 
-async def _open_session(db: Database, row: Any, client_address: str, now: datetime) -> LoggedIn:
+async def open_session(db: Database, row: Any, client_address: str, now: datetime) -> LoggedIn:
     token = security.new_token("ibs")
     policy = SessionPolicy()
     async with db.write() as conn:
@@ -196,6 +200,22 @@ def _grantable(principal: Principal, account_id: int | None, role: Role) -> None
     principal.require_account_admin(account_id)
 
 
+def _refuse_taken(principal: Principal, holder: Any) -> None:
+    """EMAIL_TAKEN only where the inviter can see the holder anyway.
+
+    Emails are unique platform-wide. Operators see every user, and an admin sees the
+    members of their own account in `users`: telling them is no leak. An address held
+    in another account is not refused: the invitation is made like any other, so the
+    admin cannot tell it from a fresh address; it can never be accepted (acceptance
+    answers INVITATION_INVALID, as for an expired token). The inviter holds the token,
+    so accepting it themselves would tell them; that probe costs a real member in
+    their own account for every free address, in the audit log. Closing it needs
+    invitations delivered by e-mail, so that the inviter never sees the token.
+    """
+    if holder is not None and (principal.is_operator or holder.account_id == principal.account_id):
+        raise RuleViolation("EMAIL_TAKEN", "email")
+
+
 async def invite_user(
     db: Database,
     principal: Principal,
@@ -214,8 +234,7 @@ async def invite_user(
     async with db.write() as conn:
         if account_id is not None and await accounts.get_account(conn, account_id) is None:
             raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
-        if await access.user_by_email(conn, email) is not None:
-            raise RuleViolation("EMAIL_TAKEN", "email")
+        _refuse_taken(principal, await access.user_by_email(conn, email))
         invitation_id = await access.insert_invitation(
             conn,
             token_hash=security.digest(token),
@@ -233,16 +252,30 @@ async def invite_user(
     return row, token
 
 
+async def _live_invitation(conn: Any, digest: str, now: datetime, *, lock: bool) -> Any:
+    """A pending invitation for a still-free address, else INVITATION_INVALID."""
+    found = await access.invitation_by_hash(conn, digest, lock=lock)
+    if (
+        found is None
+        or found.accepted_at is not None
+        or found.revoked_at is not None
+        or now >= found.expires_at
+        or await access.user_by_email(conn, found.email) is not None
+    ):
+        raise RuleViolation("INVITATION_INVALID", "token")
+    return found
+
+
 async def accept_invitation(
     db: Database, *, token: str, password: str, client_address: str, now: datetime
 ) -> LoggedIn:
-    password_hash = await hash_password(password)
+    digest = security.digest(token)
+    # The token is looked up before argon2 runs: a bogus token costs a read, not a hash.
+    async with db.read() as conn:
+        found = await _live_invitation(conn, digest, now, lock=False)
+    password_hash = await hash_password(password, found.email)
     async with db.write() as conn:
-        found = await access.invitation_by_hash(conn, security.digest(token))
-        if found is None or found.accepted_at is not None or now >= found.expires_at:
-            raise RuleViolation("INVITATION_INVALID", "token")
-        if await access.user_by_email(conn, found.email) is not None:
-            raise RuleViolation("EMAIL_TAKEN", "email")
+        found = await _live_invitation(conn, digest, now, lock=True)  # accepted meanwhile?
         user_id = await access.insert_user(
             conn,
             email=found.email,
@@ -255,4 +288,4 @@ async def accept_invitation(
         )
         await access.mark_invitation_accepted(conn, found.id, now)
         row = await access.get_user(conn, user_id)
-    return await _open_session(db, row, client_address, now)
+    return await open_session(db, row, client_address, now)

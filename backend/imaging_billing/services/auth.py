@@ -7,18 +7,24 @@ token stops working within `CACHE_SECONDS` on every instance.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import security
-from ..store import accounts, tokens
+from ..store import accounts, people, tokens
 from ..store.db import Database
+from .clock import Clock, SystemClock
 from .institution_tokens import accepted_keys
 from .principals import Principal, Role
 
+log = logging.getLogger("imaging_billing.auth")
 CACHE_SECONDS = 5.0
+# An operator token's last use is written at most this often: one write a minute per
+# token, not one per request.
+TOKEN_TOUCH = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -30,10 +36,17 @@ class _Known:
 
 
 class Authenticator:
-    def __init__(self, db: Database, window_seconds: int, keys: security.KeyBox) -> None:
+    def __init__(
+        self,
+        db: Database,
+        window_seconds: int,
+        keys: security.KeyBox,
+        clock: Clock | None = None,
+    ) -> None:
         self.db = db
         self.window_seconds = window_seconds
         self.keys = keys
+        self.clock = clock or SystemClock()
         self._institutions: dict[int, _Known] = {}
 
     async def operator(self, bearer: str) -> Principal | None:
@@ -41,7 +54,20 @@ class Authenticator:
             row = await tokens.by_hash(conn, security.digest(bearer))
         if row is None:
             return None
+        await self._touch(row)
         return Principal(Role.OPERATOR, row.id, row.name, kind="token")
+
+    async def _touch(self, row: Any) -> None:
+        """Note the token's use (to the minute). Best effort: a failed write of this
+        bookkeeping must not turn a valid token away."""
+        now = self.clock.now()
+        if row.last_used_at is not None and now - row.last_used_at < TOKEN_TOUCH:
+            return
+        try:
+            async with self.db.write() as conn:
+                await people.touch_token(conn, row.id, now)
+        except Exception:
+            log.warning("operator token %s: last use not recorded", row.id, exc_info=True)
 
     async def institution(
         self, institution_id: int, request: security.SignedRequest, signature: str, now_ms: int

@@ -85,8 +85,12 @@ async def insert_invitation(conn: AsyncConnection, **values: Any) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def invitation_by_hash(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
-    stmt = sa.select(invitation).where(invitation.c.token_hash == token_hash).with_for_update()
+async def invitation_by_hash(
+    conn: AsyncConnection, token_hash: str, *, lock: bool = True
+) -> Row[Any] | None:
+    stmt = sa.select(invitation).where(invitation.c.token_hash == token_hash)
+    if lock:
+        stmt = stmt.with_for_update()
     return (await conn.execute(stmt)).first()
 
 
@@ -98,12 +102,31 @@ async def mark_invitation_accepted(
     )
 
 
+async def lock_login(conn: AsyncConnection, *, email: str, client_address: str) -> None:
+    """Serialise login attempts for one email and from one address until commit, so
+    counting the recent failures and adding this attempt is one step.
+
+    PostgreSQL: transaction-scoped advisory locks on both keys' hashes, always the
+    email's first (one order: no deadlock). SQLite: the IMMEDIATE write transaction
+    already serialises every writer.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for key in (f"login-email\x1f{email}", f"login-address\x1f{client_address}"):
+        await conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
+        )
+
+
 async def add_login_failure(
     conn: AsyncConnection, *, email: str, client_address: str, now: datetime
-) -> None:
-    await conn.execute(
-        login_failure.insert().values(email=email, client_address=client_address, occurred_at=now)
+) -> int:
+    stmt = (
+        login_failure.insert()
+        .values(email=email, client_address=client_address, occurred_at=now)
+        .returning(login_failure.c.id)
     )
+    return int((await conn.execute(stmt)).scalar_one())
 
 
 async def count_failures(

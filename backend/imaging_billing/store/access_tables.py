@@ -1,4 +1,5 @@
-"""Tables of access control: people, sessions, invitations, login failures, the audit log.
+"""Tables of access control: people, sessions, invitations, password resets, login
+failures, the audit log.
 
 Secrets (passwords, session and invitation tokens) are kept only as hashes.
 """
@@ -54,10 +55,27 @@ class Invitation(SQLModel, table=True):
     created_by: str = Field(max_length=200)
     expires_at: datetime = Field(sa_column=_ts())
     accepted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class PasswordReset(SQLModel, table=True):
+    """A one-time password reset issued by an administrator (there is no e-mail yet)."""
+
+    __tablename__ = "password_reset"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(sa_column=_ts())
+    created_by: str = Field(max_length=200)
+    expires_at: datetime = Field(sa_column=_ts())
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class LoginFailure(SQLModel, table=True):
-    """Recent failed logins, for throttling per user and per client address."""
+    """Recent failed logins, for throttling per user and per client address.
+
+    A login attempt is written here before its password is verified (and removed when it
+    succeeds), so parallel attempts count each other."""
 
     __tablename__ = "login_failure"
     __table_args__ = (
@@ -96,4 +114,5 @@ user = User.__table__  # type: ignore[attr-defined]
 session = Session.__table__  # type: ignore[attr-defined]
 invitation = Invitation.__table__  # type: ignore[attr-defined]
 login_failure = LoginFailure.__table__  # type: ignore[attr-defined]
+password_reset = PasswordReset.__table__  # type: ignore[attr-defined]
 audit_record = AuditRecord.__table__  # type: ignore[attr-defined]

@@ -156,6 +156,7 @@ class ApiToken(SQLModel, table=True):
     role: str = Field(max_length=20)
     created_at: datetime = Field(sa_column=_ts())
     revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 account = Account.__table__  # type: ignore[attr-defined]

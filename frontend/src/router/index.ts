@@ -27,6 +27,12 @@ const routes: RouteRecordRaw[] = [
     meta: { title: 'invitation.title', public: true },
   },
   {
+    path: '/reset-password',
+    name: 'reset-password',
+    component: () => import('@/pages/login/invitation.vue'),
+    meta: { title: 'passwordReset.title', public: true },
+  },
+  {
     path: '/',
     component: ConsoleLayout,
     redirect: '/overview',

@@ -26,6 +26,12 @@ const routes: RouteRecordRaw[] = [
     component: () => import('@/pages/ops/adjustments/index.vue'),
     meta: { title: 'nav.adjustments', group: 'operator', icon: 'edit-1', operator: true },
   },
+  {
+    path: '/ops/tokens',
+    name: 'ops-tokens',
+    component: () => import('@/pages/ops/tokens/index.vue'),
+    meta: { title: 'nav.operatorTokens', group: 'operator', icon: 'secured', operator: true },
+  },
 ];
 
 export default routes;
