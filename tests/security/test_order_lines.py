@@ -40,11 +40,11 @@ def assert_too_many(errors: list[dict[str, Any]]) -> None:
     assert errors[0]["messageZh"] == "一个订单最多 50 项商品"
 
 
-async def test_a_quote_of_20000_lines_is_refused(services: Services, api: Api) -> None:
+async def test_a_quote_of_2000_lines_is_refused_by_the_cap(services: Services, api: Api) -> None:
     # given a priced catalog
     token, _ = await given_account(services, api)
-    # when a basket of 20,000 lines is quoted (the probe)
-    out = await api.operator(token, QUOTE, {"lines": [LOT] * 20_000})
+    # when a basket of 2,000 lines is quoted (the longest list a request may carry)
+    out = await api.operator(token, QUOTE, {"lines": [LOT] * 2_000})
     # then it is refused with the cap's code on `lines`, and nothing is priced
     quoted = out["quote"]
     assert quoted["totalFen"] is None
@@ -68,14 +68,14 @@ async def test_fifty_lines_are_priced_fifty_one_are_not(services: Services, api:
     assert [e["code"] for e in over["userErrors"]] == ["ORDER_TOO_MANY_LINES"]
 
 
-@pytest.mark.parametrize("count", [51, 3_000])
+@pytest.mark.parametrize("count", [51, 2_000])
 async def test_place_order_with_too_many_lines_stores_nothing(
     services: Services, api: Api, count: int
 ) -> None:
     # given an account with an agreement and a priced catalog
     token, account = await given_account(services, api)
     before = await api.operator(token, STATE, {"id": account})
-    # when an order of `count` lines is placed (3,000 is the probe's)
+    # when an order of `count` lines is placed (the probe's 3,000 is refused as read)
     out = await api.operator(token, PLACE, {"acc": account, "lines": [LOT] * count, "terms": True})
     # then it is refused and no order exists
     assert out["placeOrder"]["order"] is None
@@ -143,3 +143,29 @@ def test_the_pure_pricing_refuses_too_many_lines_too() -> None:
     assert quote(lines[:50], {"EXAM_VOLUME": 150}, online=True, today=START.date()).total_fen == (
         50 * 10_000 * 150
     )
+
+
+async def test_a_list_of_20000_lines_is_refused_before_any_coercion(
+    services: Services, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe's 20,000-line quote: refused as the request is read (400), so graphql-core
+    never coerces the 20,000 inputs; the field's own cap (50) answers shorter lists."""
+    token = await create_operator_token(services)
+    coerced = 0
+    import imaging_billing.api.execution as execution
+
+    real = execution.execute
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal coerced
+        coerced += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(execution, "execute", counting)
+    lines = [{"product": "EXAM_VOLUME", "quantity": 10_000}] * 20_000
+    response = await api.raw(QUOTE, {"lines": lines}, authorization=f"Bearer {token}")
+    assert response.status_code == 400
+    error = response.json()["errors"][0]["extensions"]
+    assert error["code"] == "VARIABLES_LIST_TOO_LONG"
+    assert "2000" in error["messageEn"].replace(",", "")
+    assert coerced == 0

@@ -156,9 +156,13 @@ async def test_every_callback_is_audited_accepted_and_refused(
         "/payments/callback", content=body, headers={**signed(clock, body), "x-request-id": "pv-7"}
     )
     assert (forged.status_code, paid.status_code) == (401, 200)
-    # then both are in the audit log, newest first, each with its outcome and request ids
+    # then both are in the audit log, each with its outcome and request ids; the unsigned
+    # one counted with the other refusals from its address in that minute
+    assert await services.refusals.flush(clock.now(), everything=True) == 1
     log = await api.operator(token, AUDIT, {"op": "paymentCallback"})
-    accepted, refused = (edge["node"] for edge in log["auditLog"]["edges"])
+    records = [edge["node"] for edge in log["auditLog"]["edges"]]
+    (accepted,) = (r for r in records if r["result"] == "ok")
+    (refused,) = (r for r in records if r["result"] != "ok")
     assert accepted["result"] == "ok"
     assert accepted["principal"] == "system:payment-callback"
     assert accepted["accountId"] == account
@@ -174,13 +178,26 @@ async def test_every_callback_is_audited_accepted_and_refused(
     )
     assert refused["result"] == "CALLBACK_SIGNATURE_INVALID"
     # and an unsigned caller's body is not taken into the log as if it were the provider's
-    assert (refused["principal"], refused["role"], refused["arguments"]) == (
-        "anonymous",
-        "ANONYMOUS",
-        {},
-    )
-    assert (refused["requestId"], refused["correlationId"]) == (
-        forged.headers["x-request-id"],
-        "fx-1",
-    )
+    assert (refused["principal"], refused["role"]) == ("anonymous:0", "ANONYMOUS")
+    assert refused["arguments"]["count"] == 1
+    assert "pay-9" not in json.dumps(refused["arguments"])
+    assert refused["requestId"] == forged.headers["x-request-id"]
     assert refused["clientAddress"] == accepted["clientAddress"] == "127.0.0.1"
+
+
+async def test_a_flood_of_forged_callbacks_is_one_audit_record_a_minute(
+    services: Services, api: Api, clock: ManualClock
+) -> None:
+    token = await create_operator_token(services)
+    body = json.dumps({"paymentId": "p", "orderId": "x", "amountFen": 1}).encode()
+    # when 30 callbacks with a wrong signature arrive within a minute
+    for _ in range(30):
+        forged = {**signed(clock, body), "x-payment-signature": "ab" * 32}
+        response = await api.client.post("/payments/callback", content=body, headers=forged)
+        assert response.status_code == 401
+    # then one record counts them
+    assert await services.refusals.flush(clock.now(), everything=True) == 1
+    log = await api.operator(token, AUDIT, {"op": "paymentCallback"})
+    (record,) = (edge["node"] for edge in log["auditLog"]["edges"])
+    assert record["result"] == "CALLBACK_SIGNATURE_INVALID"
+    assert record["arguments"]["count"] == 30

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from .. import security
 from ..domain.errors import RuleViolation
 from ..services import payments
+from ..services.principals import ANONYMOUS
 from . import ids
 from .audit import arguments_text
 from .context import Services
@@ -168,7 +169,17 @@ def payment_callback(services: Services, secret: str | None, window_seconds: int
                 status_code=refused.status,
                 headers=refused.headers,
             )
-        await _audit(services, call)
+        if call.principal == PROVIDER:
+            await _audit(services, call)
+        else:  # unsigned: counted per address and minute, so forgeries cannot flood the log
+            services.refusals.note(
+                ANONYMOUS,
+                call.result,
+                call.client_address,
+                call.request_id,
+                services.clock.now(),
+                operation=OPERATION,
+            )
         response.headers["x-request-id"] = call.request_id
         return response
 

@@ -91,7 +91,26 @@ def _request(query: Any, variables: Any, operation_name: Any, via_get: bool) -> 
         raise RequestRefused(400, "REQUEST_SHAPE")
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestRefused(400, "REQUEST_SHAPE")
+    _check_lists(variables)
     return GraphQLRequest(query, variables or {}, operation_name or None, via_get)
+
+
+# Twice the largest batch any field takes (1,000 uploads, AI reads): a longer list can only
+# be refused, and graphql-core would coerce every item of it before any resolver could.
+MAX_VARIABLE_LIST = 2_000
+
+
+def _check_lists(variables: Any) -> None:
+    """Refuse a list in the variables longer than MAX_VARIABLE_LIST, before coercion."""
+    pending = [variables]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            if len(value) > MAX_VARIABLE_LIST:
+                raise RequestRefused(400, "VARIABLES_LIST_TOO_LONG", limit=MAX_VARIABLE_LIST)
+            pending.extend(value)
 
 
 async def read_body(request: Request, limit: int, code: str = "REQUEST_TOO_LARGE") -> bytes:

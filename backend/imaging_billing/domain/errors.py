@@ -297,6 +297,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This password reset link is invalid or has expired",
     ),
     "OPERATOR_TOKEN_NOT_FOUND": ("未找到该操作员令牌", "No such operator token"),
+    "VARIABLES_LIST_TOO_LONG": (
+        "variables 中的列表最多 {limit} 项",
+        "A list in `variables` holds at most {limit} items",
+    ),
 }
 
 

@@ -1,9 +1,11 @@
-"""Requests refused before any operation ran (UNAUTHENTICATED, THROTTLED), audited in sum.
+"""Requests refused before any operation ran (UNAUTHENTICATED, THROTTLED, unsigned payment
+callbacks), audited in sum.
 
 A flood of refused requests must not become a flood of audit rows (nor a way to
 grow the database from outside): refusals are counted per client address,
 principal, code and minute, and each minute's count is appended as one audit
-record (`operation` "requestRefused", `arguments` {"count", "firstRequestId"})
+record (`operation` "requestRefused" or the endpoint's, `arguments` {"count",
+"firstRequestId"})
 once the minute is over, or when the server stops. The count of distinct keys a
 minute can hold is capped; past it, refusals are folded into one key per code.
 """
@@ -31,6 +33,7 @@ class _Key:
     role: str
     account_id: int | None
     code: str
+    operation: str
 
 
 @dataclass
@@ -46,14 +49,26 @@ class RefusalLog:
     _tallies: dict[_Key, _Tally] = field(default_factory=dict)
 
     def note(
-        self, principal: Principal, code: str, client_address: str, request_id: str, now: datetime
+        self,
+        principal: Principal,
+        code: str,
+        client_address: str,
+        request_id: str,
+        now: datetime,
+        operation: str = OPERATION,
     ) -> None:
         minute = now.replace(second=0, microsecond=0)
         address = client_address
         if len(self._tallies) >= MAX_KEYS_PER_MINUTE:
             address = OVERFLOW_ADDRESS
         key = _Key(
-            minute, address, principal.actor, principal.role.value, principal.account_id, code
+            minute,
+            address,
+            principal.actor,
+            principal.role.value,
+            principal.account_id,
+            code,
+            operation,
         )
         tally = self._tallies.get(key)
         if tally is None:
@@ -84,7 +99,7 @@ def _row(key: _Key, tally: _Tally) -> dict[str, Any]:
         "principal": key.actor,
         "role": key.role,
         "account_id": key.account_id,
-        "operation": OPERATION,
+        "operation": key.operation,
         "arguments": json.dumps(
             {
                 "count": tally.count,
