@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -199,3 +201,19 @@ def _data(response: httpx.Response) -> dict[str, Any]:
     assert "errors" not in payload, payload["errors"]
     data: dict[str, Any] = payload["data"]
     return data
+
+
+def wait_until_healthy(
+    base: str, process: subprocess.Popen[bytes], log: Path, seconds: float
+) -> None:
+    """Poll /healthz of a server started in a subprocess; its log in the error if it died."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start:\n{log.read_text()}")
+        time.sleep(0.2)

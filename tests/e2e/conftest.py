@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..support import SERVER_SECRET
+from ..support import SERVER_SECRET, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "frontend" / "dist"
@@ -166,16 +166,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{logs.read_text()}")
-            time.sleep(0.2)
+        wait_until_healthy(base, process, logs, 30)
         running = Server(base, credentials, logs)
         yield running
         running.http.close()

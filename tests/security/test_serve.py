@@ -10,13 +10,14 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from ..support import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGIN = 'mutation { login(email: "admin@demo.local", password: "not-the-password-1") {'
@@ -66,16 +67,7 @@ def serve(var: Path, **extra: str) -> Iterator[Served]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not start:\n{output.read_text()}")
-            time.sleep(0.2)
+        wait_until_healthy(base, process, output, 60)
         yield Served(base, output)
     finally:
         process.terminate()
