@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(asyncio.run(_create_token(settings, args.name)))  # noqa: T201
     elif args.command == "create-operator":
         migrate(settings)
-        password = getpass.getpass("Password (10+ characters): ")
+        password = getpass.getpass("Password (12+ characters, not only spaces, not the e-mail): ")
         print(asyncio.run(_create_operator(settings, args.email, args.name, password)))  # noqa: T201
     elif args.command == "sweep":
         print(asyncio.run(_sweep(settings)))  # noqa: T201
