@@ -165,3 +165,31 @@ async def test_logout_and_token_revocation_are_audited(
         assert record["principal"].startswith("user:")
         assert record["result"] == "ok"
         assert record["accountId"] == people.account_id
+
+
+async def test_an_operator_disabling_a_person_is_on_that_persons_account_record(
+    services: Services, api: Api, browsers: Callable[..., Browser]
+) -> None:
+    # given an account's administrator and viewer, and an operator
+    people = await given_people(services)
+    operator = await create_operator_token(services)
+    users = await api.operator(
+        operator,
+        "query($a: ID!) { account(id: $a) { users(first: 10) { edges { node { id email } } } } }",
+        {"a": people.account_id},
+    )
+    viewer_id = next(
+        e["node"]["id"]
+        for e in users["account"]["users"]["edges"]
+        if e["node"]["email"] == people.viewer
+    )
+    # when the operator disables the viewer
+    disable = "mutation($u: ID!) { disableUser(userId: $u) { user { disabledAt } } }"
+    await api.operator(operator, disable, {"u": viewer_id})
+    # then the record concerns the viewer's account, and its administrator sees it
+    (record,) = await audit_records(api, operator, "disableUser")
+    assert (record["accountId"], record["result"]) == (people.account_id, "ok")
+    admin = browsers()
+    await admin.login(people.admin)
+    mine = await admin.data(AUDIT, {"first": 5, "op": "disableUser"})
+    assert mine["auditLog"]["totalCount"] == 1

@@ -30,8 +30,10 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from ..domain.errors import RuleViolation
 from ..services.ingest_writer import PendingAudit
 from ..services.principals import Principal
+from ..store import access as access_store
 from ..store import accounts, exams, lots, orders
 from ..store import entitlements as entitlement_store
+from ..store import people as people_store
 from . import ids
 
 log = logging.getLogger("imaging_billing.audit")
@@ -45,6 +47,8 @@ _OWNERS: dict[str, tuple[str, Any]] = {
     "lotId": ("ExamLot", lots.get_lot),
     "orderId": ("Order", orders.get_order),
     "serviceId": ("Service", entitlement_store.get_service),
+    "userId": ("User", access_store.get_user),
+    "invitationId": ("Invitation", people_store.get_invitation),
 }
 
 
@@ -210,7 +214,7 @@ async def account_of(context: Any, principal: Principal, arguments: dict[str, An
             break
         async with context.db.read() as conn:
             row = await load(conn, pk)
-        if row is not None:
+        if row is not None and row.account_id is not None:  # operators belong to none
             return int(row.account_id)
         break
     return principal.account_id

@@ -83,6 +83,11 @@ async def count_pending_invitations(
     return int((await conn.execute(stmt)).scalar_one())
 
 
+async def get_invitation(conn: AsyncConnection, invitation_id: int) -> Row[Any] | None:
+    stmt = sa.select(invitation).where(invitation.c.id == invitation_id)
+    return (await conn.execute(stmt)).first()
+
+
 async def lock_invitation(conn: AsyncConnection, invitation_id: int) -> Row[Any] | None:
     stmt = sa.select(invitation).where(invitation.c.id == invitation_id).with_for_update()
     return (await conn.execute(stmt)).first()
