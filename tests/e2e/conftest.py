@@ -193,11 +193,22 @@ def browser() -> Iterator[Any]:
 class Console:
     """One browser context (one person), collecting console errors as it goes."""
 
-    def __init__(self, browser: Any, server: Server) -> None:
+    def __init__(
+        self,
+        browser: Any,
+        server: Server,
+        viewport: tuple[int, int] = (1440, 900),
+        language: str = "zh-CN",
+    ) -> None:
         self.server = server
+        width, height = viewport
         self.context = browser.new_context(
-            viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+            viewport={"width": width, "height": height},
+            locale=language,
+            timezone_id="Asia/Shanghai",
         )
+        # The console remembers its language per browser (src/locales/index.ts).
+        self.context.add_init_script(f"localStorage.setItem('ib.locale', '{language}')")
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.errors: list[str] = []
@@ -238,8 +249,8 @@ def console(browser: Any, server: Server) -> Iterator[Any]:
     """Open people's consoles; every one of them must end without a console error."""
     opened: list[Console] = []
 
-    def open_console() -> Console:
-        c = Console(browser, server)
+    def open_console(**options: Any) -> Console:
+        c = Console(browser, server, **options)
         opened.append(c)
         return c
 

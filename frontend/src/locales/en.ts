@@ -22,6 +22,7 @@ const en: typeof zhCN = {
     forbidden: 'Your account is not allowed to do this.',
   },
   nav: {
+    menu: 'Menu',
     group: { account: 'Resources & licences', commerce: 'Purchasing', records: 'Records', operator: 'Operations' },
     overview: 'Overview',
     examLots: 'Cloud exams',

@@ -20,6 +20,7 @@ const zhCN = {
     forbidden: '当前账号无权执行此操作',
   },
   nav: {
+    menu: '菜单',
     group: { account: '资源与授权', commerce: '购买', records: '记录', operator: '运营管理' },
     overview: '账户概览',
     examLots: '云检查资源',
