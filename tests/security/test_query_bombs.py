@@ -33,6 +33,7 @@ from imaging_billing.api.schema import schema
 from imaging_billing.domain.errors import MESSAGES
 
 from ..factories import create_operator_token
+from ..support import Api
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -316,3 +317,20 @@ def test_every_console_document_and_the_introspection_query_pass_the_caps() -> N
         prepared = executor.prepare(text)
         assert prepared.errors == (), (name, prepared.errors)
         assert prepared.document is not None
+
+
+async def test_a_refusal_before_execution_speaks_the_requests_language(
+    services: Services, api: Api
+) -> None:
+    # given an operator
+    token = await create_operator_token(services)
+    query = "{ a: __typename " + " ".join(f"x{n}: __typename" for n in range(40)) + " }"
+    # when the same over-aliased query is sent in Chinese, then in English
+    zh = await api.raw(query, authorization=f"Bearer {token}", **{"accept-language": "zh-CN"})
+    en = await api.raw(query, authorization=f"Bearer {token}", **{"accept-language": "en"})
+    # then each answer's message is in its own language (the document was judged once)
+    zh_error, en_error = zh.json()["errors"][0], en.json()["errors"][0]
+    assert zh_error["extensions"]["code"] == en_error["extensions"]["code"] == "TOO_MANY_ALIASES"
+    assert zh_error["message"] == zh_error["extensions"]["messageZh"]
+    assert en_error["message"] == en_error["extensions"]["messageEn"]
+    assert zh_error["message"] != en_error["message"]

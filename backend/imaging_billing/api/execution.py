@@ -58,6 +58,16 @@ class Outcome:
     payload: dict[str, Any]
 
 
+def in_language(error: dict[str, Any], lang: str) -> dict[str, Any]:
+    """`message` in the request's language where the error carries both (a refusal cached
+    per query text, or made before the language was known, holds the English one)."""
+    extensions = error.get("extensions") or {}
+    wanted = extensions.get("messageEn" if lang == "en" else "messageZh")
+    if isinstance(wanted, str) and wanted != error.get("message"):
+        return {**error, "message": wanted}
+    return error
+
+
 class Executor:
     def __init__(self, graphql_schema: GraphQLSchema, cache_size: int = 256) -> None:
         self.schema = graphql_schema
@@ -84,7 +94,8 @@ class Executor:
         prepared = self.prepare(request.query)
         document = prepared.document
         if document is None:
-            return Outcome(200, {"data": None, "errors": [e.formatted for e in prepared.errors]})
+            errors = [in_language(e.formatted, context.lang) for e in prepared.errors]
+            return Outcome(200, {"data": None, "errors": errors})
         operation = get_operation_ast(document, request.operation_name)
         if operation is None:
             if request.operation_name is None:
@@ -103,7 +114,7 @@ class Executor:
                 context.request_id,
                 context.now(),
             )
-            errors = [refusal.formatted]
+            errors = [in_language(refusal.formatted, context.lang)]
             return Outcome(200, {"data": None, "errors": errors, "extensions": extensions})
 
         result = execute(
@@ -122,6 +133,6 @@ class Executor:
             await audit.record(context, self.schema, operation, request.variables, result)
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
-            payload["errors"] = [error.formatted for error in result.errors]
+            payload["errors"] = [in_language(e.formatted, context.lang) for e in result.errors]
         payload["extensions"] = extensions
         return Outcome(200, payload)
