@@ -63,6 +63,8 @@ QUANTITIES = [
     ({"product": "AI_PACK_GLAUCOMA", "quantity": -1_000}, "R_AI_1_UNIT"),
     ({"product": "SERVICE_DELIVERY", "quantity": 0, "INST": True}, "R_SVC_3_QUANTITY"),
     ({"product": "SERVICE_DELIVERY", "quantity": -1, "INST": True}, "R_SVC_3_QUANTITY"),
+    # one row per service bought: a million deliveries in a line is refused, not written
+    ({"product": "SERVICE_DELIVERY", "quantity": 1_000_000, "INST": True}, "R_SVC_3_QUANTITY"),
     (
         {"product": "SERVICE_MAINTENANCE", "quantity": 0, "years": 1, "INST": True},
         "R_SVC_3_QUANTITY",

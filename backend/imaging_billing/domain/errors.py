@@ -263,8 +263,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "An order has at most {limit} lines",
     ),
     "R_SVC_3_QUANTITY": (
-        "服务须按整数份购买（至少 1 份；维保另按整年计）",
-        "Services are bought as a whole number, at least 1 (maintenance also in whole years)",
+        "服务须按整数份购买（每项 1–100 份；维保另按整年计）",
+        "Services are bought as a whole number, 1 to 100 a line (maintenance also in whole years)",
     ),
     "PAYMENT_REFERENCE_REQUIRED": (
         "须填写支付流水号（最多 200 个字符）",

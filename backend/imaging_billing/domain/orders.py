@@ -29,6 +29,9 @@ QUANTITY_RULES: Mapping[Family, str] = {
 # a service or two): 50 lines is plenty, and it keeps validating, pricing and storing an
 # order small whatever a caller sends.
 MAX_ORDER_LINES = 50
+# Each service bought is a service of its own (R-SVC-1: one row, used on its own): a line
+# of more than this many is a typo, and would write that many rows in one transaction.
+MAX_SERVICES_PER_LINE = 100
 
 
 class OrderState(StrEnum):
@@ -86,10 +89,11 @@ def product_of(code: str, field: str) -> Product:
 
 def check_quantity(quantity: int, product: Product, field: str) -> None:
     """R-ORD-2: whole units of the product (R-EXAM-1: 10,000s; R-AI-1: 1,000s), at least
-    one; a licence exactly one (R-LIC-1). Otherwise refused with the rule it breaks,
+    one; a licence exactly one (R-LIC-1); services at most MAX_SERVICES_PER_LINE. Otherwise refused with the rule it breaks,
     zero and negative quantities included."""
     single = product.family in (Family.LICENCE, Family.AI_LICENCE)
-    if not 0 < quantity <= MAX_QUANTITY or quantity % product.unit or (single and quantity != 1):
+    most = MAX_SERVICES_PER_LINE if product.family is Family.SERVICE else MAX_QUANTITY
+    if not 0 < quantity <= most or quantity % product.unit or (single and quantity != 1):
         raise RuleViolation(QUANTITY_RULES[product.family], field)
 
 
