@@ -207,8 +207,12 @@ class Console:
             locale=language,
             timezone_id="Asia/Shanghai",
         )
-        # The console remembers its language per browser (src/locales/index.ts).
-        self.context.add_init_script(f"localStorage.setItem('ib.locale', '{language}')")
+        # The console remembers its language per browser (src/locales/index.ts): start in
+        # `language`, and keep whatever the person switches to afterwards.
+        self.context.add_init_script(
+            "if (!localStorage.getItem('ib.locale'))"
+            f" localStorage.setItem('ib.locale', '{language}')"
+        )
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.errors: list[str] = []
