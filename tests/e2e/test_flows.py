@@ -156,7 +156,8 @@ def test_operator_voids_an_exam_reconciles_and_sweeps(server: Server, console: A
     # When they reconcile the account (asked first) and run the sweep (asked first)
     operator.goto("/ops/accounts")
     row = operator.page.locator("tbody tr", has_text="Demo Hospital").first
-    row.locator("[data-testid^=reconcile-]").click()
+    row.locator("[data-testid^=more-]").click()
+    operator.page.locator(".t-dropdown__item", has_text="对账").click()
     reconcile = operator.page.locator("[data-testid=reconcile-dialog]")
     reconcile.locator(".t-dialog__footer button", has_text="开始对账").click()
     reconcile.locator("[data-testid=reconcile-ok]", has_text="Demo Hospital").wait_for()

@@ -580,6 +580,7 @@ const en: typeof zhCN = {
     create: 'New account',
     created: 'Account created',
     threshold: 'Low-balance alert',
+    more: 'More',
     thresholdShort: 'alert at {n}',
     thresholdHint: 'Empty: 10% of the last lot bought',
   },

@@ -578,6 +578,7 @@ const zhCN = {
     create: '新建账户',
     created: '账户已创建',
     threshold: '余量提醒',
+    more: '更多',
     thresholdShort: '提醒阈值 {n} 例',
     thresholdHint: '留空则默认为最近一次购买量的 10%',
   },
