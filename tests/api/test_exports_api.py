@@ -12,6 +12,7 @@ import pytest
 
 from imaging_billing import security
 from imaging_billing.api.context import Services
+from imaging_billing.api.cost import PEOPLE
 from imaging_billing.api.ids import encode
 from imaging_billing.domain.ledger import Cause, LedgerType, entry
 from imaging_billing.services import exports
@@ -215,3 +216,22 @@ async def test_export_arguments_that_do_not_read_are_refused(
     assert response.status_code == (404 if code == "ACCOUNT_NOT_FOUND" else 400)
     assert (error["code"], error["field"]) == (code, field)
     assert error["messageZh"] != error["messageEn"]
+
+
+async def test_an_export_pays_from_the_callers_budget(services: Services, api: Api) -> None:
+    # given an operator whose query budget is spent
+    account = await create_account(services)
+    token = await create_operator_token(services)
+    principal = await services.auth.operator(token)
+    assert principal is not None
+    services.budgets.take(principal.actor, PEOPLE.capacity, PEOPLE)
+    # when they ask for an export
+    response = await api.client.get(
+        "/exports/ledger.csv",
+        params={"accountId": str(encode("Account", account))},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    # then 429 THROTTLED, with a hint when to come back, and no CSV
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["errors"][0]["extensions"]["code"] == "THROTTLED"

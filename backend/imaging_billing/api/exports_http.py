@@ -25,12 +25,16 @@ from ..services.exports import LedgerExport, open_ledger_export
 from ..services.principals import Principal
 from . import ids
 from .context import SESSION_COOKIE, Services
+from .cost import PEOPLE
 from .errors import language
-from .http import _institution, _unauthenticated
+from .http import _address, _institution, _unauthenticated
 from .request_ids import new_request_id
 from .requests import RequestRefused
 
 STATUS = {"FORBIDDEN": 403, "ACCOUNT_NOT_FOUND": 404}
+# An export reads the whole (filtered) ledger: it pays a fifth of a person's query budget
+# (api/cost.py), so one person can export every few seconds, not in a tight loop.
+EXPORT_COST = 1_000
 
 
 async def _principal(services: Services, request: Request) -> Principal | None:
@@ -97,6 +101,15 @@ async def _answer(services: Services, request: Request, request_id: str, lang: s
     principal = await _principal(services, request)
     if principal is None:
         return _unauthenticated(request_id)
+    allowed, _ = services.budgets.take(principal.actor, EXPORT_COST, PEOPLE)
+    if not allowed:
+        services.refusals.note(
+            principal, "THROTTLED", _address(request), request_id, services.clock.now()
+        )
+        refused = RequestRefused(429, "THROTTLED", headers={"Retry-After": "5"})
+        return JSONResponse(
+            refused.payload(lang, request_id), status_code=429, headers=refused.headers
+        )
     try:
         export = read_export(request, lang)
         chunks = await open_ledger_export(services.db, principal, export)
