@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,16 @@ def test_export_button_downloads_every_ledger_row(server: Server, console: Any) 
     expected = ledger_total(server)
     assert expected > 300
 
-    # When the admin presses the export button
-    with admin.page.expect_download() as download:
+    # When the admin presses the export button on a slow line (16 KB/s)
+    cdp = admin.context.new_cdp_session(admin.page)
+    slow = {"offline": False, "latency": 150, "downloadThroughput": 16_000, "uploadThroughput": -1}
+    cdp.send("Network.emulateNetworkConditions", slow)
+    with admin.page.expect_download(timeout=60_000) as download:
         admin.page.click("[data-testid=ledger-export]")
+        # Then the rows are counted as they arrive, before the file is complete
+        progress = admin.page.locator("[data-testid=ledger-export-progress]")
+        progress.filter(has_text=re.compile(r"已接收 [1-9][0-9,]* 条")).wait_for()
+        snap(admin, "flows-ledger-export-progress")
     path = Path(download.value.path())
 
     # Then one file arrives: a BOM, the Chinese header, every entry of the ledger
