@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 
 from . import runtime
 from .api.context import Services
+from .api.exports_http import ledger_export
 from .api.http import GraphQLEndpoint
 from .api.payments_http import payment_callback
 from .api.security_headers import SecurityHeaders
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/healthz", healthz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/payments/callback", callback, methods=["POST"]),
+        Route("/exports/ledger.csv", ledger_export(services), methods=["GET"]),
     ]
     routes += console_routes(settings.console_dir)
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])

@@ -220,6 +220,7 @@ def test_graphiql_loads_offline_and_runs_a_query_with_the_session(
 ADMIN_PAGES = [
     "/overview",
     "/exams/lots",
+    "/exams/list",
     "/exams/lookup",
     "/ai",
     "/institutions",

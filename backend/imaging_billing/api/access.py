@@ -265,11 +265,15 @@ class AccessMutation:
         return payload or RevokeInstitutionTokenPayload(user_errors=errors)
 
 
+MAX_SEARCH = 100  # a search is a few words; LIKE over long patterns costs per row
+
+
 @strawberry.type
 class AccessQuery:
     @strawberry.field(
         description="Operators: every record (or one account's); account admins: their "
-        "account's. Newest first."
+        "account's. Newest first. `search`: words, each found (case-insensitive) in the "
+        "operation, principal, result or arguments."
     )
     async def audit_log(
         self,
@@ -281,8 +285,11 @@ class AccessQuery:
         operation: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        search: str | None = None,
     ) -> Connection[AuditRecord]:
         me = info.context.principal
+        if search is not None and len(search) > MAX_SEARCH:
+            raise RuleViolation("SEARCH_TOO_LONG", "search", {"limit": MAX_SEARCH})
         scope = (
             ids.decode(account_id, "Account", missing="ACCOUNT_NOT_FOUND", field="accountId")
             if account_id is not None
@@ -295,6 +302,8 @@ class AccessQuery:
                 raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
             scope = me.account_id
         size = conn_.page_size(first)
+        start = conn_.start_of(after)
+        words = search.strip() if search else None
         async with info.context.db.read() as conn:
             rows = await audit.page_records(
                 conn,
@@ -303,8 +312,10 @@ class AccessQuery:
                 operation=operation,
                 since=since,
                 until=until,
-                after_id=conn_.after_pk(after),
+                after_id=start.after_pk,
+                offset=start.offset,
                 limit=size + 1,
+                search=words,
             )
             total = await audit.count_records(
                 conn,
@@ -313,6 +324,7 @@ class AccessQuery:
                 operation=operation,
                 since=since,
                 until=until,
+                search=words,
             )
         return conn_.build(rows, size, total, AuditRecord.from_row)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -79,6 +80,37 @@ def after_offset(after: str | None) -> int:
     if after is None:
         return 0
     return _cursor_number(after, "o", _MAX_POSITION, offset_cursor) + 1
+
+
+# A jump to a numbered page skips rows with OFFSET, which the database walks: bounded so
+# that one request cannot make it walk a whole table (1,000 pages of 100).
+MAX_JUMP = 100_000
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a keyset list resumes: after a key, or at a position (a numbered page)."""
+
+    after_pk: int | None = None
+    offset: int = 0
+
+
+def start_of(after: str | None) -> Start:
+    """Keyset lists take their own cursors, and position cursors (`offset_cursor(n)`:
+    the row before the page) so a console can jump to page N; the edges they answer
+    carry keyset cursors again, so paging on from there is keyset paging."""
+    if after is None:
+        return Start()
+    try:
+        text = base64.urlsafe_b64decode(after.encode("ascii")).decode("ascii")
+    except (ValueError, UnicodeError) as error:
+        raise RuleViolation("CURSOR_INVALID", "after") from error
+    if not text.startswith("o:"):
+        return Start(after_pk=after_pk(after))
+    position = after_offset(after)
+    if position > MAX_JUMP:
+        raise RuleViolation("PAGE_JUMP_TOO_FAR", "after", {"limit": MAX_JUMP})
+    return Start(offset=position)
 
 
 def build(

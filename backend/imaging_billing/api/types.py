@@ -31,6 +31,7 @@ from .enums import (
     NoticeTarget,
     RunOutReason,
 )
+from .ledger_days import AccountLedgerDayFields
 
 
 @strawberry.type(description="R-EXAM-6: bought = available + used + expired.")
@@ -316,6 +317,7 @@ class Account(
     AccountEntitlementFields,
     AccountCommerceFields,
     AccountAccessFields,
+    AccountLedgerDayFields,
     relay.Node,
 ):
     id: relay.NodeID[int]
@@ -407,7 +409,10 @@ class Account(
             total = await lots.count_lots(conn, self.id, unexpired_at=unexpired_at)
         return conn_.build(rows, size, total, ExamLot.from_row)
 
-    @strawberry.field(description="Newest first; filter by type and [since, until).")
+    @strawberry.field(
+        description="Newest first; filter by type and [since, until). `after` also takes a "
+        "position cursor (a numbered page; see ExamConnection)."
+    )
     async def ledger(
         self,
         info: Info,
@@ -419,11 +424,13 @@ class Account(
     ) -> Connection[LedgerEntry]:
         size = conn_.page_size(first)
         names = [t.value for t in types] if types else None
+        start = conn_.start_of(after)
         async with info.context.db.read() as conn:
             rows = await ledger.page_entries(
                 conn,
                 self.id,
-                after_id=conn_.after_pk(after),
+                after_id=start.after_pk,
+                offset=start.offset,
                 limit=size + 1,
                 types=names,
                 since=since,
@@ -449,12 +456,42 @@ class Account(
             total = await notices.count_notices(conn, self.id, names)
         return conn_.build(rows, size, total, Notice.from_row)
 
-    @strawberry.field(description="Uploaded exams, newest first.")
-    async def exams(self, info: Info, first: int, after: str | None = None) -> Connection[Exam]:
+    @strawberry.field(
+        description="Uploaded exams, newest first; `since`/`until` bound the upload time, "
+        "`institutionId` narrows to one site. `after` takes the edges' cursors or a position "
+        "cursor (base64 of `o:<n>`, n the 0-based row before the page) to open page N."
+    )
+    async def exams(
+        self,
+        info: Info,
+        first: int,
+        after: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        institution_id: strawberry.ID | None = None,
+    ) -> Connection[Exam]:
         size = conn_.page_size(first)
+        start = conn_.start_of(after)
+        narrow = exams.ExamFilter(
+            institution_id=ids.decode(
+                institution_id,
+                "Institution",
+                missing="INSTITUTION_NOT_FOUND",
+                field="institutionId",
+            )
+            if institution_id is not None
+            else None,
+            since=since,
+            until=until,
+        )
         async with info.context.db.read() as conn:
             rows = await exams.page_exams(
-                conn, self.id, after_id=conn_.after_pk(after), limit=size + 1
+                conn,
+                self.id,
+                after_id=start.after_pk,
+                offset=start.offset,
+                limit=size + 1,
+                narrow=narrow,
             )
-            total = await exams.count_exams(conn, self.id)
+            total = await exams.count_exams(conn, self.id, narrow)
         return conn_.build(rows, size, total, Exam.from_row)

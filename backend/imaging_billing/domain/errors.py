@@ -301,6 +301,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "variables 中的列表最多 {limit} 项",
         "A list in `variables` holds at most {limit} items",
     ),
+    # Lists and exports of the console (numbered pages, day groups, search, CSV).
+    "PAGE_JUMP_TOO_FAR": (
+        "最多跳转到第 {limit} 条记录，请缩小筛选范围",
+        "A page can start at most {limit} rows in; narrow the filters",
+    ),
+    "DAY_RANGE": (
+        "按日汇总最多 {limit} 天",
+        "Day totals cover at most {limit} days",
+    ),
+    "SEARCH_TOO_LONG": (
+        "搜索词最多 {limit} 个字符",
+        "Search words are at most {limit} characters",
+    ),
+    "EXPORT_ARGUMENT": (
+        "导出参数无效：{name}",
+        "Invalid export argument: {name}",
+    ),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -14,7 +14,7 @@ from ..domain import exams as rules
 from ..domain.clock import SHANGHAI, local_date
 from ..domain.errors import RuleViolation
 from ..domain.usage import DailyUsage, RunOut, average_daily, daily_series, run_out
-from ..store import accounts, exams, lots
+from ..store import accounts, exams, ledger, lots
 from .principals import Principal, Role
 
 # R-GEN-8: what a gateway (the institution principal) may read, object by object and
@@ -141,3 +141,37 @@ async def run_out_estimate(conn: AsyncConnection, account: Any, now: datetime) -
     series = await daily_usage(conn, account.id, now, FORECAST_DAYS)
     rows = await lots.account_lots(conn, account.id)
     return run_out([lots.to_lot(row) for row in rows], average_daily(series), now)
+
+
+MAX_LEDGER_DAYS = 366
+
+
+@dataclass(frozen=True)
+class LedgerDay:
+    """One Asia/Shanghai day of the ledger: entries and signed quantity per type."""
+
+    day: date
+    by_type: dict[str, tuple[int, int]]  # type -> (entries, signed quantity)
+
+
+async def ledger_days(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    types: list[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+) -> list[LedgerDay]:
+    """The ledger summed per Shanghai day, newest first (R-GEN-6, R-GEN-7); without a
+    start, the last 30 days. At most a year of days per request."""
+    until = until or now
+    since = since or datetime.combine(local_date(until) - timedelta(days=29), time(), SHANGHAI)
+    if until - since > timedelta(days=MAX_LEDGER_DAYS):
+        raise RuleViolation("DAY_RANGE", "since", {"limit": MAX_LEDGER_DAYS})
+    days: dict[date, dict[str, tuple[int, int]]] = {}
+    for day, type_, count, total in await ledger.day_sums(
+        conn, account_id, types=types, since=since, until=until
+    ):
+        days.setdefault(day, {})[type_] = (count, total)
+    return [LedgerDay(day, by_type) for day, by_type in days.items()]

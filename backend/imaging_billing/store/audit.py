@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,14 +25,42 @@ async def append(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
         await conn.execute(_INSERT, [{**_OPTIONAL, **row} for row in rows])
 
 
+# Free-text search looks at what a person reads in the log, nothing else.
+_SEARCHED = (
+    audit_record.c.operation,
+    audit_record.c.principal,
+    audit_record.c.result,
+)
+
+
+def _like(words: str) -> str:
+    """A LIKE pattern matching `words` literally (`%`, `_` and `\\` escaped)."""
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search(search: str) -> list[Any]:
+    """Every word must appear in one of the searched columns (case-insensitive). The
+    arguments are stored as ASCII JSON, so a word is looked for there as JSON writes it."""
+    found = []
+    for word in search.split():
+        word = word.lower()
+        matches = [sa.func.lower(c).like(_like(word), escape="\\") for c in _SEARCHED]
+        in_json = json.dumps(word)[1:-1]
+        matches.append(sa.func.lower(audit_record.c.arguments).like(_like(in_json), escape="\\"))
+        found.append(sa.or_(*matches))
+    return found
+
+
 def _where(
     account_id: int | None,
     principal: str | None,
     operation: str | None,
     since: datetime | None,
     until: datetime | None,
+    search: str | None = None,
 ) -> list[Any]:
-    where: list[Any] = []
+    where: list[Any] = _search(search) if search else []
     if account_id is not None:
         where.append(audit_record.c.account_id == account_id)
     if principal:
@@ -55,12 +84,16 @@ async def page_records(
     until: datetime | None,
     after_id: int | None,
     limit: int,
+    search: str | None = None,
+    offset: int = 0,
 ) -> list[Row[Any]]:
-    """Newest first."""
-    where = _where(account_id, principal, operation, since, until)
+    """Newest first; `offset` only for a jump to a numbered page."""
+    where = _where(account_id, principal, operation, since, until, search)
     if after_id is not None:
         where.append(audit_record.c.id < after_id)
     stmt = sa.select(audit_record).where(*where).order_by(audit_record.c.id.desc()).limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return list((await conn.execute(stmt)).all())
 
 
@@ -72,8 +105,9 @@ async def count_records(
     operation: str | None,
     since: datetime | None,
     until: datetime | None,
+    search: str | None = None,
 ) -> int:
-    where = _where(account_id, principal, operation, since, until)
+    where = _where(account_id, principal, operation, since, until, search)
     stmt = sa.select(sa.func.count()).select_from(audit_record).where(*where)
     return int((await conn.execute(stmt)).scalar_one())
 

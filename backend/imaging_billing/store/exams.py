@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -89,17 +90,44 @@ async def mark_voided(conn: AsyncConnection, exam_id: int, **values: Any) -> Non
     await conn.execute(exam.update().where(exam.c.id == exam_id).values(**values))
 
 
+@dataclass(frozen=True)
+class ExamFilter:
+    """What the exams list narrows to: [since, until) on the upload time, one institution."""
+
+    institution_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self, account_id: int) -> list[sa.ColumnElement[bool]]:
+        where = [exam.c.account_id == account_id]
+        if self.institution_id is not None:
+            where.append(exam.c.institution_id == self.institution_id)
+        if self.since is not None:
+            where.append(exam.c.uploaded_at >= self.since)
+        if self.until is not None:
+            where.append(exam.c.uploaded_at < self.until)
+        return where
+
+
+EVERY_EXAM = ExamFilter()
+
+
 async def page_exams(
-    conn: AsyncConnection, account_id: int, *, after_id: int | None, limit: int
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    after_id: int | None,
+    limit: int,
+    narrow: ExamFilter = EVERY_EXAM,
+    offset: int = 0,
 ) -> list[Row[Any]]:
-    stmt = (
-        sa.select(exam)
-        .where(exam.c.account_id == account_id)
-        .order_by(exam.c.id.desc())
-        .limit(limit)
-    )
+    """Newest first; `offset` only for a jump to a numbered page (api/connections.py)."""
+    where = narrow.where(account_id)
     if after_id is not None:
-        stmt = stmt.where(exam.c.id < after_id)
+        where.append(exam.c.id < after_id)
+    stmt = sa.select(exam).where(*where).order_by(exam.c.id.desc()).limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return list((await conn.execute(stmt)).all())
 
 
@@ -113,8 +141,10 @@ async def count_by_lot(conn: AsyncConnection, account_id: int) -> dict[int | Non
     return {row[0]: int(row[1]) for row in (await conn.execute(stmt)).all()}
 
 
-async def count_exams(conn: AsyncConnection, account_id: int) -> int:
-    stmt = sa.select(sa.func.count()).select_from(exam).where(exam.c.account_id == account_id)
+async def count_exams(
+    conn: AsyncConnection, account_id: int, narrow: ExamFilter = EVERY_EXAM
+) -> int:
+    stmt = sa.select(sa.func.count()).select_from(exam).where(*narrow.where(account_id))
     return int((await conn.execute(stmt)).scalar_one())
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .tables import ledger_entry
+from .tables import exam, ledger_entry
 
 _INSERT = ledger_entry.insert()  # built once: appended to in every upload's transaction
 
@@ -49,13 +49,71 @@ async def page_entries(
     since: datetime | None = None,
     until: datetime | None = None,
     lot_id: int | None = None,
+    offset: int = 0,
 ) -> list[Row[Any]]:
-    """Newest first."""
+    """Newest first; `offset` only for a jump to a numbered page (api/connections.py)."""
     where = _filtered(account_id, types, since, until, lot_id)
     if after_id is not None:
         where.append(ledger_entry.c.id < after_id)
     stmt = sa.select(ledger_entry).where(*where).order_by(ledger_entry.c.id.desc()).limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return list((await conn.execute(stmt)).all())
+
+
+async def export_batch(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    before_id: int | None,
+    limit: int,
+    types: Sequence[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[Row[Any]]:
+    """One keyset batch of a CSV export, newest first, with the exam's Study UID."""
+    where = _filtered(account_id, types, since, until)
+    if before_id is not None:
+        where.append(ledger_entry.c.id < before_id)
+    stmt = (
+        sa.select(ledger_entry, exam.c.study_uid)
+        .select_from(ledger_entry.outerjoin(exam, exam.c.id == ledger_entry.c.exam_id))
+        .where(*where)
+        .order_by(ledger_entry.c.id.desc())
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+def _local_day(conn: AsyncConnection, column: Any) -> Any:
+    """The Asia/Shanghai calendar day of a stored UTC time (R-GEN-6)."""
+    if conn.dialect.name == "sqlite":
+        # Stored as naive UTC text; China has had no daylight saving since 1991.
+        return sa.func.date(column, "+8 hours")
+    return sa.func.date(sa.func.timezone("Asia/Shanghai", column))
+
+
+async def day_sums(
+    conn: AsyncConnection,
+    account_id: int,
+    *,
+    types: Sequence[str] | None,
+    since: datetime,
+    until: datetime,
+) -> list[tuple[date, str, int, int]]:
+    """(Shanghai day, type, entries, signed quantity), newest day first."""
+    day = _local_day(conn, ledger_entry.c.occurred_at).label("day")
+    stmt = (
+        sa.select(day, ledger_entry.c.type, sa.func.count(), sa.func.sum(ledger_entry.c.quantity))
+        .where(*_filtered(account_id, types, since, until))
+        .group_by(day, ledger_entry.c.type)
+        .order_by(day.desc(), ledger_entry.c.type)
+    )
+    found = []
+    for value, type_, count, total in (await conn.execute(stmt)).all():
+        when = value if isinstance(value, date) else date.fromisoformat(str(value))
+        found.append((when, str(type_), int(count), int(total)))
+    return found
 
 
 async def count_entries(

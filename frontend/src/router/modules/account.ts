@@ -15,6 +15,12 @@ const routes: RouteRecordRaw[] = [
     meta: { title: 'nav.examLots', group: 'account', icon: 'layers' },
   },
   {
+    path: '/exams/list',
+    name: 'exam-list',
+    component: () => import('@/pages/exams/list/index.vue'),
+    meta: { title: 'nav.examList', group: 'account', icon: 'view-list' },
+  },
+  {
     path: '/exams/lookup',
     name: 'exam-lookup',
     component: () => import('@/pages/exams/lookup/index.vue'),
