@@ -244,3 +244,26 @@ def test_operator_wide_pages_show_no_arrears_banner_and_the_audit_reads_as_words
     operator.goto("/graphql")
     operator.page.locator("[data-testid=graphiql-back]").click()
     operator.page.wait_for_url("**/overview")
+
+
+def test_a_network_failure_is_an_error_state_with_one_toast(server: Server, console: Any) -> None:
+    # Given an admin on the overview
+    admin: Console = console()
+    admin.login("admin")
+    # When the network goes away and she opens her orders (every request fails at once)
+    admin.page.route("**/graphql", lambda route: route.abort())
+    admin.page.click("[data-testid='nav-/orders']")
+    admin.page.wait_for_url("**/orders")
+    # Then the list says it could not load, not that there are no orders
+    table = admin.page.locator("[data-testid=page-orders] .t-table__empty")
+    table.filter(has_text="无法加载").wait_for()
+    assert "暂无订单" not in table.inner_text()
+    # and one toast tells her, not one per failed request
+    toast = admin.page.locator(".t-message", has_text="无法连接服务器")
+    toast.first.wait_for()
+    admin.page.wait_for_timeout(500)  # let any later failure stack, were it to
+    assert toast.count() == 1
+    admin.shot("admin-orders-offline")
+    # (the browser logs each aborted request; those are the failure itself)
+    assert all("ERR_FAILED" in e for e in admin.errors), admin.errors
+    admin.errors.clear()

@@ -98,7 +98,7 @@ const en: typeof zhCN = {
     nextExpiry: ' The next lot to expire has {amount} exams left and expires at {at} (China Standard Time).',
     IN_ARREARS: {
       title: 'Account in arrears',
-      message: 'Available resources have run out; {arrears} exams are in arrears. Unless settled, uploads stop at {at} (in about {hours} h).',
+      message: 'Available resources have run out; {arrears} exams are in arrears. Unless settled, uploads stop at {at} China Standard Time (in about {hours} h).',
     },
     SUSPENDED: {
       title: 'Uploads suspended',

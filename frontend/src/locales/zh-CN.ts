@@ -96,7 +96,7 @@ const zhCN = {
     nextExpiry: '最近一批剩余 {amount} 例将于 {at}（北京时间）到期。',
     IN_ARREARS: {
       title: '账户欠费中',
-      message: '可用资源已用完，当前欠费 {arrears} 例。若未补足，将于 {at}（约 {hours} 小时后）停止上传。',
+      message: '可用资源已用完，当前欠费 {arrears} 例。若未补足，将于 {at}（北京时间，约 {hours} 小时后）停止上传。',
     },
     SUSPENDED: {
       title: '已停止上传',
