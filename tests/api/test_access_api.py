@@ -25,6 +25,7 @@ from imaging_billing.api.schema import schema
 from imaging_billing.app import create_app
 from imaging_billing.config import Settings
 from imaging_billing.domain.catalog import ServiceKind
+from imaging_billing.domain.errors import describe
 from imaging_billing.services import access, entitlements
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Role
@@ -934,3 +935,26 @@ async def test_a_query_costing_more_than_5000_is_refused_with_throttled(
     # and a modest query right after still runs
     light = await api.operator(operator, "{ accounts(first: 5) { totalCount } }")
     assert light["accounts"]["totalCount"] == 1
+
+
+async def test_an_audit_result_is_also_given_in_words_in_the_callers_language(
+    services: Services, api: Api, browsers: Callable[..., Browser]
+) -> None:
+    # given one failed login and one that succeeded
+    people = await given_people(services)
+    operator = await create_operator_token(services)
+    await browsers().login(people.admin, "a wrong password")
+    query = """query { auditLog(first: 5, operation: "login") {
+      edges { node { result resultMessage } } } }"""
+    # when an operator reads the log in English, then in Chinese
+    english = (await api.operator(operator, query, lang="en"))["auditLog"]["edges"]
+    chinese = (await api.operator(operator, query, lang="zh-CN"))["auditLog"]["edges"]
+    # then the refusal's code comes with its message in each language
+    assert [e["node"]["result"] for e in english] == ["LOGIN_FAILED"]
+    assert english[0]["node"]["resultMessage"] == describe("LOGIN_FAILED", english=True)
+    assert chinese[0]["node"]["resultMessage"] == describe("LOGIN_FAILED", english=False)
+    assert english[0]["node"]["resultMessage"] != chinese[0]["node"]["resultMessage"]
+    # and a success or an unknown code has none
+    assert describe("ok", english=True) is None
+    assert describe("THROTTLED", english=False) is not None
+    assert "{" not in (describe("VARIABLES_LIST_TOO_LONG", english=True) or "{")

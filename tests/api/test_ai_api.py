@@ -77,7 +77,7 @@ mutation($inst: ID!, $items: [AiReadInput!]!) {
 
 ACCOUNT = """
 query($pk: Int!, $after: String, $expired: Boolean) { account(pk: $pk) {
-  aiFigures { product remaining bought used expired licensedInstitutions }
+  aiFigures { product remaining bought used expired licensedInstitutions licenceReads }
   aiPacks(first: 1, after: $after, includeExpired: $expired) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { node { product quantity used remaining expired forfeited purchasedAt expiresAt } }
@@ -162,6 +162,7 @@ async def test_reads_figures_packs_and_renewals_through_the_mixins(
             "used": 1,
             "expired": 0,
             "licensedInstitutions": 0,
+            "licenceReads": 0,
         },
         {
             "product": "PNEUMONIA",
@@ -170,6 +171,7 @@ async def test_reads_figures_packs_and_renewals_through_the_mixins(
             "used": 0,
             "expired": 0,
             "licensedInstitutions": 1,
+            "licenceReads": 1,
         },
     ]
     packs = shown["aiPacks"]
@@ -239,3 +241,53 @@ async def test_a_gateway_records_a_read_through_the_app(services: Services, api:
     query = "query($id: ID!) { account(id: $id) { aiFigures { product remaining used } } }"
     shown = await api.operator(token, query, {"id": str(encode("Account", account))})
     assert shown["account"]["aiFigures"] == [{"product": "GLAUCOMA", "remaining": 999, "used": 1}]
+
+
+async def test_licence_reads_are_counted_apart_from_credits(
+    services: Services, clock: ManualClock, api: Api
+) -> None:
+    """R-AI-4/5: an unlimited licence shows its reads, although it has no credits."""
+    # given a pneumonia licence at one site and a second, unlicensed site
+    account = await create_account(services)
+    licensed = await create_institution(services, account)
+    other = await create_institution(services, account, name="B")
+    async with services.db.write() as conn:
+        await ai.grant_ai_licence(
+            conn,
+            account_id=account,
+            institution_id=licensed.institution_pk,
+            product=AiProduct.PNEUMONIA,
+            now=clock.now(),
+            order_id=None,
+        )
+    token = await create_operator_token(services)
+    # when the licensed site reads three studies, one of them reported twice,
+    # and the unlicensed site's read is refused (no pneumonia credits exist)
+    for n in (1, 2, 3, 3):
+        read = {"inst": licensed.id, "product": "PNEUMONIA", "uid": f"1.2.{n}", "key": f"r{n}"}
+        payload = (await api.gateway(licensed, READ, read))["recordAiRead"]
+        assert payload["read"]["coveredBy"] == "LICENCE"
+    refused = {"inst": other.id, "product": "PNEUMONIA", "uid": "1.2.9", "key": "x"}
+    assert (await api.gateway(other, READ, refused))["recordAiRead"]["status"] == "REFUSED"
+    # then the figures count three licence reads and no credit drawn
+    query = """query($id: ID!) { account(id: $id) { aiFigures {
+      product remaining bought used licensedInstitutions licenceReads } } }"""
+    shown = await api.operator(token, query, {"id": str(encode("Account", account))})
+    assert shown["account"]["aiFigures"] == [
+        {
+            "product": "GLAUCOMA",
+            "remaining": 0,
+            "bought": 0,
+            "used": 0,
+            "licensedInstitutions": 0,
+            "licenceReads": 0,
+        },
+        {
+            "product": "PNEUMONIA",
+            "remaining": 0,
+            "bought": 0,
+            "used": 0,
+            "licensedInstitutions": 1,
+            "licenceReads": 3,
+        },
+    ]

@@ -213,3 +213,31 @@ async def test_credit_refusals_name_the_rule_and_idempotency_key_replays(
     assert reused["creditExamLot"]["userErrors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
     figures = (await api.operator(token, FIGURES, {"id": acc_id}))["account"]["examFigures"]
     assert figures["bought"] == 20_000
+
+
+async def test_an_invalid_uid_is_refused_as_invalid_not_answered_missing(
+    services: Services, api: Api
+) -> None:
+    """R-EXAM-4: no upload can have such a UID, so "no such exam" would mislead."""
+    # given an account with an institution and one uploaded study
+    account = await create_account(services)
+    gateway = await create_institution(services, account)
+    await credit_lot(services, account)
+    await api.gateway(gateway, UPLOAD, {"inst": gateway.id, "uid": "1.2.3"})
+    token = await create_operator_token(services)
+    query = "query($i: ID!, $u: String!) { exam(institutionId: $i, studyInstanceUid: $u) { id } }"
+    # when an operator looks up a UID with a letter in it
+    response = await api.raw(
+        query, {"i": gateway.id, "u": "1.2.abc"}, authorization=f"Bearer {token}"
+    )
+    # then the refusal names the rule and the field, with no exam
+    payload = response.json()
+    assert payload["data"] == {"exam": None}
+    error = payload["errors"][0]
+    assert error["extensions"]["code"] == "R_EXAM_4_STUDY_UID"
+    assert error["extensions"]["field"] == "studyInstanceUid"
+    # and a valid UID that was never uploaded is still simply not found
+    missing = await api.operator(token, query, {"i": gateway.id, "u": "1.2.4"})
+    assert missing == {"exam": None}
+    found = await api.operator(token, query, {"i": gateway.id, "u": "1.2.3"})
+    assert found["exam"] is not None

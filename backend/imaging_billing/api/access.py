@@ -9,7 +9,7 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from ..domain.errors import RuleViolation
+from ..domain.errors import RuleViolation, describe
 from ..services import access, institution_tokens
 from ..services.access import SessionPolicy
 from ..services.principals import Role
@@ -81,6 +81,14 @@ class AuditRecord(relay.Node):
             correlation_id=row.correlation_id,
             client_address=row.client_address,
         )
+
+    @strawberry.field(
+        description="The result in words, in the request's language; null when `ok` or unknown."
+    )
+    def result_message(self, info: Info) -> str | None:
+        if self.result == "ok":
+            return None
+        return describe(self.result, english=info.context.lang == "en")
 
 
 @strawberry.type

@@ -128,6 +128,9 @@ class AiFigures:
     licensed_institutions: int = strawberry.field(
         description="Institutions holding a licence for the product (R-AI-4)."
     )
+    licence_reads: int = strawberry.field(
+        description="Reads covered by a licence (R-AI-4): unlimited, they draw no credit."
+    )
 
 
 @strawberry.type(description="R-AI-5: one purchase of a pack, for the renewal record.")

@@ -63,7 +63,8 @@ class AiPack:
 @dataclass(frozen=True)
 class AiFigures:
     """R-AI-5 for one product. bought = remaining + used + expired always holds;
-    reads covered by a licence draw nothing and so are not in `used`."""
+    reads covered by a licence draw nothing and so are not in `used`: they are counted
+    apart, in `licence_reads` (R-AI-4)."""
 
     product: AiProduct
     remaining: int
@@ -71,6 +72,7 @@ class AiFigures:
     used: int
     expired: int
     licensed_institutions: int
+    licence_reads: int = 0
 
 
 def pack_quantity(product: AiProduct, quantity: int) -> int:
@@ -114,7 +116,11 @@ def allocate(packs: Iterable[AiPack], count: int, now: datetime) -> list[int]:
 
 
 def figures(
-    product: AiProduct, packs: Sequence[AiPack], now: datetime, licensed_institutions: int = 0
+    product: AiProduct,
+    packs: Sequence[AiPack],
+    now: datetime,
+    licensed_institutions: int = 0,
+    licence_reads: int = 0,
 ) -> AiFigures:
     """R-AI-5, right at any instant, before or after an expiry sweep."""
     mine = [pack for pack in packs if pack.product is product]
@@ -125,6 +131,7 @@ def figures(
         used=sum(pack.used for pack in mine),
         expired=sum(pack.remaining for pack in mine if pack.expired(now)),
         licensed_institutions=licensed_institutions,
+        licence_reads=licence_reads,
     )
 
 

@@ -344,3 +344,17 @@ class RuleViolation(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message_en}"
+
+
+class _Unfilled(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "…"
+
+
+def describe(code: str, english: bool) -> str | None:
+    """The words for a code recorded without its parameters (an audit result): each
+    parameter the message names reads "…"; None for a code with no message."""
+    messages = MESSAGES.get(code)
+    if messages is None:
+        return None
+    return (messages[1] if english else messages[0]).format_map(_Unfilled())

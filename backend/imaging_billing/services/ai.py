@@ -350,5 +350,8 @@ async def ai_figures(conn: AsyncConnection, account_id: int, now: datetime) -> l
     licensed = Counter(
         AiProduct(row.product) for row in await store.account_licences(conn, account_id)
     )
+    reads = await store.count_licence_reads(conn, account_id)
     shown = {AiProduct.GLAUCOMA} | {pack.product for pack in packs} | set(licensed)
-    return [rules.figures(p, packs, now, licensed[p]) for p in AiProduct if p in shown]
+    return [
+        rules.figures(p, packs, now, licensed[p], reads.get(p, 0)) for p in AiProduct if p in shown
+    ]

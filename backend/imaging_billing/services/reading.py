@@ -108,8 +108,10 @@ async def upload_permission(
 async def find_exam(
     conn: AsyncConnection, principal: Principal, institution_id: int, study_uid: str
 ) -> Row[Any] | None:
-    """R-EXAM-4: the account's exam by its UID; a gateway sees only its own uploads."""
+    """R-EXAM-4: the account's exam by its UID; a gateway sees only its own uploads.
+    A UID no upload could have is refused as such, not answered "no such exam"."""
     institution = await visible_institution(conn, principal, institution_id)
+    rules.validate_study_uid(study_uid)
     row = await exams.by_uid(conn, institution.account_id, study_uid)
     if row is None or not may_read(
         principal, "Exam", account_id=row.account_id, institution_id=row.institution_id

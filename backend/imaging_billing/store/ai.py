@@ -185,6 +185,17 @@ async def count_reads_by_pack(conn: AsyncConnection, account_id: int) -> dict[in
     return {row[0]: int(row[1]) for row in (await conn.execute(stmt)).all()}
 
 
+async def count_licence_reads(conn: AsyncConnection, account_id: int) -> dict[AiProduct, int]:
+    """Reads covered by a licence (R-AI-4), per product: they draw no credit, so no pack
+    counts them."""
+    stmt = (
+        sa.select(ai_read.c.product, sa.func.count())
+        .where(ai_read.c.account_id == account_id, ai_read.c.licence_id.is_not(None))
+        .group_by(ai_read.c.product)
+    )
+    return {AiProduct(row[0]): int(row[1]) for row in (await conn.execute(stmt)).all()}
+
+
 async def count_misattributed_reads(conn: AsyncConnection, account_id: int) -> int:
     """Reads not covered by exactly one pack or one licence of their own institution and
     product, or drawn from another account's pack or another product's."""

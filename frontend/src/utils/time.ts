@@ -32,6 +32,16 @@ export function formatDateTime(value: string | Date | null | undefined, seconds 
   return `${p.year}-${p.month}-${p.day} ${time}`;
 }
 
+/** A date-time with the zone said in words ("…（北京时间）"), `t` being the console's translate. */
+export function formatZoned(
+  value: string | Date | null | undefined,
+  t: (key: string, values: Record<string, string>) => string,
+  seconds = false,
+): string {
+  if (value === null || value === undefined || value === '') return '—';
+  return t('common.zonedTime', { time: formatDateTime(value, seconds) });
+}
+
 /** The Asia/Shanghai calendar day of an instant, `YYYY-MM-DD`. */
 export function shanghaiDay(value: string | Date): string {
   const p = parts(toDate(value));
