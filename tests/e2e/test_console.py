@@ -141,6 +141,7 @@ def test_admin_sees_arrears_and_buys_a_lot_that_settles_them(server: Server, con
     operator.page.click(".ib-ask-first .t-dialog__confirm")
     row.locator("[data-state=FULFILLED]").wait_for()
     assert order_state(server, order_link) == "FULFILLED"
+    operator.page.locator(".t-dialog__ctx").first.wait_for(state="hidden")
     operator.shot("operator-order-paid")
 
     # Then the admin's flow finishes by itself and the figures change
