@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
 
-from imaging_billing.store.migrate import upgrade
+from imaging_billing.store.migrate import alembic_config, upgrade
 
 
 def test_existing_orders_are_numbered_by_id_per_shanghai_day(tmp_path: Path) -> None:
@@ -43,6 +44,14 @@ def test_existing_orders_are_numbered_by_id_per_shanghai_day(tmp_path: Path) -> 
     engine.dispose()
     assert numbers == {1: "IB202603010001", 2: "IB202603020001", 3: "IB202603010002"}
     assert days == {"20260301": 2, "20260302": 1}
+    # and it goes down and up again to the same numbers
+    command.downgrade(alembic_config(url), "0005")
+    upgrade(url)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    with engine.begin() as conn:
+        again = dict(conn.execute(sa.text("SELECT id, number FROM purchase_order")).all())
+    engine.dispose()
+    assert again == numbers
 
 
 def _insert(table: str, row: dict[str, object]) -> str:
