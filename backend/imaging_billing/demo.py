@@ -15,7 +15,7 @@ from .services import access, settlement
 from .services import accounts as account_cases
 from .services.ingest import UploadItem, record_uploads
 from .services.principals import Role
-from .store import accounts, prices
+from .store import accounts, prices, settings
 from .store.db import Database
 
 # A plausible list price in fen (R-GEN-3): ¥1.50 per exam stored 15 years, and so on.
@@ -46,6 +46,13 @@ DEMO_PRICES: dict[str, int] = {
 }
 
 
+DEMO_PAYEE = {
+    "name": "示例云影像科技有限公司",
+    "bank": "示例银行上海张江支行",
+    "accountNumber": "6222020012345678901",
+}
+
+
 async def is_empty(db: Database) -> bool:
     async with db.read() as conn:
         return await accounts.count_accounts(conn) == 0 and not await _has_tokens(conn)
@@ -71,6 +78,8 @@ async def load(db: Database, now: datetime, keys: security.KeyBox) -> dict[str, 
                 set_by="system:demo",
                 created_at=now,
             )
+        # The pay step names whom to pay; a real deployment's operator sets its own.
+        await settings.put_setting(conn, "payee", DEMO_PAYEE, now=now, actor="system:demo")
         account_id = await account_cases.create_account(
             conn, name="示例人民医院 Demo Hospital", now=now
         )

@@ -45,7 +45,7 @@ from imaging_billing.app import create_app
 from imaging_billing.config import Settings
 from imaging_billing.domain.catalog import AiProduct, Feature, ServiceKind
 from imaging_billing.domain.orders import LineRequest
-from imaging_billing.services import access, entitlements, ordering, people, pricing
+from imaging_billing.services import access, entitlements, ordering, payee, people, pricing
 from imaging_billing.services import accounts as account_cases
 from imaging_billing.services import ai as ai_cases
 from imaging_billing.services.clock import ManualClock
@@ -125,6 +125,8 @@ POLICY: dict[str, dict[str, str]] = {
     "Mutation.resetPassword": EVERYONE,  # anonymous: whoever holds the token
     "Mutation.revokeInvitation": ADMINS,
     "Mutation.revokeOperatorToken": OPERATORS,
+    "Query.payee": PEOPLE,  # whom to pay by transfer: shown on every pay step
+    "Mutation.setPayee": OPERATORS,
 }
 
 # Arguments naming an account-owned object; any other ID argument fails the coverage test.
@@ -615,6 +617,11 @@ simple("Query.priceHistory", "{ priceHistory(first: 5) { totalCount } }")
 simple("Query.orders", "{ orders(first: 5) { totalCount edges { node { id state } } } }")
 simple("Query.catalogFeatures", "{ catalogFeatures { feature product } }")
 simple("Query.baseSuiteModules", "{ baseSuiteModules }")
+simple(
+    "Mutation.setPayee",
+    """mutation { setPayee(name: "Payee", bank: "Bank", accountNumber: "12345678") {
+      payee { accountNumber } userErrors { code } } }""",
+)
 simple("Mutation.runExpirySweep", "mutation { runExpirySweep { lotsExpired userErrors { code } } }")
 
 ORDER_PAYLOAD = "{ order { id state totalFen } userErrors { code } }"
@@ -734,6 +741,20 @@ async def _uploads(world: World, role: str, side: Side, nonce: str) -> list[Op]:
       institutionId: $i, items: $items) { accepted results { status } userErrors { code } } }"""
     items = [{"studyInstanceUid": f"1.2.827.{nonce.lstrip('n')}"}]
     return [Op(query, {"i": side.gateway_id, "items": items})]
+
+
+@builds("Query.payee")
+async def _payee(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    # a payee to read: an unset one answers null, which would say nothing about access
+    await payee.set_payee(
+        world.services.db,
+        world.operator,
+        name="Payee",
+        bank="Bank",
+        account_number="12345678",
+        now=world.services.clock.now(),
+    )
+    return [Op("{ payee { name bank accountNumber } }")]
 
 
 @builds("Mutation.setPrice")

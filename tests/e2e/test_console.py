@@ -7,13 +7,15 @@ test-results/, and any browser console error fails the test (see conftest.consol
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import Console, Server
+from .conftest import RESULTS, Console, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +44,21 @@ def drive_into_arrears(server: Server) -> None:
     for start in range(0, len(uids), 1000):
         result = server.upload(uids[start : start + 1000])
         assert result["refused"] == 0
+
+
+def order_state(server: Server, link: str) -> str:
+    order_id = link.rsplit("/", 1)[-1]
+    data = server.operator(
+        "query($id: ID!) { node(id: $id) { ... on Order { state } } }",
+        {"id": unquote(order_id)},
+    )
+    return str(data["node"]["state"])
+
+
+def shot_open_dialog(c: Console, name: str) -> None:
+    """Console.shot presses Escape, which would close (and so answer) the dialog."""
+    RESULTS.mkdir(exist_ok=True)
+    c.page.screenshot(path=str(RESULTS / f"{name}.png"))
 
 
 def figure(page: Any, name: str) -> str:
@@ -84,17 +101,47 @@ def test_admin_sees_arrears_and_buys_a_lot_that_settles_them(server: Server, con
     awaiting = admin.page.locator("[data-testid=awaiting-payment]")
     awaiting.wait_for()
     assert "¥15,000.00" in admin.page.inner_text("[data-testid=pay-amount]")
+    # Then the pay step says whom to pay and what to write on the transfer
+    number = admin.page.inner_text("[data-testid=pay-order-number]").strip()
+    assert re.fullmatch(r"IB\d{8}\d{4}", number), number
+    transfer = admin.page.locator("[data-testid=transfer-lines]")
+    transfer.wait_for()
+    told = transfer.inner_text()
+    for expected in ("示例云影像科技有限公司", "示例银行上海张江支行", "6222 0200 1234 5678 901"):
+        assert expected in told
+    assert told.count(number) == 1  # the reference to write on the transfer
+    assert (
+        f"订单号 {number}" in awaiting.inner_text()
+    )  # "write the order number … as the reference"
     admin.shot("admin-buy-awaiting-payment")
     order_link = admin.page.locator("a[href^='/orders/']").first.get_attribute("href")
     assert order_link
 
-    # And an operator confirms the bank transfer on the order
+    # And an operator finds the order by its number in the list of every account's orders
     operator: Console = console()
     operator.login("operator")
-    operator.goto(order_link)
+    operator.goto("/orders")
+    row = operator.page.locator("tr", has_text=number)
+    assert "Demo Hospital" in row.inner_text()
+    row.locator(f"[data-testid=order-pay-{number}]").click()
     operator.page.fill("[data-testid=pay-reference] input", "BANK-E2E-0001")
     operator.page.click("[data-testid=pay-confirm]")
-    operator.page.locator("[data-state=FULFILLED]").first.wait_for()
+    # Then confirming asks first, naming the amount, the order number and the account
+    ask = operator.page.locator("[data-testid=ask-first]")
+    ask.wait_for()
+    for expected in ("¥15,000.00", number, "Demo Hospital", "BANK-E2E-0001"):
+        assert expected in ask.inner_text()
+    shot_open_dialog(operator, "operator-confirm-transfer-asks-first")
+    # and backing out changes nothing
+    operator.page.click(".ib-ask-first .t-dialog__cancel")
+    ask.wait_for(state="detached")
+    assert order_state(server, order_link) == "PENDING_PAYMENT"
+    # When the operator confirms, the order is paid and fulfilled
+    operator.page.click("[data-testid=pay-confirm]")
+    operator.page.click(".ib-ask-first .t-dialog__confirm")
+    row.locator("[data-state=FULFILLED]").wait_for()
+    assert order_state(server, order_link) == "FULFILLED"
+    operator.page.locator(".t-dialog__ctx").first.wait_for(state="hidden")
     operator.shot("operator-order-paid")
 
     # Then the admin's flow finishes by itself and the figures change
@@ -188,12 +235,28 @@ def test_operator_records_an_offline_ai_licence(server: Server, console: Any) ->
     operator.page.locator(".t-select-option", has_text="Demo Hospital").first.click()
     operator.page.locator("[data-testid=overview-account]", has_text="Demo Hospital").wait_for()
 
-    # When they record an offline glaucoma AI licence against a contract
+    # Given the form proposes no product: recording without choosing one is refused in the form
     operator.goto("/ops/offline-orders")
-    operator.page.locator("[data-testid=quote-total]", has_text="¥200,000.00").wait_for()
     operator.page.fill("[data-testid=offline-contract] input", "HT-AI-2026-007")
     operator.page.click("[data-testid=offline-submit]")
-    operator.page.locator("[data-testid=offline-recorded]").wait_for()
+    operator.page.get_by_text("请为每项明细选择产品").wait_for()
+    assert operator.page.locator("[data-testid=ask-first]").count() == 0
+
+    # When they choose an offline glaucoma AI licence against a contract
+    operator.page.click("[data-testid=offline-product-0]")
+    operator.page.locator(".t-select-option", has_text="青光眼 AI 授权").first.click()
+    operator.page.locator("[data-testid=quote-total]", has_text="¥200,000.00").wait_for()
+    operator.page.click("[data-testid=offline-submit]")
+    # Then recording asks first, naming amount, account and contract
+    ask = operator.page.locator("[data-testid=ask-first]")
+    ask.wait_for()
+    for expected in ("¥200,000.00", "Demo Hospital", "HT-AI-2026-007", "青光眼 AI 授权"):
+        assert expected in ask.inner_text()
+    shot_open_dialog(operator, "operator-offline-asks-first")
+    operator.page.click(".ib-ask-first .t-dialog__confirm")
+    recorded = operator.page.locator("[data-testid=offline-recorded]")
+    recorded.wait_for()
+    assert re.search(r"IB\d{12}", recorded.inner_text())
     operator.shot("operator-offline-ai-licence")
 
     # Then the licence is on the AI reading page: perpetual, for the institution
@@ -233,6 +296,7 @@ ADMIN_PAGES = [
 OPERATOR_PAGES = [
     "/ops/accounts",
     "/ops/offline-orders",
+    "/ops/payee",
     "/ops/prices",
     "/ops/adjustments",
     "/ops/tokens",
@@ -365,3 +429,53 @@ def test_admin_resets_a_password_disables_a_member_and_revokes_an_invitation(
     admin.page.locator(".t-popconfirm__confirm").click()
     pending.wait_for(state="detached")
     admin.shot("admin-users-invitation-revoked")
+
+
+# Elements reaching past the right edge of the screen (none on a page that fits).
+WIDEST = """[...document.querySelectorAll('body *')]
+  .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .map((e) => e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 8)"""
+PLACE = """mutation($acc: ID!) { placeOrder(accountId: $acc, acceptTerms: true,
+  lines: [{product: "EXAM_VOLUME", quantity: 10000}]) {
+  order { id number } userErrors { code } } }"""
+CANCEL = "mutation($o: ID!) { cancelOrder(orderId: $o) { userErrors { code } } }"
+
+
+def test_operator_keeps_the_payee_and_a_phone_in_english_shows_it_on_the_pay_step(
+    server: Server, console: Any
+) -> None:
+    # Given an operator on the payee page, in English on a phone
+    operator: Console = console(viewport=(390, 844), language="en")
+    operator.login("operator")
+    operator.goto("/ops/payee")
+    account_input = operator.page.locator("[data-testid=payee-account] input")
+    account_input.wait_for()
+    # When they type a short account number, the server's refusal shows by the field
+    account_input.fill("6222 12")
+    operator.page.click("[data-testid=payee-save]")
+    operator.page.get_by_text("The account number must be 8-32 digits").wait_for()
+    # When they type it in groups with hyphens, it is saved as digits and shown in fours
+    account_input.fill("6222-0200-1234-5678-901")
+    operator.page.click("[data-testid=payee-save]")
+    operator.page.get_by_text("Payee account saved").wait_for()
+    payee = server.operator("{ payee { accountNumber } }")["payee"]
+    assert payee == {"accountNumber": "6222020012345678901"}
+    operator.shot("phone-en-operator-payee")
+
+    # Given an order awaiting payment
+    placed = server.operator(PLACE, {"acc": server.credentials["accountId"]})["placeOrder"]
+    number = placed["order"]["number"]
+    # Then the admin's pay step, in English on a phone, names the payee and the reference
+    admin: Console = console(viewport=(390, 844), language="en")
+    admin.login("admin")
+    admin.goto(f"/orders/{placed['order']['id']}")
+    lines = admin.page.locator("[data-testid=transfer-lines]")
+    lines.wait_for()
+    told = lines.inner_text()
+    for expected in ("Payee", "Bank", "Account number", "6222 0200 1234 5678 901", number):
+        assert expected in told
+    assert f"Write the order number {number}" in admin.page.inner_text("[data-testid=pay-step]")
+    admin.shot("phone-en-admin-pay-step")
+    wide = admin.page.evaluate(WIDEST)
+    assert wide == [], wide
+    server.operator(CANCEL, {"o": placed["order"]["id"]})

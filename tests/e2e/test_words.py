@@ -57,7 +57,8 @@ def signed(server: Server, institution: str, token: str, query: str, variables: 
         },
     )
     payload = response.json()
-    assert response.status_code == 200 and not payload.get("errors"), payload
+    assert response.status_code == 200, payload
+    assert not payload.get("errors"), payload
     return payload["data"]
 
 
@@ -91,7 +92,9 @@ def test_a_voided_exam_says_it_was_voided_and_an_invalid_uid_is_named(
     viewable.filter(has_text="不可调阅（已作废）").wait_for()
     assert "存储期" not in viewable.inner_text()
     line = admin.page.locator("[data-testid=exam-void-reason]").inner_text()
-    assert reason in line and "作废于" in line and "北京时间" in line
+    assert reason in line
+    assert "作废于" in line
+    assert "北京时间" in line
     admin.shot("admin-exam-voided")
 
     # When a UID with letters is looked up, it is called invalid and never sent
@@ -123,7 +126,9 @@ def test_a_licensed_ai_product_is_unlimited_and_counts_its_reads(
     token = server.credentials["institutionToken"]
     done = signed(server, institution, token, READS, {"i": institution, "items": items})
     assert done["recordAiReads"] == {"accepted": 40, "refused": 0}
-    figures = {f["product"]: f for f in server.operator(FIGURES, {"id": account})["account"]["aiFigures"]}
+    figures = {
+        f["product"]: f for f in server.operator(FIGURES, {"id": account})["account"]["aiFigures"]
+    }
     reads = figures["PNEUMONIA"]["licenceReads"]
     assert (figures["PNEUMONIA"]["bought"], reads) == (0, 40)
 
@@ -139,14 +144,16 @@ def test_a_licensed_ai_product_is_unlimited_and_counts_its_reads(
     # And the AI page too, in English as well
     admin.goto("/ai")
     figure = admin.page.locator("[data-testid=ai-remaining-PNEUMONIA]")
-    assert "不限次数" in figure.inner_text() and f"授权调阅 {reads} 次" in figure.inner_text()
+    assert "不限次数" in figure.inner_text()
+    assert f"授权调阅 {reads} 次" in figure.inner_text()
     assert "剩余次数" not in figure.inner_text()
     admin.shot("admin-ai-licence")
     english: Console = console(language="en")
     english.login("admin")
     english.goto("/ai")
     text = english.page.locator("[data-testid=ai-remaining-PNEUMONIA]").inner_text()
-    assert "Unlimited" in text and f"{reads} licence reads" in text
+    assert "Unlimited" in text
+    assert f"{reads} licence reads" in text
     english.shot("admin-ai-licence-en")
 
 
@@ -155,7 +162,9 @@ def test_a_read_only_member_is_offered_nothing_to_buy(server: Server, console: A
     email, password = "e2e.reader@demo.local", "a reader's password 1"
     invited = server.operator(INVITE, {"a": server.credentials["accountId"], "e": email})
     token = invited["inviteUser"]["invitationToken"]
-    response = server.http.post("/graphql", json={"query": ACCEPT, "variables": {"t": token, "p": password}})
+    response = server.http.post(
+        "/graphql", json={"query": ACCEPT, "variables": {"t": token, "p": password}}
+    )
     server.http.cookies.clear()
     assert response.json()["data"]["acceptInvitation"]["userErrors"] == []
 
@@ -234,10 +243,14 @@ def test_operator_wide_pages_show_no_arrears_banner_and_the_audit_reads_as_words
     operator.goto("/audit")
     operation = operator.page.locator("[data-testid=audit-operation]", has_text="创建机构")
     operation.first.wait_for()
-    assert operator.page.locator("[data-testid=audit-operation]", has_text="createInstitution").count() == 0
+    assert (
+        operator.page.locator("[data-testid=audit-operation]", has_text="createInstitution").count()
+        == 0
+    )
     assert operator.page.locator("[data-testid=audit-result]", has_text="成功").count() > 0
     principals = operator.page.locator("[data-testid=audit-principal]").all_inner_texts()
-    assert principals and not [p for p in principals if ":" in p]
+    assert principals
+    assert not [p for p in principals if ":" in p]
     operator.shot("operator-audit-words")
 
     # And GraphiQL leads back to the console

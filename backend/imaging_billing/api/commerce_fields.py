@@ -181,6 +181,10 @@ class Payment:
 @strawberry.type
 class Order(relay.Node):
     id: relay.NodeID[int]
+    number: str = strawberry.field(
+        description="What people see and write on a bank transfer: IB + the Asia/Shanghai "
+        "day it was placed + its sequence that day, e.g. IB202612020001."
+    )
     channel: str
     state: OrderState
     total_fen: int = strawberry.field(graphql_type=Fen)
@@ -197,6 +201,7 @@ class Order(relay.Node):
     def from_row(cls, row: Any) -> Order:
         return cls(
             id=row.id,
+            number=row.number,
             channel=row.channel,
             state=OrderState(row.state),
             total_fen=row.total_fen,

@@ -14,6 +14,7 @@ upload hot path those hooks cost more than recording the upload.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any
@@ -58,14 +59,14 @@ class Outcome:
     payload: dict[str, Any]
 
 
-def in_language(error: dict[str, Any], lang: str) -> dict[str, Any]:
+def in_language(error: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """`message` in the request's language where the error carries both (a refusal cached
     per query text, or made before the language was known, holds the English one)."""
     extensions = error.get("extensions") or {}
     wanted = extensions.get("messageEn" if lang == "en" else "messageZh")
     if isinstance(wanted, str) and wanted != error.get("message"):
         return {**error, "message": wanted}
-    return error
+    return dict(error)
 
 
 class Executor:

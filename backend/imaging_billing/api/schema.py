@@ -15,6 +15,7 @@ from .commerce_mutations import CommerceMutation
 from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
 from .ingest import IngestMutation
 from .mutations import OperatorMutation
+from .payee import PayeeMutation, PayeeQuery
 from .people import Invitation, OperatorToken, PeopleMutation, PeopleQuery
 from .queries import LedgerQuery
 from .scalars import SCALARS
@@ -23,7 +24,7 @@ from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, 
 
 
 @strawberry.type
-class Query(LedgerQuery, CommerceQuery, EntitlementQuery, AccessQuery, PeopleQuery):
+class Query(LedgerQuery, CommerceQuery, EntitlementQuery, AccessQuery, PeopleQuery, PayeeQuery):
     pass
 
 
@@ -36,6 +37,7 @@ class Mutation(
     EntitlementMutation,
     AccessMutation,
     PeopleMutation,
+    PayeeMutation,
 ):
     pass
 

@@ -318,6 +318,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "导出参数无效：{name}",
         "Invalid export argument: {name}",
     ),
+    # Paying by transfer: the payee operators set (R-ORD-1).
+    "PAYEE_NAME_REQUIRED": (
+        "须填写收款单位名称（最多 200 个字符）",
+        "The payee's name is required (at most 200 characters)",
+    ),
+    "PAYEE_BANK_REQUIRED": (
+        "须填写开户银行（最多 200 个字符）",
+        "The payee's bank is required (at most 200 characters)",
+    ),
+    "PAYEE_ACCOUNT_NUMBER_INVALID": (
+        "银行账号须为 8–32 位数字（可用空格或短横线分组）",
+        "The account number must be 8-32 digits (spaces or hyphens between groups allowed)",
+    ),
 }
 
 

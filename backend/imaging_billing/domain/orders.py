@@ -89,8 +89,8 @@ def product_of(code: str, field: str) -> Product:
 
 def check_quantity(quantity: int, product: Product, field: str) -> None:
     """R-ORD-2: whole units of the product (R-EXAM-1: 10,000s; R-AI-1: 1,000s), at least
-    one; a licence exactly one (R-LIC-1); services at most MAX_SERVICES_PER_LINE. Otherwise refused with the rule it breaks,
-    zero and negative quantities included."""
+    one; a licence exactly one (R-LIC-1); services at most MAX_SERVICES_PER_LINE.
+    Otherwise refused with the rule it breaks, zero and negative quantities included."""
     single = product.family in (Family.LICENCE, Family.AI_LICENCE)
     most = MAX_SERVICES_PER_LINE if product.family is Family.SERVICE else MAX_QUANTITY
     if not 0 < quantity <= most or quantity % product.unit or (single and quantity != 1):

@@ -25,6 +25,7 @@ from ..domain.orders import (
     quote,
     require_terms,
 )
+from ..domain.payee import order_number
 from ..store import accounts, orders, prices
 from ..store.db import Database
 from . import ai, entitlements, idempotency
@@ -205,7 +206,10 @@ async def _insert(
         }
         for p in priced.lines
     ]
+    day = local_date(now)  # R-GEN-6: the day people see
+    sequence = await orders.next_in_day(conn, f"{day:%Y%m%d}")
     order = {
+        "number": order_number(day, sequence),
         "account_id": account_id,
         "channel": channel.value,
         "state": OrderState.PENDING_PAYMENT.value,

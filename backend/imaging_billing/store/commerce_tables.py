@@ -37,8 +37,13 @@ class Price(SQLModel, table=True):
 
 class Order(SQLModel, table=True):
     __tablename__ = "purchase_order"
-    __table_args__ = (sa.Index("ix_order_account_placed", "account_id", "placed_at"),)
+    __table_args__ = (
+        sa.Index("ix_order_account_placed", "account_id", "placed_at"),
+        sa.UniqueConstraint("number", name="uq_purchase_order_number"),
+    )
     id: int | None = Field(default=None, primary_key=True)
+    # What people see and write on a transfer: IB + Shanghai day + sequence (domain/payee.py).
+    number: str = Field(max_length=20)
     account_id: int = Field(foreign_key="account.id")
     channel: str = Field(max_length=10)  # ONLINE / OFFLINE
     state: str = Field(max_length=20)
@@ -50,6 +55,25 @@ class Order(SQLModel, table=True):
     paid_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     fulfilled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     cancelled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class OrderNumberDay(SQLModel, table=True):
+    """The last order number given out on one Asia/Shanghai day: the row is taken and
+    bumped in the transaction that creates the order, so numbers neither repeat nor skip."""
+
+    __tablename__ = "order_number_day"
+    day: str = Field(max_length=8, primary_key=True)  # YYYYMMDD
+    last: int
+
+
+class Setting(SQLModel, table=True):
+    """Operator-set values the console shows everyone (the payee); history is in the audit log."""
+
+    __tablename__ = "setting"
+    key: str = Field(max_length=60, primary_key=True)
+    value: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))  # JSON
+    updated_at: datetime = Field(sa_column=_ts())
+    updated_by: str = Field(max_length=200)
 
 
 class OrderLine(SQLModel, table=True):
@@ -183,6 +207,8 @@ class ServiceContract(SQLModel, table=True):
 price = Price.__table__  # type: ignore[attr-defined]
 purchase_order = Order.__table__  # type: ignore[attr-defined]
 order_line = OrderLine.__table__  # type: ignore[attr-defined]
+order_number_day = OrderNumberDay.__table__  # type: ignore[attr-defined]
+setting = Setting.__table__  # type: ignore[attr-defined]
 payment = Payment.__table__  # type: ignore[attr-defined]
 ai_pack = AiPack.__table__  # type: ignore[attr-defined]
 ai_read = AiRead.__table__  # type: ignore[attr-defined]

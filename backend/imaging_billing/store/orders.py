@@ -6,10 +6,28 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .commerce_tables import order_line, payment, purchase_order
+from .commerce_tables import order_line, order_number_day, payment, purchase_order
+
+
+async def next_in_day(conn: AsyncConnection, day: str) -> int:
+    """The next order sequence of `day`, in the caller's transaction.
+
+    One statement inserts the day's row or bumps it and returns the new value. On
+    PostgreSQL the row stays locked until the transaction ends, so concurrent orders
+    of one day queue here (and two first orders of a day meet on the primary key, the
+    second then bumping the first's row); on SQLite write transactions already run one
+    at a time. A refused order rolls its bump back: numbers do not skip."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(order_number_day).values(day=day, last=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[order_number_day.c.day],
+        set_={"last": order_number_day.c.last + 1},
+    ).returning(order_number_day.c.last)
+    return int((await conn.execute(stmt)).scalar_one())
 
 
 async def insert_order(

@@ -15,6 +15,12 @@ const routes: RouteRecordRaw[] = [
     meta: { title: 'nav.offlineOrders', group: 'operator', icon: 'file-add', operator: true },
   },
   {
+    path: '/ops/payee',
+    name: 'ops-payee',
+    component: () => import('@/pages/ops/payee/index.vue'),
+    meta: { title: 'nav.payee', group: 'operator', icon: 'wallet', operator: true },
+  },
+  {
     path: '/ops/prices',
     name: 'ops-prices',
     component: () => import('@/pages/ops/prices/index.vue'),

@@ -18,8 +18,14 @@ export interface OfflineLine {
   startsOn: string;
 }
 
-export function blankLine(product = 'AI_LICENCE_GLAUCOMA'): OfflineLine {
-  return { product, quantity: 1, years: 1, institutionId: '', variant: 'REMOTE', startsOn: '' };
+/** A new line has no product: recording is irreversible, so the operator chooses every one. */
+export function blankLine(): OfflineLine {
+  return { product: '', quantity: 1, years: 1, institutionId: '', variant: 'REMOTE', startsOn: '' };
+}
+
+/** Indexes of lines still without a product; nothing is sent while there are any. */
+export function linesWithoutProduct(lines: readonly OfflineLine[]): number[] {
+  return lines.flatMap((l, i) => (l.product ? [] : [i]));
 }
 
 /** Only the inputs the product takes, so the server judges exactly what was meant. */
@@ -61,7 +67,9 @@ export interface PreviewLine {
 export function previewOffline(lines: readonly OrderLineInput[], catalog: readonly PricedProduct[]): { lines: PreviewLine[]; totalFen: number | null } {
   const byCode = new Map(catalog.map((p) => [p.code, p]));
   let total: number | null = 0;
-  const out = lines.map((line) => {
+  const chosen = lines.filter((line) => line.product);
+  if (chosen.length === 0) return { lines: [], totalFen: null };
+  const out = chosen.map((line) => {
     const product = byCode.get(line.product);
     const unit = product?.unitPriceFen ?? null;
     const years = product?.perYear ? (line.years ?? 1) : null;
@@ -70,5 +78,6 @@ export function previewOffline(lines: readonly OrderLineInput[], catalog: readon
     else if (total !== null) total += amount;
     return { product: line.product, quantity: line.quantity, years, unitPriceFen: unit ?? 0, amountFen: amount };
   });
-  return { lines: out, totalFen: total };
+  // A line still to be chosen has no price yet: no total until every line has one.
+  return { lines: out, totalFen: chosen.length < lines.length ? null : total };
 }

@@ -1,0 +1,37 @@
+"""Settings operators keep (the payee): one JSON value per key."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .commerce_tables import setting
+
+
+async def get_setting(conn: AsyncConnection, key: str) -> tuple[Any, datetime, str] | None:
+    """The value, when and by whom it was last set; None when never set."""
+    stmt = sa.select(setting.c.value, setting.c.updated_at, setting.c.updated_by).where(
+        setting.c.key == key
+    )
+    row = (await conn.execute(stmt)).first()
+    if row is None:
+        return None
+    return json.loads(row.value), row.updated_at, row.updated_by
+
+
+async def put_setting(
+    conn: AsyncConnection, key: str, value: Any, *, now: datetime, actor: str
+) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    values = {
+        "value": json.dumps(value, ensure_ascii=False),
+        "updated_at": now,
+        "updated_by": actor,
+    }
+    stmt = dialect.insert(setting).values(key=key, **values)
+    await conn.execute(stmt.on_conflict_do_update(index_elements=[setting.c.key], set_=values))
