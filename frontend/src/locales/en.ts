@@ -583,6 +583,7 @@ const en: typeof zhCN = {
       recordExamUpload: 'Report exam upload',
       recordExamUploads: 'Report exam uploads',
       setPrice: 'Set price',
+      setPayee: 'Set the payee account',
       placeOrder: 'Place order',
       cancelOrder: 'Cancel order',
       confirmTransfer: 'Record bank transfer',

@@ -581,6 +581,7 @@ const zhCN = {
       recordExamUpload: '上报检查上传',
       recordExamUploads: '批量上报检查上传',
       setPrice: '设置价格',
+      setPayee: '设置收款账户',
       placeOrder: '下单',
       cancelOrder: '取消订单',
       confirmTransfer: '登记对公转账',
