@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 
 from . import runtime
 from .api.context import Services
+from .api.cost import Budgets
 from .api.exports_http import ledger_export
 from .api.http import GraphQLEndpoint
 from .api.payments_http import payment_callback
@@ -47,6 +48,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         auth=Authenticator(db, settings.signature_window_seconds, keys, clock),
         keys=keys,
         secure_cookies=settings.cookies_secure,
+        budgets=Budgets(settings.query_budget_scale),
     )
 
 

@@ -45,6 +45,8 @@ class Settings:
     forwarded_allow_ips: str | None = None
     # Session cookies carry `Secure` when set, and whenever the host is not loopback.
     secure_cookies: bool = False
+    # Query cost budgets (api/cost.py) scaled: capacity and refill rate multiplied.
+    query_budget_scale: float = 1.0
 
     @property
     def cookies_secure(self) -> bool:
@@ -61,6 +63,7 @@ class Settings:
             var_dir=var_dir,
             forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS", "").strip() or None,
             secure_cookies=env.get("SECURE_COOKIES", "0") in ("1", "true", "yes"),
+            query_budget_scale=float(env.get("QUERY_BUDGET_SCALE", base.query_budget_scale)),
             host=env.get("HOST", base.host),
             port=int(env.get("PORT", base.port)),
             console_dir=Path(env.get("CONSOLE_DIR", str(base.console_dir))),

@@ -158,7 +158,8 @@ def test_operator_voids_an_exam_reconciles_and_sweeps(server: Server, console: A
     operator.goto("/audit")
     operator.page.fill("[data-testid=audit-search] input", "voidExam 测试")
     operator.page.locator("[data-testid=audit-pager]", has_text="共 1 条").wait_for()
-    operator.page.locator("tbody tr", has_text="voidExam").first.wait_for()
+    # (the operation is shown in words: voidExam reads 作废检查)
+    operator.page.locator("tbody tr", has_text="作废检查").first.wait_for()
     operator.shot("flows-audit-search")
 
     # When they reconcile the account (asked first) and run the sweep (asked first)

@@ -74,3 +74,18 @@ async def test_one_address_emptying_its_bucket_does_not_throttle_other_peoples_l
     assert codes == ["LOGIN_FAILED"] * 8
     # and the greedy client's own bucket is still empty
     assert _throttled(await _post(greedy, TYPENAME))
+
+
+def test_a_scaled_budget_holds_and_refills_in_proportion() -> None:
+    from imaging_billing.api.cost import PEOPLE, Budgets
+
+    # given budgets scaled by 3
+    budgets = Budgets(3.0)
+    # then one bucket holds three times the points, and is refused past them
+    assert budgets.limits(PEOPLE).capacity == 3 * PEOPLE.capacity
+    assert budgets.limits(PEOPLE).rate == 3 * PEOPLE.rate
+    allowed, left = budgets.take("user:1", 3 * PEOPLE.capacity - 10, PEOPLE)
+    assert allowed
+    assert left < 11
+    again, _ = budgets.take("user:1", 1_000, PEOPLE)
+    assert not again

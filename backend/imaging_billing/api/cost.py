@@ -56,10 +56,16 @@ GATEWAYS = Limits(GATEWAY_CAPACITY, GATEWAY_RESTORE_PER_SECOND)
 
 
 class Budgets:
-    def __init__(self) -> None:
+    def __init__(self, scale: float = 1.0) -> None:
+        # QUERY_BUDGET_SCALE: capacity and refill multiplied (a deployment's own sizing).
+        self.scale = scale
         self._buckets: dict[str, Bucket] = {}
 
+    def limits(self, limits: Limits) -> Limits:
+        return Limits(limits.capacity * self.scale, limits.rate * self.scale)
+
     def take(self, key: str, cost: float, limits: Limits) -> tuple[bool, float]:
+        limits = self.limits(limits)
         now = time.monotonic()
         bucket = self._buckets.setdefault(key, Bucket(limits.capacity, now))
         restored = bucket.available + (now - bucket.updated) * limits.rate
@@ -150,9 +156,10 @@ def charge(
     Returns what `extensions.cost` shows, and the THROTTLED error when it cannot pay."""
     budgets: Budgets = context.services.budgets
     principal = context.principal
-    limits = GATEWAYS if principal.role is Role.INSTITUTION else PEOPLE
+    base = GATEWAYS if principal.role is Role.INSTITUTION else PEOPLE
+    limits = budgets.limits(base)  # as shown
     cost = query_cost(document, operation, variables)
-    allowed, available = budgets.take(bucket_key(context), cost, limits)
+    allowed, available = budgets.take(bucket_key(context), cost, base)
     shown = {
         "requestedQueryCost": cost,
         "throttleStatus": {
