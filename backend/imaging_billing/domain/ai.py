@@ -19,6 +19,8 @@ from .clock import add_years
 from .errors import RuleViolation
 from .exams import validate_study_uid
 from .ledger import LedgerType
+from .prepaid import PrepaidCredit
+from .prepaid import draw_order as draw_order  # R-AI-2, beside the other rules
 
 PACK_UNIT = 1_000  # R-AI-1: whole 1,000s of reads
 PACK_USE_BY_YEARS = 1  # R-AI-1
@@ -38,7 +40,7 @@ class ReadCover(StrEnum):
 
 
 @dataclass(frozen=True)
-class AiPack:
+class AiPack(PrepaidCredit):
     """A pack as the rules see it. `used` counts the reads drawn from it."""
 
     id: int
@@ -47,17 +49,6 @@ class AiPack:
     used: int
     purchased_at: datetime
     expires_at: datetime
-
-    @property
-    def remaining(self) -> int:
-        return self.quantity - self.used
-
-    def expired(self, now: datetime) -> bool:
-        # As R-EXAM-2: at the expiry instant itself the remainder is already forfeited.
-        return now >= self.expires_at
-
-    def usable(self, now: datetime) -> bool:
-        return not self.expired(now) and self.remaining > 0
 
 
 @dataclass(frozen=True)
@@ -87,11 +78,6 @@ def pack_quantity(product: AiProduct, quantity: int) -> int:
 def pack_expires_at(purchased_at: datetime) -> datetime:
     """R-AI-1: the same instant one calendar year after purchase (R-GEN-6)."""
     return add_years(purchased_at, PACK_USE_BY_YEARS)
-
-
-def draw_order(packs: Iterable[AiPack]) -> list[AiPack]:
-    """R-AI-2 (as R-EXAM-3): soonest expiry first; ties by earlier purchase, then lower id."""
-    return sorted(packs, key=lambda pack: (pack.expires_at, pack.purchased_at, pack.id))
 
 
 def credits(packs: Iterable[AiPack], now: datetime) -> Iterator[int]:

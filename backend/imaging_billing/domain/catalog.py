@@ -37,8 +37,6 @@ class Feature(StrEnum):
     GLAUCOMA_AI_SERVICE_PACK = "GLAUCOMA_AI_SERVICE_PACK"
 
 
-OPTIONAL_FEATURES = tuple(f for f in Feature if f is not Feature.BASE_SUITE)
-
 # R-LIC-2: what the indivisible base suite contains (shown, never sold apart).
 BASE_SUITE_MODULES = (
     "EXAM_MANAGEMENT",

@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from .clock import add_years, require_aware
 from .errors import RuleViolation
+from .prepaid import PrepaidCredit
+from .prepaid import draw_order as draw_order  # R-EXAM-3, beside the other rules
 
 LOT_UNIT = 10_000  # R-EXAM-1: whole 10,000s of exams
 MAX_LOT = 10**9  # larger is a typo, not a purchase
@@ -45,7 +47,7 @@ class LotTerms:
 
 
 @dataclass(frozen=True)
-class Lot:
+class Lot(PrepaidCredit):
     """A lot as the rules see it. `used` counts exams it covers (voids excluded)."""
 
     id: int
@@ -54,17 +56,6 @@ class Lot:
     storage_years: int
     purchased_at: datetime
     expires_at: datetime
-
-    @property
-    def remaining(self) -> int:
-        return self.quantity - self.used
-
-    def expired(self, now: datetime) -> bool:
-        # R-EXAM-2: at the expiry instant itself the remainder is already forfeited.
-        return now >= self.expires_at
-
-    def usable(self, now: datetime) -> bool:
-        return not self.expired(now) and self.remaining > 0
 
 
 @dataclass(frozen=True)
@@ -101,11 +92,6 @@ def lot_terms(mode: LotMode, quantity: int, years: int | None) -> LotTerms:
 def lot_expires_at(purchased_at: datetime) -> datetime:
     """R-EXAM-2: one calendar year after purchase."""
     return add_years(purchased_at, LOT_USE_BY_YEARS)
-
-
-def draw_order(lots: Iterable[Lot]) -> list[Lot]:
-    """R-EXAM-3: soonest expiry first; ties by earlier purchase, then lower id."""
-    return sorted(lots, key=lambda lot: (lot.expires_at, lot.purchased_at, lot.id))
 
 
 def allocate(lots: Iterable[Lot], count: int, now: datetime) -> list[int | None]:

@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from .clock import local_date
-from .exams import Lot, draw_order
+from .exams import Lot
+from .prepaid import draw_order
 
 
 @dataclass(frozen=True)
