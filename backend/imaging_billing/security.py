@@ -125,9 +125,14 @@ def signature_valid(key: str, request: SignedRequest, header: str) -> bool:
     return hmac.compare_digest(_mac(key, request), mac)
 
 
+def timestamp_well_formed(timestamp_ms: str) -> bool:
+    """Unix milliseconds in ASCII digits (`isdigit()` alone takes "²"), at most 16."""
+    return timestamp_ms.isascii() and timestamp_ms.isdigit() and len(timestamp_ms) <= 16
+
+
 def timestamp_fresh(timestamp_ms: str, now_ms: int, window_seconds: int) -> bool:
-    """Unix milliseconds in ASCII digits (`isdigit()` alone takes "²"), within the window."""
-    if not (timestamp_ms.isascii() and timestamp_ms.isdigit()) or len(timestamp_ms) > 16:
+    """A well-formed timestamp within the window."""
+    if not timestamp_well_formed(timestamp_ms):
         return False
     return abs(int(timestamp_ms) - now_ms) <= window_seconds * 1000
 

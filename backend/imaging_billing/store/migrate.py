@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -20,8 +19,3 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
-
-
-async def upgrade_async(url: str) -> None:
-    """env.py runs its own event loop, so run it on a worker thread."""
-    await asyncio.to_thread(upgrade, url)
