@@ -64,7 +64,7 @@ def clock() -> ManualClock:
 async def services(database_url: str, clock: ManualClock) -> AsyncIterator[Services]:
     built = make_services(database_url, clock)
     yield built
-    await built.writer.close()
+    await built.group_commit.close()
     await built.db.dispose()
 
 

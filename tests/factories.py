@@ -7,15 +7,20 @@ from datetime import date
 from imaging_billing.api.context import Services
 from imaging_billing.domain.exams import LotMode, lot_terms
 from imaging_billing.domain.ledger import Cause
-from imaging_billing.services import accounts as account_cases
-from imaging_billing.services import settlement
+from imaging_billing.services.steps import lots as lot_steps
+from imaging_billing.services.steps.accounts import (
+    add_account,
+    add_agreement,
+    add_institution,
+    add_operator_token,
+)
 
 from .support import Gateway
 
 
 async def create_operator_token(services: Services, *, name: str = "ops") -> str:
     async with services.db.write() as conn:
-        return await account_cases.create_operator_token(conn, name=name, now=services.clock.now())
+        return await add_operator_token(conn, name=name, now=services.clock.now())
 
 
 async def create_account(
@@ -23,9 +28,9 @@ async def create_account(
 ) -> int:
     now = services.clock.now()
     async with services.db.write() as conn:
-        account_id = await account_cases.create_account(conn, name=name, now=now)
+        account_id = await add_account(conn, name=name, now=now)
         if agreement:
-            await account_cases.record_agreement(
+            await add_agreement(
                 conn,
                 account_id=account_id,
                 number=f"AG-{account_id}",
@@ -41,7 +46,7 @@ async def create_institution(
     services: Services, account_id: int, *, name: str = "Main site"
 ) -> Gateway:
     async with services.db.write() as conn:
-        issued = await account_cases.create_institution(
+        issued = await add_institution(
             conn, account_id=account_id, name=name, now=services.clock.now(), keys=services.keys
         )
     return Gateway(issued.institution_id, issued.token)
@@ -56,7 +61,7 @@ async def credit_lot(
     years: int | None = None,
 ) -> int:
     async with services.db.write() as conn:
-        credit = await settlement.credit_exam_lot(
+        credit = await lot_steps.credit_lot(
             conn,
             account_id=account_id,
             terms=lot_terms(mode, quantity, years),

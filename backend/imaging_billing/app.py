@@ -26,7 +26,7 @@ from .security import KeyBox
 from .services import retention
 from .services.auth import Authenticator
 from .services.clock import Clock, SystemClock
-from .services.ingest_writer import IngestWriter
+from .services.group_commit import GroupCommit
 from .services.sweep import run_sweep
 from .store.db import Database
 
@@ -44,7 +44,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     return Services(
         db=db,
         clock=clock,
-        writer=IngestWriter(db, clock, settings.ingest_batch_limit),
+        group_commit=GroupCommit(db, clock, settings.ingest_batch_limit),
         auth=Authenticator(db, settings.signature_window_seconds, keys, clock),
         keys=keys,
         secure_cookies=settings.cookies_secure,
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             flusher.cancel()
             with contextlib.suppress(Exception):
                 await services.refusals.flush(services.clock.now(), everything=True)
-            await services.writer.close()
+            await services.group_commit.close()
             await services.db.dispose()
 
     async def healthz(_: Request) -> Response:

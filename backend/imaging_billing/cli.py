@@ -15,8 +15,7 @@ from pathlib import Path
 from . import demo
 from .config import Settings
 from .security import KeyBox
-from .services import access, institution_tokens
-from .services import accounts as account_cases
+from .services import access, institution_tokens, people
 from .services.clock import SystemClock
 from .services.principals import Role
 from .services.sweep import run_sweep
@@ -163,10 +162,7 @@ def serve(settings: Settings) -> None:
 async def _create_token(settings: Settings, name: str) -> str:
     db = Database(settings.database_url)
     try:
-        async with db.write() as conn:
-            return await account_cases.create_operator_token(
-                conn, name=name, now=SystemClock().now()
-            )
+        return await people.create_operator_token(db, name=name, now=SystemClock().now())
     finally:
         await db.dispose()
 

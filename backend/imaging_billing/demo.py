@@ -11,10 +11,11 @@ from typing import Any
 from . import security
 from .domain.exams import LotMode, lot_terms
 from .domain.ledger import Cause
-from .services import access, settlement
-from .services import accounts as account_cases
-from .services.ingest import UploadItem, record_uploads
+from .services import access
 from .services.principals import Role
+from .services.steps.accounts import add_account, add_agreement, add_institution, add_operator_token
+from .services.steps.lots import credit_lot
+from .services.steps.uploads import UploadItem, record_uploads
 from .store import accounts, prices, settings
 from .store.db import Database
 
@@ -66,9 +67,7 @@ async def _has_tokens(conn: Any) -> bool:
 async def load(db: Database, now: datetime, keys: security.KeyBox) -> dict[str, str]:
     """One hospital with an agreement, a lot and some uploads; returns the credentials."""
     async with db.write() as conn:
-        operator_token = await account_cases.create_operator_token(
-            conn, name="demo operator", now=now
-        )
+        operator_token = await add_operator_token(conn, name="demo operator", now=now)
         for product, fen in DEMO_PRICES.items():
             await prices.insert_price(
                 conn,
@@ -80,10 +79,8 @@ async def load(db: Database, now: datetime, keys: security.KeyBox) -> dict[str, 
             )
         # The pay step names whom to pay; a real deployment's operator sets its own.
         await settings.put_setting(conn, "payee", DEMO_PAYEE, now=now, actor="system:demo")
-        account_id = await account_cases.create_account(
-            conn, name="示例人民医院 Demo Hospital", now=now
-        )
-        await account_cases.record_agreement(
+        account_id = await add_account(conn, name="示例人民医院 Demo Hospital", now=now)
+        await add_agreement(
             conn,
             account_id=account_id,
             number="HZ-2026-0001",
@@ -92,10 +89,10 @@ async def load(db: Database, now: datetime, keys: security.KeyBox) -> dict[str, 
             actor="system:demo",
             now=now,
         )
-        issued = await account_cases.create_institution(
+        issued = await add_institution(
             conn, account_id=account_id, name="示例人民医院本部 Main Site", now=now, keys=keys
         )
-        await settlement.credit_exam_lot(
+        await credit_lot(
             conn,
             account_id=account_id,
             terms=lot_terms(LotMode.VOLUME, 10_000, None),

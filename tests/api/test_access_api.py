@@ -26,9 +26,10 @@ from imaging_billing.app import create_app
 from imaging_billing.config import Settings
 from imaging_billing.domain.catalog import ServiceKind
 from imaging_billing.domain.errors import describe
-from imaging_billing.services import access, entitlements
+from imaging_billing.services import access
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Role
+from imaging_billing.services.steps import entitlements
 
 from ..factories import create_account, create_institution, create_operator_token
 from ..support import Api, Gateway

@@ -21,9 +21,9 @@ from imaging_billing.api.ai import (
 from imaging_billing.api.context import Context, Services
 from imaging_billing.api.ids import encode
 from imaging_billing.domain.catalog import AiProduct
-from imaging_billing.services import ai
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
+from imaging_billing.services.steps import ai
 
 from ..factories import create_account, create_institution, create_operator_token
 from ..support import Api

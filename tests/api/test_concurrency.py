@@ -15,9 +15,9 @@ from imaging_billing.api.context import Services
 from imaging_billing.api.ids import encode
 from imaging_billing.domain.exams import ExamFigures
 from imaging_billing.services.clock import ManualClock
-from imaging_billing.services.ingest import UploadItem, UploadStatus, record_uploads
 from imaging_billing.services.reading import exam_figures
 from imaging_billing.services.reconcile import reconcile_account
+from imaging_billing.services.steps.uploads import UploadItem, UploadStatus, record_uploads
 from imaging_billing.store import accounts, exams, lots
 
 from ..factories import create_account, create_institution, create_operator_token, credit_lot

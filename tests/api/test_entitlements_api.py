@@ -21,9 +21,9 @@ from imaging_billing.api.entitlements import (
 )
 from imaging_billing.api.ids import encode
 from imaging_billing.domain.catalog import BASE_SUITE_MODULES, Feature, ServiceKind
-from imaging_billing.services import entitlements
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
+from imaging_billing.services.steps import entitlements
 
 from ..factories import create_account, create_institution
 

@@ -44,9 +44,10 @@ from imaging_billing.api.schema import schema as billing_schema
 from imaging_billing.app import create_app
 from imaging_billing.config import Settings
 from imaging_billing.domain.catalog import PRODUCTS, ServiceKind
-from imaging_billing.services import access, entitlements
+from imaging_billing.services import access
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Role
+from imaging_billing.services.steps import entitlements
 
 from ..conftest import BACKENDS
 from ..factories import create_account, create_institution, create_operator_token, credit_lot
@@ -242,7 +243,7 @@ def live(
         finally:
             ID_POOL.clear()
             portal.call(client.aclose)
-            portal.call(services.writer.close)
+            portal.call(services.group_commit.close)
             portal.call(services.db.dispose)
             if postgres_template is not None and request.param == "postgres":
                 portal.call(postgres_template.drop, url)

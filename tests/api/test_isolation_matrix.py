@@ -46,10 +46,11 @@ from imaging_billing.config import Settings
 from imaging_billing.domain.catalog import AiProduct, Feature, ServiceKind
 from imaging_billing.domain.orders import LineRequest
 from imaging_billing.services import access, entitlements, ordering, payee, people, pricing
-from imaging_billing.services import accounts as account_cases
-from imaging_billing.services import ai as ai_cases
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
+from imaging_billing.services.steps import ai as ai_steps
+from imaging_billing.services.steps import entitlements as entitlement_steps
+from imaging_billing.services.steps.accounts import add_operator_token
 from imaging_billing.store import tokens as token_store
 
 from ..factories import create_account, create_institution, create_operator_token, credit_lot
@@ -353,7 +354,7 @@ class World:
         if side.kind != "own":
             return 987_654
         async with self.services.db.write() as conn:
-            secret = await account_cases.create_operator_token(
+            secret = await add_operator_token(
                 conn, name=self.unique("matrix token "), now=self.services.clock.now()
             )
             row = await token_store.by_hash(conn, security.digest(secret))
@@ -389,7 +390,7 @@ async def upload(world: World, side: Side, uid: str) -> int:
 async def open_service(services: Services, side: Side, *, started: bool) -> int:
     operator = Principal(Role.OPERATOR, 0, "matrix operator", kind="token")
     async with services.db.write() as conn:
-        service = await entitlements.open_service(
+        service = await entitlement_steps.open_service(
             conn,
             account_id=side.account,
             institution_id=side.gateway.institution_pk,
@@ -416,7 +417,7 @@ async def seed_side(world_services: Services, client: httpx.AsyncClient, name: s
     spare = await create_institution(services, account, name=f"{name} spare site")
     lot = await credit_lot(services, account, quantity=100_000)
     async with services.db.write() as conn:
-        pack = await ai_cases.credit_ai_pack(
+        pack = await ai_steps.credit_ai_pack(
             conn,
             account_id=account,
             product=AiProduct.GLAUCOMA,
@@ -474,10 +475,10 @@ async def grant_licences(services: Services, side: Side) -> None:
     async with services.db.write() as conn:
         common = {"account_id": side.account, "institution_id": side.gateway.institution_pk}
         now = services.clock.now()
-        await entitlements.enable_licence(
+        await entitlement_steps.enable_licence(
             conn, **common, feature=Feature.BASE_SUITE, now=now, order_id=None
         )
-        await ai_cases.grant_ai_licence(
+        await ai_steps.grant_ai_licence(
             conn, **common, product=AiProduct.PNEUMONIA, now=now, order_id=None
         )
 
@@ -581,7 +582,7 @@ async def world(
         built.sessions[role] = await built.fresh_session(role)
     yield built
     await client.aclose()
-    await services.writer.close()
+    await services.group_commit.close()
     await services.db.dispose()
     if postgres_template is not None and request.param == "postgres":
         await postgres_template.drop(url)

@@ -30,8 +30,8 @@ from imaging_billing.api import shape
 from imaging_billing.api.http import MAX_BODY
 from imaging_billing.app import create_app
 from imaging_billing.config import Settings
-from imaging_billing.services import accounts as account_cases
 from imaging_billing.services.clock import SystemClock
+from imaging_billing.services.steps.accounts import add_operator_token
 from imaging_billing.store.migrate import upgrade
 
 from ..support import make_services
@@ -198,14 +198,12 @@ async def _run(work: Path) -> list[Timing]:
     services = make_services(url, clock)
     try:
         async with services.db.write() as conn:
-            token = await account_cases.create_operator_token(
-                conn, name="bench", now=services.clock.now()
-            )
+            token = await add_operator_token(conn, name="bench", now=services.clock.now())
         settings = Settings(sweep_interval_seconds=0, console_dir=work / "no-console")
         app = create_app(settings, services)
         return await _measure(app, token)
     finally:
-        await services.writer.close()
+        await services.group_commit.close()
         await services.db.dispose()
 
 

@@ -15,9 +15,9 @@ from imaging_billing.api.ids import encode
 from imaging_billing.domain.exams import LotMode, lot_terms
 from imaging_billing.domain.ledger import Cause
 from imaging_billing.security import KeyBox
-from imaging_billing.services import accounts as account_cases
-from imaging_billing.services import settlement
 from imaging_billing.services.clock import SystemClock
+from imaging_billing.services.steps.accounts import add_account, add_institution
+from imaging_billing.services.steps.lots import credit_lot
 from imaging_billing.store.db import Database
 from imaging_billing.store.migrate import upgrade
 
@@ -60,10 +60,10 @@ async def seed_async(
     now = SystemClock().now()
     try:
         async with db.write() as conn:
-            account_id = await account_cases.create_account(conn, name="Bench Hospital", now=now)
+            account_id = await add_account(conn, name="Bench Hospital", now=now)
             gateways = []
             for n in range(institutions):
-                issued = await account_cases.create_institution(
+                issued = await add_institution(
                     conn,
                     account_id=account_id,
                     name=f"Bench gateway {n + 1}",
@@ -72,7 +72,7 @@ async def seed_async(
                 )
                 gateways.append(Gateway(issued.institution_id, issued.token))
             for _ in range(lots):
-                await settlement.credit_exam_lot(
+                await credit_lot(
                     conn,
                     account_id=account_id,
                     terms=lot_terms(LotMode.VOLUME, quantity, None),

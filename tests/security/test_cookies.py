@@ -73,5 +73,5 @@ async def test_session_cookie_is_secure_off_loopback_or_when_asked(
         assert ("secure" in attributes) is secure
         assert "httponly" in attributes
     finally:
-        await services.writer.close()
+        await services.group_commit.close()
         await services.db.dispose()

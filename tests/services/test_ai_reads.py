@@ -13,10 +13,12 @@ from imaging_billing.api.context import Services
 from imaging_billing.domain.ai import AiReadItem, ReadCover, ReadStatus
 from imaging_billing.domain.catalog import AiProduct
 from imaging_billing.domain.errors import RuleViolation
-from imaging_billing.services import ai
+from imaging_billing.services import ai, entitlements
 from imaging_billing.services.ai import AiReadOutcome
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
+from imaging_billing.services.steps import ai as ai_steps
+from imaging_billing.services.sweep import run_sweep
 from imaging_billing.store import ai as store
 from imaging_billing.store.commerce_tables import ai_ledger_entry, ai_pack
 
@@ -37,7 +39,7 @@ def read_id(outcome: AiReadOutcome) -> int | None:
 
 async def credit(services: Services, account: int, quantity: int = 1_000) -> int:
     async with services.db.write() as conn:
-        return await ai.credit_ai_pack(
+        return await ai_steps.credit_ai_pack(
             conn,
             account_id=account,
             product=GLAUCOMA,
@@ -50,7 +52,7 @@ async def credit(services: Services, account: int, quantity: int = 1_000) -> int
 
 async def grant(services: Services, account: int, institution: int, product: AiProduct) -> int:
     async with services.db.write() as conn:
-        return await ai.grant_ai_licence(
+        return await ai_steps.grant_ai_licence(
             conn,
             account_id=account,
             institution_id=institution,
@@ -64,7 +66,7 @@ async def record(
     services: Services, account: int, institution: int, items: list[AiReadItem]
 ) -> list[AiReadOutcome]:
     async with services.db.write() as conn:
-        return await ai.record_ai_reads(
+        return await ai_steps.record_ai_reads(
             conn,
             account_id=account,
             institution_id=institution,
@@ -205,9 +207,12 @@ async def test_r_ai_4_a_licence_covers_unlimited_reads_of_its_institution(
     assert pneumonia.error.code == "R_AI_3_NO_CREDIT"
     assert (glaucoma.status, glaucoma.cover) == (ReadStatus.ACCEPTED, ReadCover.PACK)
     async with services.db.read() as conn:
-        held = await ai.held_ai_licences(conn, [institution, other])
+        held = await entitlements.held_licences(conn, [institution, other])
         products = [f.product for f in await ai.ai_figures(conn, account, services.clock.now())]
-    assert held == {institution: {PNEUMONIA, GLAUCOMA}, other: set()}
+    assert {i: h.ai_products for i, h in held.items()} == {
+        institution: {PNEUMONIA, GLAUCOMA},
+        other: set(),
+    }
     assert products == [GLAUCOMA, PNEUMONIA]
     await assert_reconciled(services, account)
 
@@ -226,7 +231,8 @@ async def test_r_ai_4_granting_a_licence_twice_is_refused(
         await grant(services, stranger, institution, AiProduct.COLORECTAL)
     assert foreign.value.code == "INSTITUTION_NOT_FOUND"
     async with services.db.read() as conn:
-        assert await ai.held_ai_licences(conn, [institution]) == {institution: {PNEUMONIA}}
+        held = await entitlements.held_licences(conn, [institution])
+    assert held[institution].ai_products == {PNEUMONIA}
 
 
 async def test_r_ai_1_a_pack_expires_one_year_after_purchase_and_is_swept_once(
@@ -247,8 +253,8 @@ async def test_r_ai_1_a_pack_expires_one_year_after_purchase_and_is_swept_once(
     assert refused.error.code == "R_AI_3_NO_CREDIT"
     assert await glaucoma_figures(services, account) == (0, 1_000, 11, 989)
     # when the sweep runs twice, the remainder is forfeited once
-    assert await ai.run_ai_sweep(services.db, clock.now()) == 1
-    assert await ai.run_ai_sweep(services.db, clock.now()) == 0
+    assert (await run_sweep(services.db, clock.now())).ai_packs_expired == 1
+    assert (await run_sweep(services.db, clock.now())).ai_packs_expired == 0
     assert await pack_used(services, pack) == (11, 989)
     async with services.db.read() as conn:
         expiries = (
@@ -266,10 +272,10 @@ async def test_a_sweep_before_expiry_and_of_a_used_up_pack_writes_no_forfeit(
 ) -> None:
     account, institution = site
     pack = await credit(services, account)
-    assert await ai.run_ai_sweep(services.db, clock.now()) == 0
+    assert (await run_sweep(services.db, clock.now())).ai_packs_expired == 0
     await record(services, account, institution, [item(f"k{n}") for n in range(1_000)])
     clock.advance(timedelta(days=366))
-    assert await ai.run_ai_sweep(services.db, clock.now()) == 1
+    assert (await run_sweep(services.db, clock.now())).ai_packs_expired == 1
     assert await pack_used(services, pack) == (1_000, 0)
     await assert_reconciled(services, account)
 

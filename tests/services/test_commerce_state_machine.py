@@ -17,31 +17,19 @@ online product.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import random
-import shutil
-import tempfile
 from collections import Counter
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from imaging_billing.domain.ai import AiFigures, AiReadItem, ReadStatus
 from imaging_billing.domain.catalog import PRODUCTS, AiProduct, ServiceVariant
@@ -51,9 +39,9 @@ from imaging_billing.domain.orders import LineRequest, OrderState, quote
 from imaging_billing.services import ai as ai_cases
 from imaging_billing.services import ordering, payments, reading
 from imaging_billing.services.ai import AiReadOutcome
-from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
 from imaging_billing.services.reconcile import reconcile_account
+from imaging_billing.services.steps import ai as ai_steps
 from imaging_billing.store import accounts as account_store
 from imaging_billing.store import ai as ai_store
 from imaging_billing.store import lots as lot_store
@@ -62,18 +50,8 @@ from imaging_billing.store.commerce_tables import ai_pack, ai_read, order_line, 
 from imaging_billing.store.tables import exam_lot
 
 from ..factories import create_account, create_institution
-from ..support import (
-    START,
-    Databases,
-    PostgresDatabases,
-    PostgresTemplate,
-    SqliteDatabases,
-    make_services,
-)
-
-T = TypeVar("T")
-
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+from ..support import START, Databases, PostgresDatabases, SqliteDatabases
+from ..support.machines import ServicesMachine, play
 
 # The reference model's own reading of the rules, independent of imaging_billing.domain.
 AI_PACK = "AI_PACK_GLAUCOMA"
@@ -268,42 +246,20 @@ class Model:
 # ---------------------------------------------------------------- the machine
 
 
-class CommerceMachine(RuleBasedStateMachine):
+class CommerceMachine(ServicesMachine):
     """One account with an agreement, two institutions, one operator; the real services
     against the model."""
 
     def __init__(self, databases: Databases, seen: Counter[str]) -> None:
-        super().__init__()
+        super().__init__(databases)
         self.seen = seen
-        self.databases = databases
-        self.loop = asyncio.new_event_loop()
-        self.url = databases.fresh(self.loop)
-        self.clock = ManualClock(START)
-        self.services = make_services(self.url, self.clock)
         self.model = Model(START)
         self.flood_left = FLOOD_BUDGET
         self.keys = 0  # read keys handed out so far: key k<n> always reads study <n>
         self.references = 0
         self.placed: dict[str, tuple[list[LineRequest], int]] = {}  # by idempotency key
         self.checked = False
-        try:
-            self.account_id, self.institutions = self.run(self._open_account())
-        except BaseException:
-            self.teardown()
-            raise
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coroutine)
-
-    def teardown(self) -> None:
-        try:
-            self.run(self.services.writer.close())
-            self.run(self.services.db.dispose())
-        finally:
-            try:
-                self.databases.drop(self.loop, self.url)
-            finally:
-                self.loop.close()
+        self.account_id, self.institutions = self.set_up(self._open_account())
 
     async def _open_account(self) -> tuple[int, list[int]]:
         async with self.services.db.write() as conn:
@@ -625,7 +581,7 @@ class CommerceMachine(RuleBasedStateMachine):
 
         async def record() -> list[AiReadOutcome]:
             async with self.services.db.write() as conn:
-                return await ai_cases.record_ai_reads(
+                return await ai_steps.record_ai_reads(
                     conn,
                     account_id=self.account_id,
                     institution_id=institution_id,
@@ -845,37 +801,8 @@ def _expected(expected: Expected) -> tuple[Any, ...]:
 
 def _play(databases: Databases, *, examples: int, steps: int) -> Counter[str]:
     seen: Counter[str] = Counter()
-    run_state_machine_as_test(
-        lambda: CommerceMachine(databases, seen),
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        ),
-    )
+    play(lambda: CommerceMachine(databases, seen), examples=examples, steps=steps)
     return seen
-
-
-@pytest.fixture
-def sqlite_databases() -> Iterator[SqliteDatabases]:
-    root = Path(tempfile.mkdtemp(prefix="commerce-machine-"))
-    try:
-        yield SqliteDatabases(root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def postgres_databases() -> Iterator[PostgresDatabases]:
-    if not POSTGRES_URL:
-        pytest.skip("TEST_POSTGRES_URL is not set")
-    template = PostgresTemplate(POSTGRES_URL)
-    asyncio.run(template.setup())
-    try:
-        yield PostgresDatabases(template)
-    finally:
-        asyncio.run(template.teardown())
 
 
 def test_random_orders_payments_and_reads_keep_both_ledgers_true_on_sqlite(
@@ -895,12 +822,6 @@ def test_random_orders_payments_and_reads_keep_both_ledgers_true_on_postgres(
     """The same on PostgreSQL (fewer steps), where row locks serialise the balances."""
     seen = _play(postgres_databases, examples=5, steps=20)
     assert seen["steps"] >= 50, seen
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def databases(request: pytest.FixtureRequest) -> Databases:
-    found: Databases = request.getfixturevalue(f"{request.param}_databases")
-    return found
 
 
 def test_one_account_through_the_boundaries_a_random_run_seldom_reaches(

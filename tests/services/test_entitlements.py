@@ -17,6 +17,7 @@ from imaging_billing.domain.identity import public_id
 from imaging_billing.services import entitlements
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
+from imaging_billing.services.steps import entitlements as entitlement_steps
 
 from ..factories import create_account, create_institution
 
@@ -33,7 +34,7 @@ def viewer(account_id: int) -> Principal:
 
 async def enable(services: Services, account: int, institution: int, feature: Feature) -> int:
     async with services.db.write() as conn:
-        return await entitlements.enable_licence(
+        return await entitlement_steps.enable_licence(
             conn,
             account_id=account,
             institution_id=institution,
@@ -59,7 +60,7 @@ async def open_service(
         **overrides,
     }
     async with services.db.write() as conn:
-        return await entitlements.open_service(
+        return await entitlement_steps.open_service(
             conn,
             account_id=account,
             institution_id=institution,
@@ -101,10 +102,13 @@ async def test_r_lic_4_a_licence_already_held_is_refused(services: Services) -> 
         await enable(services, account, main, Feature.MPR)
     assert (refused.value.code, refused.value.field) == ("R_LIC_4_ALREADY_HELD", "feature")
     async with services.db.read() as conn:
-        held = await entitlements.held_features(conn, [main, branch])
+        held = await entitlements.held_licences(conn, [main, branch])
         listed = await entitlements.institution_licences(conn, main)
     # and R-LIC-1: licences are per institution, the branch needs its own
-    assert held == {main: {Feature.BASE_SUITE, Feature.MPR}, branch: set()}
+    assert {i: h.features for i, h in held.items()} == {
+        main: {Feature.BASE_SUITE, Feature.MPR},
+        branch: set(),
+    }
     assert [row.feature for row in listed] == ["BASE_SUITE", "MPR"]
 
 
@@ -117,7 +121,7 @@ async def test_r_lic_1_the_same_feature_for_two_institutions_is_two_licences(
     ids = [await enable(services, account, i, Feature.BASE_SUITE) for i in (first, second)]
     assert len(set(ids)) == 2
     async with services.db.read() as conn:
-        assert await entitlements.held_features(conn, []) == {}
+        assert await entitlements.held_licences(conn, []) == {}
 
 
 async def test_a_licence_is_enabled_only_for_an_institution_of_the_paying_account(

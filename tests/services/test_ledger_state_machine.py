@@ -11,31 +11,17 @@ ledger (R-GEN-7).
 
 from __future__ import annotations
 
-import asyncio
-import os
 import random
-import shutil
-import tempfile
 from collections import Counter
-from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from imaging_billing.domain.errors import RuleViolation
 from imaging_billing.domain.exams import (
@@ -46,31 +32,25 @@ from imaging_billing.domain.exams import (
     lot_terms,
 )
 from imaging_billing.domain.ledger import Cause
-from imaging_billing.services import accounts as account_cases
 from imaging_billing.services import reading
-from imaging_billing.services.clock import ManualClock
-from imaging_billing.services.ingest import UploadItem, UploadOutcome, UploadStatus, record_uploads
 from imaging_billing.services.principals import Principal, Role
 from imaging_billing.services.reconcile import reconcile_account
-from imaging_billing.services.settlement import credit_exam_lot
+from imaging_billing.services.steps.accounts import add_account, add_institution
+from imaging_billing.services.steps.lots import credit_lot
+from imaging_billing.services.steps.uploads import (
+    UploadItem,
+    UploadOutcome,
+    UploadStatus,
+    record_uploads,
+)
 from imaging_billing.services.sweep import run_sweep
 from imaging_billing.services.voiding import void_exam
 from imaging_billing.store import accounts as account_store
 from imaging_billing.store import lots as lot_store
 from imaging_billing.store.tables import exam as exam_table
 
-from ..support import (
-    START,
-    Databases,
-    PostgresDatabases,
-    PostgresTemplate,
-    SqliteDatabases,
-    make_services,
-)
-
-T = TypeVar("T")
-
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+from ..support import START, Databases, PostgresDatabases, SqliteDatabases
+from ..support.machines import ServicesMachine, play
 
 # The reference model's own reading of the rules, independent of imaging_billing.domain.
 LOT_SIZES = (10_000, 20_000)  # R-EXAM-1: whole 10,000s
@@ -85,7 +65,7 @@ LARGE_BATCH = 10_000  # one record_uploads call of the flood rule
 # that what is available stays within a flood's reach.
 FLOOD_BUDGET = 10_050
 CREDIT_CEILING = 10_000
-OPERATOR = "operator:1"
+OPERATOR = Principal(Role.OPERATOR, 1, "operator")
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # R-GEN-6: the calendar people see
 
 
@@ -312,17 +292,12 @@ class Model:
 # ---------------------------------------------------------------- the machine
 
 
-class LedgerMachine(RuleBasedStateMachine):
+class LedgerMachine(ServicesMachine):
     """One account, two gateways, one operator; the real services against the model."""
 
     def __init__(self, databases: Databases, seen: Counter[str]) -> None:
-        super().__init__()
+        super().__init__(databases)
         self.seen = seen  # what the whole run got to: steps, arrears, voids...
-        self.databases = databases
-        self.loop = asyncio.new_event_loop()
-        self.url = databases.fresh(self.loop)
-        self.clock = ManualClock(START)
-        self.services = make_services(self.url, self.clock)
         self.model = Model(START)
         self.flood_left = 0  # exams the floods may still record (see the initialize rule)
         self.uids: list[str] = []  # every valid UID reported so far, for replays
@@ -330,11 +305,7 @@ class LedgerMachine(RuleBasedStateMachine):
         # step that wrote something (a clock move alone cannot change its answer).
         self.written = True
         self.checked = False  # the first check runs before any step
-        try:
-            self.account_id, self.institutions = self.run(self._open_account())
-        except BaseException:
-            self.teardown()
-            raise
+        self.account_id, self.institutions = self.set_up(self._open_account())
         self.gateway = Principal(
             Role.INSTITUTION,
             self.institutions[0],
@@ -343,24 +314,11 @@ class LedgerMachine(RuleBasedStateMachine):
             institution_id=self.institutions[0],
         )
 
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coroutine)
-
-    def teardown(self) -> None:
-        try:
-            self.run(self.services.writer.close())
-            self.run(self.services.db.dispose())
-        finally:
-            try:
-                self.databases.drop(self.loop, self.url)
-            finally:
-                self.loop.close()
-
     async def _open_account(self) -> tuple[int, list[int]]:
         async with self.services.db.write() as conn:
-            account_id = await account_cases.create_account(conn, name="Hospital", now=START)
+            account_id = await add_account(conn, name="Hospital", now=START)
             sites = [
-                await account_cases.create_institution(
+                await add_institution(
                     conn, account_id=account_id, name=name, now=START, keys=self.services.keys
                 )
                 for name in ("Main site", "East campus")
@@ -394,12 +352,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
         async def credit() -> tuple[Any, list[Any]]:
             async with self.services.db.write() as conn:
-                done = await credit_exam_lot(
+                done = await credit_lot(
                     conn,
                     account_id=self.account_id,
                     terms=terms,
                     now=now,
-                    actor=OPERATOR,
+                    actor=OPERATOR.actor,
                     cause=Cause.OPERATOR,
                 )
             async with self.services.db.read() as conn:
@@ -601,13 +559,14 @@ class LedgerMachine(RuleBasedStateMachine):
         self.seen[self.kind_of(exam)] += 1
 
         async def void() -> Any:
-            async with self.services.db.write() as conn:
-                await void_exam(
-                    conn, exam_id=exam.id, reason="wrong patient", actor=OPERATOR, now=now
-                )
-            async with self.services.db.read() as conn:
-                stmt = sa.select(exam_table).where(exam_table.c.id == exam.id)
-                return (await conn.execute(stmt)).one()
+            return await void_exam(
+                self.services.db,
+                OPERATOR,
+                exam_id=exam.id,
+                reason="wrong patient",
+                idempotency_key=None,
+                now=now,
+            )
 
         if exam.voided:
             with pytest.raises(RuleViolation) as refused:
@@ -730,45 +689,10 @@ def _play(databases: Databases, *, examples: int, steps: int, at_least: int) -> 
     fall short of `examples * steps`: then another round runs, at most twice more."""
     seen: Counter[str] = Counter()
     for _ in range(3):
-        run_state_machine_as_test(
-            lambda: LedgerMachine(databases, seen),
-            settings=settings(
-                max_examples=examples,
-                stateful_step_count=steps,
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-            ),
-        )
+        play(lambda: LedgerMachine(databases, seen), examples=examples, steps=steps)
         if seen["steps"] >= at_least:
             break
     return seen
-
-
-@pytest.fixture
-def sqlite_databases() -> Iterator[SqliteDatabases]:
-    root = Path(tempfile.mkdtemp(prefix="ledger-machine-"))
-    try:
-        yield SqliteDatabases(root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def postgres_databases() -> Iterator[PostgresDatabases]:
-    if not POSTGRES_URL:
-        pytest.skip("TEST_POSTGRES_URL is not set")
-    template = PostgresTemplate(POSTGRES_URL)
-    asyncio.run(template.setup())
-    try:
-        yield PostgresDatabases(template)
-    finally:
-        asyncio.run(template.teardown())
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def databases(request: pytest.FixtureRequest) -> Databases:
-    found: Databases = request.getfixturevalue(f"{request.param}_databases")
-    return found
 
 
 def test_random_account_lives_keep_the_ledger_true_on_sqlite(

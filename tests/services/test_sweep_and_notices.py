@@ -17,17 +17,25 @@ from imaging_billing.domain.errors import RuleViolation
 from imaging_billing.domain.exams import ExamFigures, LotMode, lot_terms
 from imaging_billing.domain.ledger import Cause
 from imaging_billing.domain.notices import NoticeKind
-from imaging_billing.services import settlement, voiding
+from imaging_billing.services import voiding
 from imaging_billing.services.clock import ManualClock
-from imaging_billing.services.ingest import UploadItem, UploadOutcome, UploadStatus, record_uploads
+from imaging_billing.services.principals import Principal, Role
 from imaging_billing.services.reading import exam_figures
 from imaging_billing.services.reconcile import reconcile_account
+from imaging_billing.services.steps.lots import Credit, credit_lot
+from imaging_billing.services.steps.uploads import (
+    UploadItem,
+    UploadOutcome,
+    UploadStatus,
+    record_uploads,
+)
 from imaging_billing.services.sweep import SweepReport, run_sweep
 from imaging_billing.store import accounts, exams, ledger, lots, notices
 
 from ..factories import create_account, create_institution
 
 BOTH = {"BUSINESS", "MANAGEMENT"}
+OPERATOR = Principal(Role.OPERATOR, 1, "operator")
 
 
 @dataclass
@@ -58,9 +66,9 @@ class Site:
 
     async def credit(
         self, quantity: int = 10_000, mode: LotMode = LotMode.VOLUME, years: int | None = None
-    ) -> settlement.Credit:
+    ) -> Credit:
         async with self.services.db.write() as conn:
-            return await settlement.credit_exam_lot(
+            return await credit_lot(
                 conn,
                 account_id=self.account_id,
                 terms=lot_terms(mode, quantity, years),
@@ -69,11 +77,15 @@ class Site:
                 cause=Cause.OPERATOR,
             )
 
-    async def void(self, exam_id: int, reason: str = "wrong patient") -> int:
-        async with self.services.db.write() as conn:
-            return await voiding.void_exam(
-                conn, exam_id=exam_id, reason=reason, actor="operator:1", now=self.now
-            )
+    async def void(self, exam_id: int, reason: str = "wrong patient") -> None:
+        await voiding.void_exam(
+            self.services.db,
+            OPERATOR,
+            exam_id=exam_id,
+            reason=reason,
+            idempotency_key=None,
+            now=self.now,
+        )
 
     async def sweep(self) -> SweepReport:
         return await run_sweep(self.services.db, self.now)

@@ -22,7 +22,7 @@ from imaging_billing.api.context import Services
 from imaging_billing.api.ids import encode
 from imaging_billing.services.auth import Authenticator
 from imaging_billing.services.clock import ManualClock
-from imaging_billing.services.ingest_writer import IngestWriter
+from imaging_billing.services.group_commit import GroupCommit
 from imaging_billing.store.db import Database
 from imaging_billing.store.migrate import upgrade
 
@@ -133,7 +133,7 @@ def make_services(url: str, clock: ManualClock, secret: str = SERVER_SECRET) -> 
     return Services(
         db=db,
         clock=clock,
-        writer=IngestWriter(db, clock),
+        group_commit=GroupCommit(db, clock),
         auth=Authenticator(db, 300, keys, clock),
         keys=keys,
     )

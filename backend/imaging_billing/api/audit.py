@@ -28,7 +28,7 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
 from ..domain.errors import RuleViolation
-from ..services.ingest_writer import PendingAudit
+from ..services.ingest import PendingAudit
 from ..services.principals import Principal
 from ..store import access as access_store
 from ..store import accounts, exams, lots, orders
@@ -190,8 +190,7 @@ async def record(
 
 def _recorded(context: Any, node: FieldNode) -> bool:
     """Committed by its use case in the same transaction as its change (see pending_audit)."""
-    pending = context.audited.get(node.alias.value if node.alias else node.name.value)
-    return pending is not None and bool(pending.queued)
+    return (node.alias.value if node.alias else node.name.value) in context.audited
 
 
 async def account_of(context: Any, principal: Principal, arguments: dict[str, Any]) -> int | None:
@@ -239,15 +238,16 @@ async def _commit(context: Any, principal: Principal, entries: list[dict[str, An
         }
         for entry in entries
     ]
-    await context.services.writer.record_audit(rows)
+    await context.services.group_commit.record_audit(rows)
 
 
 def pending_audit(info: Any, arguments: dict[str, Any]) -> PendingAudit:
     """The audit record of the field being resolved, for a use case that commits it
-    together with its change (the ingest hot path); AuditTrail then skips the field."""
+    together with its change (the ingest hot path). It stays the resolver's until the
+    use case answers that it committed it (`committed_by_use_case`)."""
     context = info.context
     principal: Principal = context.principal
-    pending = PendingAudit(
+    return PendingAudit(
         {
             "principal": principal.actor,
             "role": principal.role.value,
@@ -259,5 +259,9 @@ def pending_audit(info: Any, arguments: dict[str, Any]) -> PendingAudit:
             "client_address": context.client_address,
         }
     )
-    context.audited[info.path.key] = pending
-    return pending
+
+
+def committed_by_use_case(info: Any, pending: PendingAudit) -> None:
+    """The use case committed the field's audit record with its change: `record`
+    must not write it again."""
+    info.context.audited[info.path.key] = pending

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from ..services import adjustments, ordering, payments, pricing
+from ..services import lots, ordering, payments, pricing
 from . import ids
 from .commerce_fields import Order, OrderLineInput, PriceEntry, requests
 from .context import Info
@@ -172,7 +172,7 @@ class CommerceMutation:
         c = info.context
 
         async def run() -> ExamLot:
-            row = await adjustments.adjust_exam_lot(
+            row = await lots.adjust_exam_lot(
                 c.db,
                 c.principal,
                 lot_id=ids.decode(lot_id, "ExamLot", missing="LOT_NOT_FOUND", field="lotId"),

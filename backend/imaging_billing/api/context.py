@@ -11,7 +11,7 @@ import strawberry
 from ..security import KeyBox
 from ..services.auth import Authenticator
 from ..services.clock import Clock
-from ..services.ingest_writer import IngestWriter
+from ..services.group_commit import GroupCommit
 from ..services.principals import Principal
 from ..services.refusals import RefusalLog
 from ..store.db import Database
@@ -26,7 +26,7 @@ class Services:
 
     db: Database
     clock: Clock
-    writer: IngestWriter
+    group_commit: GroupCommit  # upload requests and audit records, committed in groups
     auth: Authenticator
     keys: KeyBox  # seals institution signing keys (the server secret, never in the database)
     budgets: Budgets = field(default_factory=lambda: Budgets())
@@ -34,7 +34,7 @@ class Services:
     refusals: RefusalLog = field(init=False)
 
     def __post_init__(self) -> None:
-        self.refusals = RefusalLog(self.writer)
+        self.refusals = RefusalLog(self.group_commit)
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Context:
     response: Any = None  # the HTTP response, for the session cookie
     session_token: str | None = None
     authenticated_as: Principal | None = None  # set by a successful login
-    # Response key -> audit record already handed to a use case (see api/audit.py).
+    # Response key -> audit record a use case committed with its change (api/audit.py).
     audited: dict[str, Any] = field(default_factory=dict)
     # Response key -> the outcome its root mutation resolver produced (api/audit.py).
     outcomes: dict[str, str] = field(default_factory=dict)

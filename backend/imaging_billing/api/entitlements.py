@@ -155,13 +155,13 @@ class InstitutionEntitlementFields:
     @strawberry.field(description="R-LIC-5: the enabled features, in catalog order.")
     async def features(self, info: Info) -> list[Feature]:
         async with info.context.db.read() as conn:
-            held = (await cases.held_features(conn, [self.id]))[self.id]
+            held = (await cases.held_licences(conn, [self.id]))[self.id].features
         return [feature for feature in Feature if feature in held]
 
     @strawberry.field(description="R-LIC-5: is this feature enabled for the institution?")
     async def feature_enabled(self, info: Info, feature: Feature) -> bool:
         async with info.context.db.read() as conn:
-            held = (await cases.held_features(conn, [self.id]))[self.id]
+            held = (await cases.held_licences(conn, [self.id]))[self.id].features
         return feature in held
 
     @strawberry.field(description="The institution's services in purchase order.")

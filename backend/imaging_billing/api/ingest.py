@@ -8,11 +8,11 @@ from typing import Any
 
 import strawberry
 
-from ..services import commands
+from ..services import ingest
 from ..services.ingest import UploadOutcome
 from ..services.ingest import UploadStatus as Status
 from . import ids
-from .audit import pending_audit
+from .audit import committed_by_use_case, pending_audit
 from .context import Info
 from .enums import UploadStatus
 from .errors import UserError, attempt
@@ -76,6 +76,34 @@ def _institution(value: strawberry.ID) -> int:
     return ids.decode(value, "Institution", missing="INSTITUTION_NOT_FOUND", field="institutionId")
 
 
+async def _record(
+    info: Info,
+    institution_id: strawberry.ID,
+    items: list[tuple[str, datetime | None]],
+    idempotency_key: str | None,
+    arguments: dict[str, Any],
+) -> list[UploadOutcome]:
+    """The request's audit record goes with it; the use case answers whether it
+    committed the record with the uploads (then the audit trail skips the field)."""
+    c = info.context
+    pk = _institution(institution_id)
+    audit = pending_audit(info, arguments)
+    recorded = await ingest.record_exam_uploads(
+        c.services.group_commit,
+        c.principal,
+        institution_id=pk,
+        items=items,
+        idempotency_key=idempotency_key,
+        operation=info.field_name,
+        audit=audit,
+    )
+    if recorded.audited:
+        committed_by_use_case(info, audit)
+    if recorded.refused is not None:
+        raise recorded.refused
+    return recorded.outcomes
+
+
 @strawberry.type
 class IngestMutation:
     @strawberry.mutation(description="R-EXAM-4: idempotent per Study Instance UID.")
@@ -88,27 +116,16 @@ class IngestMutation:
         idempotency_key: str | None = None,
     ) -> RecordExamUploadPayload:
         c = info.context
-
-        async def run() -> list[UploadOutcome]:
-            return await commands.record_exam_uploads(
-                c.services.writer,
-                c.principal,
-                institution_id=_institution(institution_id),
-                items=[(study_instance_uid, uploaded_at)],
-                idempotency_key=idempotency_key,
-                operation="recordExamUpload",
-                audit=pending_audit(
-                    info,
-                    {
-                        "institutionId": institution_id,
-                        "studyInstanceUid": study_instance_uid,
-                        "uploadedAt": uploaded_at,
-                        "idempotencyKey": idempotency_key,
-                    },
-                ),
-            )
-
-        outcomes, errors = await attempt(info.context.lang, run())
+        arguments = {
+            "institutionId": institution_id,
+            "studyInstanceUid": study_instance_uid,
+            "uploadedAt": uploaded_at,
+            "idempotencyKey": idempotency_key,
+        }
+        items = [(study_instance_uid, uploaded_at)]
+        outcomes, errors = await attempt(
+            c.lang, _record(info, institution_id, items, idempotency_key, arguments)
+        )
         if not outcomes:
             return RecordExamUploadPayload(user_errors=errors)
         outcome = outcomes[0]
@@ -126,28 +143,17 @@ class IngestMutation:
         idempotency_key: str | None = None,
     ) -> RecordExamUploadsPayload:
         c = info.context
-
-        async def run() -> list[UploadOutcome]:
-            return await commands.record_exam_uploads(
-                c.services.writer,
-                c.principal,
-                institution_id=_institution(institution_id),
-                items=[(i.study_instance_uid, i.uploaded_at) for i in items],
-                idempotency_key=idempotency_key,
-                operation="recordExamUploads",
-                audit=pending_audit(
-                    info,
-                    {
-                        # The studies themselves are in the exams and ledger it wrote.
-                        "institutionId": institution_id,
-                        "itemCount": len(items),
-                        "firstStudyInstanceUid": items[0].study_instance_uid if items else None,
-                        "idempotencyKey": idempotency_key,
-                    },
-                ),
-            )
-
-        outcomes, errors = await attempt(info.context.lang, run())
+        arguments = {
+            # The studies themselves are in the exams and ledger it wrote.
+            "institutionId": institution_id,
+            "itemCount": len(items),
+            "firstStudyInstanceUid": items[0].study_instance_uid if items else None,
+            "idempotencyKey": idempotency_key,
+        }
+        pairs = [(i.study_instance_uid, i.uploaded_at) for i in items]
+        outcomes, errors = await attempt(
+            c.lang, _record(info, institution_id, pairs, idempotency_key, arguments)
+        )
         if outcomes is None:
             return RecordExamUploadsPayload(user_errors=errors)
         statuses = [o.status for o in outcomes]

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import strawberry
 
-from ..services import commands
+from ..services import accounts, lots, sweep, voiding
 from . import ids
 from .context import Info
 from .enums import LotMode
@@ -81,7 +81,7 @@ class OperatorMutation:
         c = info.context
         row, errors = await attempt(
             info.context.lang,
-            commands.create_account(
+            accounts.create_account(
                 c.db, c.principal, name=name, threshold=low_balance_threshold, now=c.now()
             ),
         )
@@ -94,7 +94,7 @@ class OperatorMutation:
         c = info.context
 
         async def run() -> CreateInstitutionPayload:
-            row, token = await commands.create_institution(
+            row, token = await accounts.create_institution(
                 c.db,
                 c.principal,
                 account_id=account_pk(account_id),
@@ -119,7 +119,7 @@ class OperatorMutation:
         c = info.context
 
         async def run() -> Agreement:
-            row = await commands.record_agreement(
+            row = await accounts.record_agreement(
                 c.db,
                 c.principal,
                 account_id=account_pk(account_id),
@@ -140,7 +140,7 @@ class OperatorMutation:
         c = info.context
 
         async def run() -> Account:
-            row = await commands.set_low_balance_threshold(
+            row = await accounts.set_low_balance_threshold(
                 c.db, c.principal, account_id=account_pk(account_id), threshold=threshold
             )
             return Account.from_row(row)
@@ -162,7 +162,7 @@ class OperatorMutation:
         c = info.context
 
         async def run() -> CreditExamLotPayload:
-            result = await commands.credit_exam_lot(
+            result = await lots.credit_exam_lot(
                 c.db,
                 c.principal,
                 account_id=account_pk(account_id),
@@ -190,7 +190,7 @@ class OperatorMutation:
 
         async def run() -> Exam:
             pk = ids.decode(exam_id, "Exam", missing="EXAM_NOT_FOUND", field="examId")
-            row = await commands.void_exam(
+            row = await voiding.void_exam(
                 c.db,
                 c.principal,
                 exam_id=pk,
@@ -207,7 +207,7 @@ class OperatorMutation:
     async def run_expiry_sweep(self, info: Info) -> RunExpirySweepPayload:
         c = info.context
         report, errors = await attempt(
-            info.context.lang, commands.expiry_sweep(c.db, c.principal, c.now())
+            info.context.lang, sweep.expiry_sweep(c.db, c.principal, c.now())
         )
         if report is None:
             return RunExpirySweepPayload(user_errors=errors)

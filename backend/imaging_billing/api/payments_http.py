@@ -66,7 +66,7 @@ def _signed_headers(request: Request, now_ms: int, window_seconds: int) -> tuple
     """Timestamp and signature, well formed and fresh, before the body is read."""
     timestamp = request.headers.get("x-payment-timestamp", "")
     signature = request.headers.get("x-payment-signature", "").lower()
-    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
+    if not security.timestamp_well_formed(timestamp):
         name = "X-Payment-Timestamp"
         raise RequestRefused(400, "CALLBACK_HEADER_INVALID", field=name, header=name)
     if len(signature) != 64 or not set(signature) <= _HEX:
@@ -147,7 +147,7 @@ async def _audit(services: Services, call: _Call) -> None:
         "client_address": call.client_address,
     }
     try:
-        await services.writer.record_audit([row])
+        await services.group_commit.record_audit([row])
     except Exception:  # a payment already committed is never hidden from the provider
         log.exception("audit record not written, request %s", call.request_id)
 

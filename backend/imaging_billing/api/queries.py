@@ -10,7 +10,7 @@ from strawberry import relay
 
 from ..domain.errors import RuleViolation
 from ..domain.text import storable
-from ..services import commands, reading
+from ..services import reading, reconcile
 from ..store import accounts, exams, ledger, lots, notices, orders
 from ..store import ai as ai_store
 from ..store import entitlements as entitlement_store
@@ -221,7 +221,7 @@ class LedgerQuery:
     @strawberry.field(description="Operators: R-GEN-7 reconciliation of one account.")
     async def reconcile_account(self, info: Info, account_id: strawberry.ID) -> Reconciliation:
         pk = ids.decode(account_id, "Account", missing="ACCOUNT_NOT_FOUND", field="accountId")
-        found = await commands.reconcile(info.context.db, info.context.principal, pk)
+        found = await reconcile.reconcile(info.context.db, info.context.principal, pk)
         return Reconciliation(
             ok=not found, discrepancies=[Discrepancy(**d.__dict__) for d in found]
         )

@@ -1,103 +1,97 @@
-"""Operator use cases: accounts, institutions, agreements, tokens (R-GEN-2)."""
+"""The operator's use cases on accounts: create one, its institutions, its agreement
+(R-GEN-2) and its low-balance threshold (R-ARR-2)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import security
-from ..domain.clock import local_date
 from ..domain.errors import RuleViolation
-from ..domain.text import clean_text
-from ..store import accounts, tokens
-from .principals import Role
-
-MAX_NAME = 200
-
-
-def check_text(
-    value: str, field: str, *, code: str = "NAME_REQUIRED", limit: int = MAX_NAME
-) -> str:
-    return clean_text(value, field, code=code, limit=limit)
+from ..store import accounts
+from ..store.db import Database
+from .principals import Principal
+from .steps.accounts import add_account, add_agreement, add_institution
 
 
-async def create_account(conn: AsyncConnection, *, name: str, now: datetime) -> int:
-    return await accounts.insert_account(conn, name=check_text(name, "name"), now=now)
-
-
-@dataclass(frozen=True)
-class IssuedInstitution:
-    institution_id: int
-    token: str  # shown once, never stored
+async def create_account(
+    db: Database, principal: Principal, *, name: str, threshold: int | None, now: datetime
+) -> Row[Any]:
+    principal.require_operator()
+    async with db.write() as conn:
+        account_id = await add_account(conn, name=name, now=now)
+        if threshold is not None:
+            await _set_threshold(conn, account_id=account_id, threshold=threshold)
+        row = await accounts.get_account(conn, account_id)
+    assert row is not None
+    return row
 
 
 async def create_institution(
-    conn: AsyncConnection, *, account_id: int, name: str, now: datetime, keys: security.KeyBox
-) -> IssuedInstitution:
-    name = check_text(name, "name")
-    if await accounts.get_account(conn, account_id) is None:
-        raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
-    token = security.new_token("ibi")
-    institution_id = await accounts.insert_institution(
-        conn,
-        account_id=account_id,
-        name=name,
-        token_key=keys.seal(security.signing_key(token)),
-        now=now,
-    )
-    return IssuedInstitution(institution_id, token)
+    db: Database,
+    principal: Principal,
+    *,
+    account_id: int,
+    name: str,
+    now: datetime,
+    keys: security.KeyBox,
+) -> tuple[Row[Any], str]:
+    """The institution and its API token, shown this once."""
+    principal.require_operator()
+    async with db.write() as conn:
+        issued = await add_institution(conn, account_id=account_id, name=name, now=now, keys=keys)
+        row = await accounts.get_institution(conn, issued.institution_id)
+    assert row is not None
+    return row, issued.token
 
 
 async def record_agreement(
-    conn: AsyncConnection,
+    db: Database,
+    principal: Principal,
     *,
     account_id: int,
     number: str,
     signed_on: date,
     channel_partner: str,
-    actor: str,
     now: datetime,
-) -> int:
-    """R-GEN-2: the signed offline cooperation agreement that lets an account order."""
-    code = "R_GEN_2_AGREEMENT_FIELDS"
-    number = check_text(number, "number", code=code, limit=100)
-    channel_partner = check_text(channel_partner, "channelPartner", code=code)
-    if signed_on > local_date(now):  # R-GEN-6: the day as signed, in Shanghai
-        raise RuleViolation(code, "signedOn")
-    if await accounts.lock_account(conn, account_id) is None:
-        raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
-    return await accounts.insert_agreement(
-        conn,
-        account_id=account_id,
-        number=number,
-        signed_on=signed_on,
-        channel_partner=channel_partner,
-        actor=actor,
-        now=now,
-    )
+) -> Row[Any]:
+    principal.require_operator()
+    async with db.write() as conn:
+        await add_agreement(
+            conn,
+            account_id=account_id,
+            number=number,
+            signed_on=signed_on,
+            channel_partner=channel_partner,
+            actor=principal.actor,
+            now=now,
+        )
+        row = await accounts.latest_agreement(conn, account_id)
+    assert row is not None
+    return row
 
 
 async def set_low_balance_threshold(
-    conn: AsyncConnection, *, account_id: int, threshold: int | None
-) -> None:
+    db: Database, principal: Principal, *, account_id: int, threshold: int | None
+) -> Row[Any]:
+    """R-ARR-2 decision; None restores the default (10 % of the last lot bought)."""
+    principal.require_operator()
+    async with db.write() as conn:
+        await _set_threshold(conn, account_id=account_id, threshold=threshold)
+        row = await accounts.get_account(conn, account_id)
+    assert row is not None
+    return row
+
+
+async def _set_threshold(conn: AsyncConnection, *, account_id: int, threshold: int | None) -> None:
     if threshold is not None and not 0 <= threshold <= 2**53:
         raise RuleViolation("THRESHOLD_INVALID", "threshold")
     if await accounts.lock_account(conn, account_id) is None:
         raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
+    # A new threshold is noticed afresh (the next draw below it sends the notice).
     await accounts.update_account(
         conn, account_id, low_balance_threshold=threshold, low_balance_noticed=False
     )
-
-
-async def create_operator_token(conn: AsyncConnection, *, name: str, now: datetime) -> str:
-    token = security.new_token("ibo")
-    await tokens.insert_token(
-        conn,
-        name=check_text(name, "name"),
-        token_hash=security.digest(token),
-        role=Role.OPERATOR.value,
-        now=now,
-    )
-    return token

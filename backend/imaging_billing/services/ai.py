@@ -1,248 +1,36 @@
-"""AI reading (R-AI-1..5): crediting packs, granting licences, recording reads, the
-expiry sweep of packs and their reconciliation with the AI ledger.
-
-The functions taking `conn` run inside the caller's transaction and never open or
-commit one (order fulfilment calls them inside its own); `record_reads` and
-`run_ai_sweep` are the use cases that open theirs.
+"""AI reading (R-AI-1..5): an institution's reads, and the figures and reconciliation
+of an account's packs. The steps that credit packs, grant licences, record reads and
+forfeit expired packs are in `steps/ai.py`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import ai as rules
-from ..domain.ai import AiFigures, AiReadItem, ReadCover, ReadDecision, ReadStatus
+from ..domain.ai import AiFigures, AiReadItem
 from ..domain.catalog import AiProduct
 from ..domain.errors import RuleViolation
-from ..domain.ledger import LedgerType
 from ..store import accounts
 from ..store import ai as store
 from ..store.db import Database
 from .principals import Principal
 from .reconcile import Discrepancy
+from .steps.ai import AiReadOutcome, record_ai_reads
 
 __all__ = [
     "MAX_READ_BATCH",
     "AiReadItem",
     "AiReadOutcome",
     "ai_figures",
-    "credit_ai_pack",
-    "grant_ai_licence",
-    "held_ai_licences",
-    "record_ai_reads",
-    "record_reads",
     "reconcile_ai",
-    "run_ai_sweep",
-    "sweep_ai_packs",
+    "record_reads",
 ]
 
 MAX_READ_BATCH = 1_000
-SWEEP_ACTOR = "system:sweep"
-
-
-@dataclass(frozen=True)
-class AiReadOutcome:
-    status: ReadStatus
-    item: AiReadItem
-    read: Row[Any] | None = None  # the read recorded, or the one a duplicate repeats
-    error: RuleViolation | None = None
-
-    @property
-    def cover(self) -> ReadCover | None:
-        if self.read is None:
-            return None
-        return rules.cover_of(self.read.pack_id, self.read.licence_id)
-
-
-async def _lock(conn: AsyncConnection, account_id: int) -> Row[Any]:
-    account = await accounts.lock_account(conn, account_id)
-    if account is None:
-        raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
-    return account
-
-
-async def credit_ai_pack(
-    conn: AsyncConnection,
-    *,
-    account_id: int,
-    product: AiProduct,
-    quantity: int,
-    now: datetime,
-    actor: str,
-    order_id: int | None,
-) -> int:
-    """Credit a paid pack at once (R-GEN-4, R-AI-1); returns the pack id."""
-    quantity = rules.pack_quantity(product, quantity)
-    await _lock(conn, account_id)
-    pack_id = await store.insert_pack(
-        conn,
-        account_id=account_id,
-        product=product.value,
-        quantity=quantity,
-        used=0,
-        forfeited=0,
-        purchased_at=now,
-        expires_at=rules.pack_expires_at(now),
-        order_id=order_id,
-    )
-    purchase = rules.ledger_entry(
-        LedgerType.PURCHASE,
-        account_id=account_id,
-        pack_id=pack_id,
-        quantity=quantity,
-        now=now,
-        actor=actor,
-    )
-    await store.append_ledger(conn, [purchase])
-    return pack_id
-
-
-async def grant_ai_licence(
-    conn: AsyncConnection,
-    *,
-    account_id: int,
-    institution_id: int,
-    product: AiProduct,
-    now: datetime,
-    order_id: int | None,
-) -> int:
-    """Record a perpetual licence from an offline purchase (R-AI-4); returns its id."""
-    # The account lock makes check-then-insert safe against a concurrent grant.
-    await _lock(conn, account_id)
-    institution = await accounts.get_institution(conn, institution_id)
-    if institution is None or institution.account_id != account_id:
-        raise RuleViolation("INSTITUTION_NOT_FOUND", "institutionId")
-    if await store.find_licence(conn, institution_id, product) is not None:
-        raise RuleViolation("R_AI_4_ALREADY_HELD", "product")
-    return await store.insert_licence(
-        conn,
-        account_id=account_id,
-        institution_id=institution_id,
-        product=product.value,
-        granted_at=now,
-        order_id=order_id,
-    )
-
-
-async def held_ai_licences(
-    conn: AsyncConnection, institution_ids: Iterable[int]
-) -> dict[int, set[AiProduct]]:
-    """The AI licences each institution holds; every asked id is a key (empty: none)."""
-    ids = list(institution_ids)
-    held: dict[int, set[AiProduct]] = {i: set() for i in ids}
-    for row in await store.institutions_licences(conn, ids):
-        held[row.institution_id].add(AiProduct(row.product))
-    return held
-
-
-async def record_ai_reads(
-    conn: AsyncConnection,
-    *,
-    account_id: int,
-    institution_id: int,
-    reads: list[AiReadItem],
-    now: datetime,
-    actor: str,
-) -> list[AiReadOutcome]:
-    """Record one institution's reads, in order; one outcome per item.
-
-    A fixed number of statements whatever the batch size (lock, institution, keys,
-    licences, packs, then one executemany per table). Refused reads write nothing.
-    """
-    await _lock(conn, account_id)
-    institution = await accounts.get_institution(conn, institution_id)
-    if institution is None or institution.account_id != account_id:
-        raise RuleViolation("INSTITUTION_NOT_FOUND", "institutionId")
-    stored = await store.reads_by_keys(conn, account_id, (r.idempotency_key for r in reads))
-    held = await store.institutions_licences(conn, [institution_id])
-    decisions = rules.plan_reads(
-        reads,
-        institution_id=institution_id,
-        prior={key: _prior(row) for key, row in stored.items()},
-        licences={AiProduct(row.product): row.id for row in held},
-        packs=await store.usable_packs(conn, account_id, now),
-        now=now,
-    )
-    inserted = await _insert(conn, account_id, institution_id, reads, decisions, now, actor)
-    return [
-        _outcome(index, item, decision, inserted, stored)
-        for index, (item, decision) in enumerate(zip(reads, decisions, strict=True))
-    ]
-
-
-def _prior(row: Row[Any]) -> rules.PriorRead:
-    return rules.PriorRead(row.id, row.institution_id, AiProduct(row.product), row.study_uid)
-
-
-async def _insert(
-    conn: AsyncConnection,
-    account_id: int,
-    institution_id: int,
-    reads: Sequence[AiReadItem],
-    decisions: Sequence[ReadDecision],
-    now: datetime,
-    actor: str,
-) -> dict[int, Row[Any]]:
-    """Write the accepted reads, their CONSUMPTION entries and the packs' counters."""
-    accepted = [i for i, d in enumerate(decisions) if d.status is ReadStatus.ACCEPTED]
-    rows = await store.insert_reads(
-        conn,
-        [
-            {
-                "account_id": account_id,
-                "institution_id": institution_id,
-                "product": reads[i].product.value,
-                "study_uid": reads[i].study_uid,
-                "idempotency_key": reads[i].idempotency_key,
-                "pack_id": decisions[i].pack_id,
-                "licence_id": decisions[i].licence_id,
-                "read_at": now,
-            }
-            for i in accepted
-        ],
-    )
-    drawn = [row for row in rows if row.pack_id is not None]
-    await store.append_ledger(
-        conn,
-        [
-            rules.ledger_entry(
-                LedgerType.CONSUMPTION,
-                account_id=account_id,
-                pack_id=row.pack_id,
-                quantity=-1,
-                now=now,
-                actor=actor,
-                read_id=row.id,
-            )
-            for row in drawn
-        ],
-    )
-    await store.add_used(conn, dict(Counter(row.pack_id for row in drawn)))
-    by_key = {row.idempotency_key: row for row in rows}  # keys are unique per account
-    return {i: by_key[reads[i].idempotency_key] for i in accepted}
-
-
-def _outcome(
-    index: int,
-    item: AiReadItem,
-    decision: ReadDecision,
-    inserted: dict[int, Row[Any]],
-    stored: dict[str, Row[Any]],
-) -> AiReadOutcome:
-    if decision.status is ReadStatus.ACCEPTED:
-        return AiReadOutcome(decision.status, item, read=inserted[index])
-    if decision.status is ReadStatus.DUPLICATE:
-        earlier = decision.first_index
-        read = stored[item.idempotency_key] if earlier is None else inserted[earlier]
-        return AiReadOutcome(decision.status, item, read=read)
-    return AiReadOutcome(decision.status, item, error=decision.error)
 
 
 async def record_reads(
@@ -269,45 +57,6 @@ async def record_reads(
             now=now,
             actor=principal.actor,
         )
-
-
-async def sweep_ai_packs(conn: AsyncConnection, now: datetime) -> int:
-    """Forfeit the remainder of every expired, unswept pack (R-AI-1); returns packs swept.
-
-    Figures are already right before this runs (derived at read time); the sweep
-    writes the EXPIRY entries. Packs are few (one per purchase), so one pass.
-    """
-    candidates = await store.expired_unswept(conn, now)
-    if not candidates:
-        return 0
-    # Accounts in id order, so concurrent sweeps on PostgreSQL lock them in one order.
-    for account_id in sorted({row.account_id for row in candidates}):
-        await accounts.lock_account(conn, account_id)
-    # Read again under the locks: another instance may have swept some meanwhile.
-    packs = await store.expired_unswept(conn, now, [row.id for row in candidates])
-    forfeits = {row.id: row.quantity - row.used - row.forfeited for row in packs}
-    await store.append_ledger(
-        conn,
-        [
-            rules.ledger_entry(
-                LedgerType.EXPIRY,
-                account_id=row.account_id,
-                pack_id=row.id,
-                quantity=-forfeits[row.id],
-                now=now,
-                actor=SWEEP_ACTOR,
-            )
-            for row in packs
-            if forfeits[row.id]
-        ],
-    )
-    await store.mark_swept(conn, forfeits, now)
-    return len(packs)
-
-
-async def run_ai_sweep(db: Database, now: datetime) -> int:
-    async with db.write() as conn:
-        return await sweep_ai_packs(conn, now)
 
 
 async def reconcile_ai(conn: AsyncConnection, account_id: int) -> list[Discrepancy]:

@@ -1,95 +1,98 @@
-"""Group commit for uploads.
+"""Group commit: upload requests and audit records share write transactions.
 
-Concurrent upload requests queue here; one task takes everything waiting, records
-it in a single write transaction (one lock per account, one executemany per
-table) and commits once, so one fsync covers every upload that was waiting.
-Each request still gets its own answer, and a request that fails unexpectedly
-is retried alone so it cannot fail the others.
+Concurrent upload requests, and the audit records of every mutation (api/audit.py,
+the payment callback, the tally of refused requests), queue here; one task takes
+everything waiting, records it in a single write transaction (one lock per account,
+one executemany per table) and commits once, so one fsync covers all of it. Each
+request still gets its own answer, and a request that fails unexpectedly is retried
+alone so it cannot fail the others.
+
+An upload request may bring its own audit record: it is committed in the same
+transaction as the uploads it describes (no second transaction on the hot path),
+with the answer's outcome as its result.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from ..domain.errors import RuleViolation
-from ..store import accounts, audit, exams
-from ..store import idempotency as keys
+from ..store import audit
 from ..store.db import Database
 from .clock import Clock
-from .idempotency import request_hash
-from .ingest import UploadItem, UploadOutcome, UploadStatus, record_uploads
+from .steps.uploads import UploadOutcome, UploadRequest, record_requests
 
 log = logging.getLogger(__name__)
 LINGER_TURNS = 30  # measured: 10 -> 30 turns, 1,610 -> 1,670 signed uploads/s; 60 no better
 
+# What an upload request is answered: its outcomes, or the refusal of the whole
+# request (an idempotency key reused), committed like any outcome.
+Answer = list[UploadOutcome] | RuleViolation
 
-@dataclass
+
+@dataclass(frozen=True)
 class PendingAudit:
-    """An audit record waiting for its outcome; `queued` once a job carries it."""
+    """An audit record (an `audit_record` row but its time and result) waiting for the
+    outcome of the change it describes."""
 
     row: dict[str, Any]
-    queued: bool = False
 
 
 @dataclass
-class IngestJob:
-    account_id: int
-    items: list[UploadItem]
-    scope: str
-    operation: str
-    key: str | None = None
-    # The request's audit record, committed with the uploads it describes (no second
-    # transaction on the hot path); `result` is filled in from the outcome.
-    audit: PendingAudit | None = None
-    future: asyncio.Future[list[UploadOutcome]] = field(
+class _UploadJob:
+    request: UploadRequest
+    audit: PendingAudit | None
+    future: asyncio.Future[Answer] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
     @property
-    def digest(self) -> str:
-        payload = [[i.institution_id, i.study_uid, i.uploaded_at] for i in self.items]
-        return request_hash(self.operation, payload)
+    def size(self) -> int:
+        return len(self.request.items)
 
 
 @dataclass
-class AuditJob:
-    """Audit records ride along in the next group commit (one fsync for many requests)."""
-
+class _AuditJob:
     rows: list[dict[str, Any]]
     future: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-    items: tuple[()] = ()
+    size: int = 0  # audit records do not count against the batch limit
 
 
-class IngestWriter:
+_Job = _UploadJob | _AuditJob
+
+
+class GroupCommit:
     def __init__(self, db: Database, clock: Clock, batch_limit: int = 2_000) -> None:
         self.db = db
         self.clock = clock
-        self.batch_limit = batch_limit
-        self._queue: asyncio.Queue[IngestJob | AuditJob] = asyncio.Queue()
+        self.batch_limit = batch_limit  # uploads per transaction, at most (about)
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, job: IngestJob) -> list[UploadOutcome]:
+    async def submit(self, request: UploadRequest, audit: PendingAudit | None = None) -> Answer:
+        """Record an upload request; returns once its answer is committed, together
+        with `audit` when given. An unexpected failure raises, and then nothing of
+        the request was committed, its audit record neither."""
+        job = _UploadJob(request, audit)
         await self._enqueue(job)
         return await job.future
 
     async def record_audit(self, rows: list[dict[str, Any]]) -> None:
         """Durably append audit records; returns once they are committed."""
-        job = AuditJob(rows)
+        job = _AuditJob(rows)
         await self._enqueue(job)
         await job.future
 
-    async def _enqueue(self, job: IngestJob | AuditJob) -> None:
+    async def _enqueue(self, job: _Job) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop(), name="ingest-writer")
+            self._task = asyncio.create_task(self._loop(), name="group-commit")
         await self._queue.put(job)
 
     async def close(self) -> None:
@@ -104,7 +107,7 @@ class IngestWriter:
     async def _loop(self) -> None:
         while True:
             jobs = [await self._queue.get()]
-            size = len(jobs[0].items)
+            size = jobs[0].size
             # Let the requests already being parsed join this commit: a few loop turns
             # cost microseconds, a commit of its own costs a transaction and an fsync.
             for _ in range(LINGER_TURNS):
@@ -112,151 +115,55 @@ class IngestWriter:
             while size < self.batch_limit and not self._queue.empty():
                 job = self._queue.get_nowait()
                 jobs.append(job)
-                size += len(job.items)
+                size += job.size
             await self._run(jobs)
 
-    async def _run(self, jobs: list[IngestJob | AuditJob]) -> None:
+    async def _run(self, jobs: list[_Job]) -> None:
         try:
-            results = await self._commit(jobs)
+            answers = await self._commit(jobs)
         except Exception as error:  # isolate the failing request
             if len(jobs) == 1:
-                log.exception("upload transaction failed")
-                _settle(jobs[0], error)
+                log.exception("group commit failed")
+                _fail(jobs[0], error)
                 return
             for job in jobs:
                 await self._run([job])
             return
-        for job, result in results:
-            _settle(job, result)
+        for job, answer in answers:
+            if not job.future.done():
+                job.future.set_result(answer)
 
-    async def _commit(
-        self, jobs: list[IngestJob | AuditJob]
-    ) -> list[tuple[IngestJob | AuditJob, Any]]:
+    async def _commit(self, jobs: list[_Job]) -> list[tuple[Any, Any]]:
         now = self.clock.now()
-        results: list[tuple[IngestJob | AuditJob, Any]] = []
+        audits = [job for job in jobs if isinstance(job, _AuditJob)]
+        by_account: dict[int, list[_UploadJob]] = defaultdict(list)
+        for job in jobs:
+            if isinstance(job, _UploadJob):
+                by_account[job.request.account_id].append(job)
+        answered: list[tuple[_UploadJob, Answer]] = []
         async with self.db.write() as conn:
-            by_account: dict[int, list[IngestJob]] = defaultdict(list)
-            audits = [job for job in jobs if isinstance(job, AuditJob)]
             await audit.append(conn, [row for job in audits for row in job.rows])
-            results += [(job, None) for job in audits]
-            for job in jobs:
-                if isinstance(job, IngestJob):
-                    by_account[job.account_id].append(job)
             # Accounts in id order, so PostgreSQL instances lock them in one order.
             for account_id in sorted(by_account):
-                results += await _account_jobs(conn, account_id, by_account[account_id], now)
-            await audit.append(conn, _audit_rows(results, now))
-        return results
+                group = by_account[account_id]
+                answers = await record_requests(conn, account_id, [j.request for j in group], now)
+                answered += zip(group, answers, strict=True)
+            await audit.append(conn, _audit_rows(answered, now))
+        return [(job, None) for job in audits] + answered
 
 
-async def _account_jobs(
-    conn: AsyncConnection, account_id: int, jobs: list[IngestJob], now: Any
-) -> list[tuple[IngestJob, list[UploadOutcome] | BaseException]]:
-    results: list[tuple[IngestJob, list[UploadOutcome] | BaseException]] = []
-    # The account lock first: another instance's batch with the same keys waits here,
-    # then finds their records instead of recording the uploads again.
-    account = await accounts.lock_account(conn, account_id)
-    found = await keys.find_many(conn, [(j.scope, j.key) for j in jobs if j.key])
-    runnable: list[IngestJob] = []
-    claimed: set[tuple[str, str]] = set()
-    for job in jobs:
-        if job.key is None:
-            runnable.append(job)
-            continue
-        pair = (job.scope, job.key)
-        record = found.get(pair)
-        if record is None and pair not in claimed:
-            claimed.add(pair)
-            runnable.append(job)
-        elif record is not None and (record.request_hash, record.operation) == (
-            job.digest,
-            job.operation,
-        ):
-            results.append((job, await _replay(conn, job, json.loads(record.response))))
-        elif record is not None:
-            results.append((job, RuleViolation("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")))
-        else:  # the same key twice in one batch: answer the second from the first's record
-            results.append((job, _Deferred()))
-    items = [item for job in runnable for item in job.items]
-    outcomes = await record_uploads(conn, account_id, items, now, locked=account) if items else []
-    offset = 0
-    for job in runnable:
-        mine = outcomes[offset : offset + len(job.items)]
-        offset += len(job.items)
-        results.append((job, mine))
-        if job.key is not None:
-            await keys.insert(
-                conn,
-                scope=job.scope,
-                key=job.key,
-                operation=job.operation,
-                request_hash=job.digest,
-                response=json.dumps([_stored(o) for o in mine]),
-                now=now,
-            )
-    return await _resolve_deferred(conn, results)
-
-
-def _audit_rows(results: list[tuple[Any, Any]], now: Any) -> list[dict[str, Any]]:
-    rows = []
-    for job, result in results:
-        if isinstance(job, IngestJob) and job.audit is not None:
-            code = getattr(result, "code", "ERROR") if isinstance(result, BaseException) else "ok"
-            rows.append({**job.audit.row, "occurred_at": now, "result": code})
-    return rows
-
-
-class _Deferred(Exception):
-    """Marks a job whose key another job of the same batch is using."""
-
-
-async def _resolve_deferred(
-    conn: AsyncConnection, results: list[tuple[IngestJob, list[UploadOutcome] | BaseException]]
-) -> list[tuple[IngestJob, list[UploadOutcome] | BaseException]]:
-    resolved: list[tuple[IngestJob, list[UploadOutcome] | BaseException]] = []
-    for job, result in results:
-        if isinstance(result, _Deferred):
-            assert job.key is not None
-            record = await keys.find(conn, job.scope, job.key)
-            assert record is not None
-            if (record.request_hash, record.operation) != (job.digest, job.operation):
-                result = RuleViolation("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")
-            else:
-                result = await _replay(conn, job, json.loads(record.response))
-        resolved.append((job, result))
-    return resolved
-
-
-def _stored(outcome: UploadOutcome) -> dict[str, Any]:
-    error = outcome.error
-    return {
-        "status": outcome.status.value,
-        "uid": outcome.study_uid,
-        "exam": outcome.exam.id if outcome.exam is not None else None,
-        "code": error.code if error else None,
-        "field": error.field if error else None,
-    }
-
-
-async def _replay(
-    conn: AsyncConnection, job: IngestJob, stored: list[dict[str, Any]]
-) -> list[UploadOutcome]:
-    rows = await exams.get_exams(conn, [s["exam"] for s in stored if s["exam"] is not None])
+def _audit_rows(answered: list[tuple[_UploadJob, Answer]], now: datetime) -> list[dict[str, Any]]:
     return [
-        UploadOutcome(
-            UploadStatus(s["status"]),
-            s["uid"],
-            exam=rows.get(s["exam"]) if s["exam"] is not None else None,
-            error=RuleViolation(s["code"], s["field"]) if s["code"] else None,
-        )
-        for s in stored
+        {
+            **job.audit.row,
+            "occurred_at": now,
+            "result": answer.code if isinstance(answer, RuleViolation) else "ok",
+        }
+        for job, answer in answered
+        if job.audit is not None
     ]
 
 
-def _settle(job: IngestJob | AuditJob, result: Any) -> None:
-    if job.future.done():
-        return
-    if isinstance(result, BaseException):
-        job.future.set_exception(result)
-    else:
-        job.future.set_result(result)
+def _fail(job: _Job, error: BaseException) -> None:
+    if not job.future.done():
+        job.future.set_exception(error)

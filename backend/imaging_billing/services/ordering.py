@@ -28,10 +28,11 @@ from ..domain.orders import (
 from ..domain.payee import order_number
 from ..store import accounts, orders, prices
 from ..store.db import Database
-from . import ai, entitlements, idempotency
-from .accounts import check_text
-from .fulfilment import fulfil
+from . import idempotency
+from .checks import check_text
+from .entitlements import held_licences
 from .principals import Principal
+from .steps.fulfilment import PaymentMethod, accept_payment
 
 
 async def place_order(
@@ -100,17 +101,15 @@ async def record_offline_order(
             )
             order = await orders.get_order(conn, order_id)
             assert order is not None
-            await orders.insert_payment(
+            await accept_payment(
                 conn,
-                order_id=order_id,
+                order,
                 reference=f"offline:{order_id}",
-                method="OFFLINE",
+                method=PaymentMethod.OFFLINE,
                 amount_fen=order.total_fen,
-                received_at=now,
-                recorded_by=principal.actor,
+                actor=principal.actor,
+                now=now,
             )
-            await orders.update_order(conn, order_id, state=OrderState.PAID.value, paid_at=now)
-            await fulfil(conn, order, now=now, actor=principal.actor)
             return {"order": order_id}
 
         response = await idempotency.once(
@@ -161,18 +160,18 @@ async def _validated(
             raise RuleViolation("INSTITUTION_NOT_FOUND", f"lines[{index}].institutionId")
     priced = quote(lines, await prices.prices_at(conn, now), online=online, today=local_date(now))
     institution_ids = [line.institution_id for line in lines if line.institution_id]
-    held = await entitlements.held_features(conn, institution_ids)
+    held = await held_licences(conn, institution_ids)
+    features = {institution_id: set(h.features) for institution_id, h in held.items()}
     pending = await orders.pending_licence_products(conn, institution_ids)
     for institution_id, products in pending.items():
-        held.setdefault(institution_id, set()).update(
+        features.setdefault(institution_id, set()).update(
             f for p in products if (f := PRODUCTS[p].feature) is not None
         )
-    check_licences(lines, held)
-    held_ai = await ai.held_ai_licences(conn, institution_ids)
+    check_licences(lines, features)
     for index, line in enumerate(lines):
         product = PRODUCTS[line.product]
         if product.family is Family.AI_LICENCE and line.institution_id is not None:
-            if product.ai_product in held_ai.get(line.institution_id, set()):
+            if product.ai_product in held[line.institution_id].ai_products:
                 raise RuleViolation("R_AI_4_ALREADY_HELD", f"lines[{index}].product")
     return priced
 

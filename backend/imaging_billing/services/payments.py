@@ -1,12 +1,12 @@
 """Payment of online orders: an operator confirms a received transfer, or the payment
 provider calls the signed callback. Either way the order is fulfilled in the same
-transaction (R-GEN-4), and one payment reference pays one order once."""
+transaction (R-GEN-4, `steps/fulfilment.py`), and one payment reference pays one
+order once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -16,15 +16,9 @@ from ..domain.errors import RuleViolation
 from ..domain.orders import OrderState
 from ..store import orders
 from ..store.db import Database
-from .accounts import check_text
-from .fulfilment import fulfil
+from .checks import check_text
 from .principals import Principal
-
-
-class PaymentMethod(StrEnum):
-    CALLBACK = "CALLBACK"
-    TRANSFER = "TRANSFER"
-    OFFLINE = "OFFLINE"
+from .steps.fulfilment import PaymentMethod, accept_payment
 
 
 @dataclass(frozen=True)
@@ -46,7 +40,7 @@ async def confirm_transfer(
     principal.require_operator()
     reference = check_text(reference, "reference", code="PAYMENT_REFERENCE_REQUIRED")
     async with db.write() as conn:
-        return await pay(
+        return await _pay(
             conn,
             order_id=order_id,
             reference=f"transfer:{reference}",
@@ -63,7 +57,7 @@ async def provider_callback(
     """The payment provider's (already signature-checked) notification."""
     payment_id = check_text(payment_id, "paymentId", code="PAYMENT_REFERENCE_REQUIRED")
     async with db.write() as conn:
-        return await pay(
+        return await _pay(
             conn,
             order_id=order_id,
             reference=f"provider:{payment_id}",
@@ -74,7 +68,7 @@ async def provider_callback(
         )
 
 
-async def pay(
+async def _pay(
     conn: AsyncConnection,
     *,
     order_id: int,
@@ -96,17 +90,9 @@ async def pay(
         raise RuleViolation("ORDER_NOT_PAYABLE", "orderId")
     if amount_fen != order.total_fen:
         raise RuleViolation("PAYMENT_AMOUNT_MISMATCH", "amountFen")
-    await orders.insert_payment(
-        conn,
-        order_id=order_id,
-        reference=reference,
-        method=method.value,
-        amount_fen=amount_fen,
-        received_at=now,
-        recorded_by=actor,
+    await accept_payment(
+        conn, order, reference=reference, method=method, amount_fen=amount_fen, actor=actor, now=now
     )
-    await orders.update_order(conn, order_id, state=OrderState.PAID.value, paid_at=now)
-    await fulfil(conn, order, now=now, actor=actor)
     paid = await orders.get_order(conn, order_id)
     assert paid is not None
     return PaymentResult(paid, replayed=False)

@@ -21,6 +21,7 @@ from ..store import access, people
 from ..store.db import Database
 from .access import LoggedIn, hash_password, open_session
 from .principals import Principal, Role
+from .steps.accounts import add_operator_token
 
 RESET_TTL = timedelta(hours=24)
 
@@ -169,6 +170,12 @@ async def revoke_invitation(
 
 
 # --- operator API tokens --------------------------------------------------------------
+
+
+async def create_operator_token(db: Database, *, name: str, now: datetime) -> str:
+    """A new operator API token, shown once. The CLI's: whoever runs it holds the server."""
+    async with db.write() as conn:
+        return await add_operator_token(conn, name=name, now=now)
 
 
 async def revoke_operator_token(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .ingest_writer import IngestWriter
+from .group_commit import GroupCommit
 from .principals import Principal
 
 OPERATION = "requestRefused"
@@ -45,7 +45,7 @@ class _Tally:
 
 @dataclass
 class RefusalLog:
-    writer: IngestWriter
+    group_commit: GroupCommit
     _tallies: dict[_Key, _Tally] = field(default_factory=dict)
 
     def note(
@@ -89,7 +89,7 @@ class RefusalLog:
         if not done:
             return 0
         rows = [_row(key, self._tallies.pop(key)) for key in done]
-        await self.writer.record_audit(rows)
+        await self.group_commit.record_audit(rows)
         return len(rows)
 
 

@@ -18,7 +18,8 @@ from ..domain.ledger import Cause, LedgerType, entry
 from ..domain.notices import EXPIRY_WARNINGS, NoticeKind, notice_rows
 from ..store import accounts, ledger, lots, notices
 from ..store.db import Database
-from .ai import sweep_ai_packs
+from .principals import Principal
+from .steps.ai import sweep_ai_packs
 
 BATCH = 500
 
@@ -32,7 +33,14 @@ class SweepReport:
     ai_packs_expired: int = 0
 
 
+async def expiry_sweep(db: Database, principal: Principal, now: datetime) -> SweepReport:
+    """An operator runs the sweep at once (the server runs it every period anyway)."""
+    principal.require_operator()
+    return await run_sweep(db, now)
+
+
 async def run_sweep(db: Database, now: datetime) -> SweepReport:
+    """The periodic sweep (the server's and the CLI's); one transaction per batch of lots."""
     expired = forfeited = 0
     while True:
         async with db.write() as conn:

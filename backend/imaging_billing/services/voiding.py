@@ -1,4 +1,4 @@
-"""Operator void of a wrongly reported exam (audited, with a reason).
+"""The operator's void of a wrongly reported exam (audited, with a reason).
 
 A covered exam's credit goes back to its lot; when that lot has already expired
 the credit is forfeited at once (a VOID then an EXPIRY entry, or, before the
@@ -10,23 +10,53 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
 from ..domain.ledger import Cause, LedgerType, entry
-from ..domain.text import clean_text
 from ..store import accounts, exams, ledger, lots
-from .arrears import apply_arrears_change
-from .settlement import settle_into_lot
-
-MAX_REASON = 500
-
-
-def check_reason(reason: str, field: str = "reason") -> str:
-    return clean_text(reason, field, code="R_GEN_5_REASON_REQUIRED", limit=MAX_REASON)
+from ..store.db import Database
+from . import idempotency
+from .checks import check_reason
+from .principals import Principal
+from .steps.arrears import apply_arrears_change
+from .steps.lots import settle_into_lot
 
 
 async def void_exam(
+    db: Database,
+    principal: Principal,
+    *,
+    exam_id: int,
+    reason: str,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Row[Any]:
+    principal.require_operator()
+    async with db.write() as conn:
+
+        async def effect() -> dict[str, Any]:
+            voided = await _void(
+                conn, exam_id=exam_id, reason=reason, actor=principal.actor, now=now
+            )
+            return {"exam": voided}
+
+        await idempotency.once(
+            conn,
+            scope=principal.actor,
+            key=idempotency_key,
+            operation="voidExam",
+            payload=[exam_id, reason],
+            now=now,
+            effect=effect,
+        )
+        row = await exams.get_exam(conn, exam_id)
+    assert row is not None
+    return row
+
+
+async def _void(
     conn: AsyncConnection, *, exam_id: int, reason: str, actor: str, now: datetime
 ) -> int:
     reason = check_reason(reason)

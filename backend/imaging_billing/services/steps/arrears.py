@@ -1,4 +1,5 @@
-"""Shared step of every use case that moves arrears: account row and notices."""
+"""The step of every change of arrears (uploads, settlement, voids): the account row and
+the notices it triggers."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.exams import change_arrears
-from ..domain.notices import NoticeKind, notice_rows
-from ..store import accounts, notices
+from ...domain.exams import change_arrears
+from ...domain.notices import NoticeKind, notice_rows
+from ...store import accounts, notices
 
 
 async def apply_arrears_change(

@@ -1,35 +1,67 @@
-"""Fulfilment: a paid order's lines become resources at once, in the payment's
-transaction (R-GEN-4). Exam lots settle arrears first (R-ARR-4)."""
+"""The step that turns a payment into resources (R-GEN-4): the payment is recorded,
+the order becomes PAID, every line is credited at once and the order is FULFILLED,
+all in the payment's own transaction. Each line is credited by its aggregate's step:
+exam lots settle arrears first (R-ARR-4), then AI packs and licences, licences,
+services."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.catalog import PRODUCTS, Family, ServiceVariant
-from ..domain.exams import LotMode, lot_terms
-from ..domain.ledger import Cause
-from ..domain.orders import OrderState
-from ..store import orders
-from . import ai, entitlements, settlement
+from ...domain.catalog import PRODUCTS, Family, ServiceVariant
+from ...domain.exams import LotMode, lot_terms
+from ...domain.ledger import Cause
+from ...domain.orders import OrderState
+from ...store import orders
+from .ai import credit_ai_pack, grant_ai_licence
+from .entitlements import enable_licence, open_service
+from .lots import credit_lot
 
 
-async def fulfil(conn: AsyncConnection, order: Any, *, now: datetime, actor: str) -> None:
+class PaymentMethod(StrEnum):
+    CALLBACK = "CALLBACK"
+    TRANSFER = "TRANSFER"
+    OFFLINE = "OFFLINE"
+
+
+async def accept_payment(
+    conn: AsyncConnection,
+    order: Any,
+    *,
+    reference: str,
+    method: PaymentMethod,
+    amount_fen: int,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Record the payment of `order` (locked, awaiting payment) and fulfil it."""
+    await orders.insert_payment(
+        conn,
+        order_id=order.id,
+        reference=reference,
+        method=method.value,
+        amount_fen=amount_fen,
+        received_at=now,
+        recorded_by=actor,
+    )
+    await orders.update_order(conn, order.id, state=OrderState.PAID.value, paid_at=now)
     for line in await orders.order_lines(conn, order.id):
-        await _fulfil_line(conn, order, line, now=now, actor=actor)
+        await _credit_line(conn, order, line, now=now, actor=actor)
     await orders.update_order(conn, order.id, state=OrderState.FULFILLED.value, fulfilled_at=now)
 
 
-async def _fulfil_line(
+async def _credit_line(
     conn: AsyncConnection, order: Any, line: Any, *, now: datetime, actor: str
 ) -> None:
     product = PRODUCTS[line.product]
     common = {"account_id": order.account_id, "now": now, "order_id": order.id}
     if product.family is Family.EXAM:
         mode = LotMode.ANNUAL if product.per_year else LotMode.VOLUME
-        await settlement.credit_exam_lot(
+        await credit_lot(
             conn,
             terms=lot_terms(mode, line.quantity, line.years),
             actor=actor,
@@ -39,23 +71,23 @@ async def _fulfil_line(
         )
     elif product.family is Family.AI_PACK:
         assert product.ai_product is not None
-        await ai.credit_ai_pack(
+        await credit_ai_pack(
             conn, product=product.ai_product, quantity=line.quantity, actor=actor, **common
         )
     elif product.family is Family.AI_LICENCE:
         assert product.ai_product is not None
-        await ai.grant_ai_licence(
+        await grant_ai_licence(
             conn, institution_id=line.institution_id, product=product.ai_product, **common
         )
     elif product.family is Family.LICENCE:
         assert product.feature is not None
-        await entitlements.enable_licence(
+        await enable_licence(
             conn, institution_id=line.institution_id, feature=product.feature, **common
         )
     else:
         assert product.service is not None
         for _ in range(line.quantity):  # R-SVC-1: each service bought is used on its own
-            await entitlements.open_service(
+            await open_service(
                 conn,
                 institution_id=line.institution_id,
                 institution_name=line.institution_name,

@@ -1,4 +1,4 @@
-"""Crediting a paid exam lot; it first settles arrears, oldest upload first (R-ARR-4)."""
+"""Steps that credit exam lots and settle arrears into them, oldest upload first (R-ARR-4)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.errors import RuleViolation
-from ..domain.exams import LotTerms, lot_expires_at, settle, storage_ends_at
-from ..domain.ledger import Cause, LedgerType, entry
-from ..store import accounts, exams, ledger, lots
+from ...domain.errors import RuleViolation
+from ...domain.exams import LotTerms, lot_expires_at, settle, storage_ends_at
+from ...domain.ledger import Cause, LedgerType, entry
+from ...store import accounts, exams, ledger, lots
 from .arrears import apply_arrears_change
 
 
@@ -22,7 +22,7 @@ class Credit:
     settled: int
 
 
-async def credit_exam_lot(
+async def credit_lot(
     conn: AsyncConnection,
     *,
     account_id: int,

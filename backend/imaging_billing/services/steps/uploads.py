@@ -1,13 +1,16 @@
-"""Recording uploaded exams (R-EXAM-3/4/5, R-ARR-1/2/3): the hot path.
+"""Recording uploaded exams (R-EXAM-3/4/5, R-ARR-1/2/3): the steps of the hot path.
 
-`record_uploads` handles any number of uploads of one account in one transaction
-with a fixed number of statements (lock, look-up, lots, then one executemany per
-table), so a batch of 1,000 costs about what a single upload does.
+`record_requests` answers the upload requests of one account that the group commit
+gathered, each once per idempotency key (`idempotency.once_each`); `record_uploads`
+records their uploads together with a fixed number of statements (lock, look-up,
+lots, then one executemany per table), so a batch of 1,000 costs about what a single
+upload does.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,11 +19,12 @@ from typing import Any
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain import exams as rules
-from ..domain.errors import RuleViolation
-from ..domain.ledger import Cause, LedgerType, entry
-from ..domain.notices import NoticeKind, notice_rows
-from ..store import accounts, exams, ledger, lots, notices
+from ...domain import exams as rules
+from ...domain.errors import RuleViolation
+from ...domain.ledger import Cause, LedgerType, entry
+from ...domain.notices import NoticeKind, notice_rows
+from ...store import accounts, exams, ledger, lots, notices
+from .. import idempotency
 from .arrears import apply_arrears_change
 
 
@@ -43,6 +47,78 @@ class UploadOutcome:
     study_uid: str
     exam: Row[Any] | None = None
     error: RuleViolation | None = None
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """One request's uploads, as the group commit carries it to the account's turn."""
+
+    account_id: int
+    items: list[UploadItem]
+    scope: str  # who asks: idempotency keys are theirs
+    operation: str
+    key: str | None = None
+
+    @property
+    def digest(self) -> str:
+        payload = [[i.institution_id, i.study_uid, i.uploaded_at] for i in self.items]
+        return idempotency.request_hash(self.operation, payload)
+
+
+async def record_requests(
+    conn: AsyncConnection, account_id: int, requests: Sequence[UploadRequest], now: datetime
+) -> list[list[UploadOutcome] | RuleViolation]:
+    """Answer upload requests of one account, in order, each once per idempotency key.
+
+    The account lock comes first: another instance's batch with the same keys waits
+    here, then finds their records instead of recording the uploads again. The uploads
+    of every request that runs are recorded together, in request order."""
+    account = await accounts.lock_account(conn, account_id)
+
+    async def run(indexes: list[int]) -> list[list[UploadOutcome]]:
+        items = [item for i in indexes for item in requests[i].items]
+        outcomes = (
+            await record_uploads(conn, account_id, items, now, locked=account) if items else []
+        )
+        answers, offset = [], 0
+        for i in indexes:
+            answers.append(outcomes[offset : offset + len(requests[i].items)])
+            offset += len(requests[i].items)
+        return answers
+
+    async def replay(stored: Any) -> list[UploadOutcome]:
+        return await _replay(conn, stored)
+
+    return await idempotency.once_each(
+        conn, requests, now=now, run=run, response=_response, replay=replay
+    )
+
+
+def _response(outcomes: list[UploadOutcome]) -> list[dict[str, Any]]:
+    """What an idempotency key keeps of a request's answer."""
+    return [
+        {
+            "status": o.status.value,
+            "uid": o.study_uid,
+            "exam": o.exam.id if o.exam is not None else None,
+            "code": o.error.code if o.error else None,
+            "field": o.error.field if o.error else None,
+        }
+        for o in outcomes
+    ]
+
+
+async def _replay(conn: AsyncConnection, stored: list[dict[str, Any]]) -> list[UploadOutcome]:
+    rows = await exams.get_exams(conn, [s["exam"] for s in stored if s["exam"] is not None])
+    return [
+        UploadOutcome(
+            UploadStatus(s["status"]),
+            s["uid"],
+            exam=rows.get(s["exam"]) if s["exam"] is not None else None,
+            error=RuleViolation(s["code"], s["field"]) if s["code"] else None,
+        )
+        for s in stored
+    ]
 
 
 def _refused(item: UploadItem, error: RuleViolation) -> UploadOutcome:

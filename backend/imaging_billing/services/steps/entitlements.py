@@ -1,0 +1,93 @@
+"""Licence and service steps (R-LIC-1/4, R-SVC-1..4), inside the caller's transaction:
+order fulfilment credits everything a payment bought in the payment's own (R-GEN-4)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ...domain import entitlements as rules
+from ...domain.catalog import Feature, ServiceKind, ServiceVariant
+from ...domain.errors import RuleViolation
+from ...domain.identity import public_id
+from ...store import accounts
+from ...store import entitlements as store
+
+
+async def enable_licence(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    institution_id: int,
+    feature: Feature,
+    now: datetime,
+    order_id: int | None,
+) -> int:
+    """R-LIC-1/4: enable one perpetual licence; a licence already held is refused.
+
+    The base-suite requirement is the order's check (`domain.orders.check_licences`):
+    it may be met by a later line of the same order, which fulfilment enables after.
+    """
+    await _own_institution(conn, account_id, institution_id)
+    if await store.find_licence(conn, institution_id, feature.value) is not None:
+        raise RuleViolation("R_LIC_4_ALREADY_HELD", "feature")
+    return await store.insert_licence(
+        conn,
+        account_id=account_id,
+        institution_id=institution_id,
+        feature=feature.value,
+        enabled_at=now,
+        order_id=order_id,
+    )
+
+
+async def open_service(
+    conn: AsyncConnection,
+    *,
+    account_id: int,
+    institution_id: int | None,
+    institution_name: str | None,
+    kind: ServiceKind,
+    variant: ServiceVariant | None,
+    years: int | None,
+    starts_on: date | None,
+    now: datetime,
+    order_id: int | None,
+) -> int:
+    """R-SVC-1..4: one purchased service, for an institution on the platform or not yet.
+
+    An institution on the platform is named by its current name unless the order kept
+    one; one not yet on the platform is named by the order only.
+    """
+    name = (institution_name or "").strip()
+    if institution_id is not None:
+        row = await _own_institution(conn, account_id, institution_id)
+        name = name or row.name
+    shown = public_id("Institution", institution_id) if institution_id is not None else None
+    remark = rules.service_remark(name, shown)
+    terms = rules.service_terms(kind, years=years, starts_on=starts_on, purchased_at=now)
+    return await store.insert_service(
+        conn,
+        account_id=account_id,
+        institution_id=institution_id,
+        institution_name=name,
+        kind=kind.value,
+        variant=variant.value if variant is not None else None,
+        remark=remark,
+        years=terms.years,
+        purchased_at=now,
+        use_by=terms.use_by,
+        starts_on=terms.starts_on,
+        ends_on=terms.ends_on,
+        order_id=order_id,
+    )
+
+
+async def _own_institution(conn: AsyncConnection, account_id: int, institution_id: int) -> Any:
+    # Entitlements are per institution (R-LIC-1, R-SVC-1) and belong to the paying account.
+    row = await accounts.get_institution(conn, institution_id)
+    if row is None or row.account_id != account_id:
+        raise RuleViolation("INSTITUTION_NOT_FOUND", "institutionId")
+    return row
