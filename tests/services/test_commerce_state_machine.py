@@ -642,7 +642,12 @@ class CommerceMachine(ServicesMachine):
     @rule()
     def the_ai_sweep_runs(self) -> None:
         """R-AI-1, R-GEN-7: the sweep writes off what expired packs left (EXPIRY entries)."""
-        swept = self.run(ai_cases.run_ai_sweep(self.services.db, self.model.now))
+
+        async def sweep() -> int:
+            async with self.services.db.write() as conn:
+                return await ai_steps.sweep_ai_packs(conn, self.model.now)
+
+        swept = self.run(sweep())
         packs, forfeited = self.model.sweep()
         assert swept == packs
         if forfeited:
