@@ -91,7 +91,7 @@ async def _set_threshold(conn: AsyncConnection, *, account_id: int, threshold: i
         raise RuleViolation("THRESHOLD_INVALID", "threshold")
     if await accounts.lock_account(conn, account_id) is None:
         raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
-    # A new threshold is noticed afresh (the next draw below it sends the notice).
+    # Under a new threshold the low-balance notice is due again (R-ARR-2 decision).
     await accounts.update_account(
         conn, account_id, low_balance_threshold=threshold, low_balance_noticed=False
     )
