@@ -59,13 +59,13 @@ class Context:
 
     def __post_init__(self) -> None:
         self.reader = Reader(self.services.db, self.principal)
-        self.loaders = Loaders(self.reader)
+        self.loaders = Loaders(self.reader, self.now)
 
     async def after_write(self) -> None:
         """A mutation changed data: what is read next sees the change, not the snapshot
         and loader caches from before it."""
         await self.reader.renew()
-        self.loaders = Loaders(self.reader)
+        self.loaders = Loaders(self.reader, self.now)
 
     @property
     def db(self) -> Database:

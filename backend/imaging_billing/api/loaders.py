@@ -8,11 +8,13 @@ the rest of the request.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Row
 from strawberry.dataloader import DataLoader
 
+from ..domain.usage import DailyUsage
 from ..services.queries import accounts, ai, commerce, entitlements, exams
 from ..services.reader import Reader
 
@@ -30,7 +32,7 @@ def _loader(
 
 
 class Loaders:
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, now: Callable[[], datetime]) -> None:
         self.account: DataLoader[int, Row[Any] | None] = _loader(reader, accounts.accounts_by_id)
         self.institution: DataLoader[int, Row[Any] | None] = _loader(
             reader, accounts.institutions_by_id
@@ -49,3 +51,8 @@ class Loaders:
         self.licences: DataLoader[int, list[Row[Any]]] = _loader(
             reader, entitlements.licences_of_institutions
         )
+
+        async def usage(account_ids: list[int]) -> list[list[DailyUsage]]:
+            return await exams.usage_of_accounts(reader, account_ids, now())
+
+        self.usage: DataLoader[int, list[DailyUsage]] = DataLoader(load_fn=usage)

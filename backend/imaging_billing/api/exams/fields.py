@@ -30,15 +30,15 @@ class AccountExamFields:
 
     @strawberry.field(description="Daily uploads, oldest first (for the trend chart).")
     async def daily_usage(self, info: Info, days: int = 90) -> list[DailyUsage]:
-        c = info.context
-        series = await reads.daily_usage(c.reader, self.id, c.now(), days)
+        series = reads.last_days(await info.context.loaders.usage.load(self.id), days)
         return [DailyUsage(day=p.day, exams=p.exams) for p in series]
 
     @strawberry.field
     async def run_out(self, info: Info) -> RunOutEstimate:
         c = info.context
         account_lots = await c.loaders.lots_of_account.load(self.id)
-        return RunOutEstimate.of(await reads.run_out(c.reader, self.row, account_lots, c.now()))
+        usage = await c.loaders.usage.load(self.id)
+        return RunOutEstimate.of(reads.run_out(account_lots, usage, c.now()))
 
     @strawberry.field
     async def exam_figures(self, info: Info) -> ExamFigures:

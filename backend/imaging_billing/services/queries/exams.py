@@ -10,6 +10,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain import exams as rules
+from ...domain.errors import RuleViolation
 from ...domain.usage import DailyUsage, RunOut, average_daily
 from ...domain.usage import run_out as forecast
 from ...store import exams, lookups, lots
@@ -127,9 +128,25 @@ async def daily_usage(
     return await reader.run(reading.daily_usage, account_id, now, days)
 
 
-async def run_out(
-    reader: Reader, account: Row[Any], account_lots: Sequence[Row[Any]], now: datetime
-) -> RunOut:
+async def usage_of_accounts(
+    reader: Reader, account_ids: Sequence[int], now: datetime
+) -> list[list[DailyUsage]]:
+    """Each account's uploads per day over the longest window anyone may ask for: the
+    chart and the forecast beside it then cut their windows from one read."""
+    return [
+        await daily_usage(reader, account_id, now, reading.MAX_USAGE_DAYS)
+        for account_id in account_ids
+    ]
+
+
+def last_days(series: Sequence[DailyUsage], days: int) -> list[DailyUsage]:
+    """The last `days` days of a longer series, today included."""
+    if not 1 <= days <= reading.MAX_USAGE_DAYS:
+        raise RuleViolation("USAGE_DAYS", "days", {"limit": reading.MAX_USAGE_DAYS})
+    return list(series[-days:])
+
+
+def run_out(account_lots: Sequence[Row[Any]], usage: Sequence[DailyUsage], now: datetime) -> RunOut:
     """R-GEN-9: the lots walked in draw order at the last 30 days' pace."""
-    series = await daily_usage(reader, account.id, now, reading.FORECAST_DAYS)
-    return forecast([lots.to_lot(row) for row in account_lots], average_daily(series), now)
+    pace = average_daily(last_days(usage, reading.FORECAST_DAYS))
+    return forecast([lots.to_lot(row) for row in account_lots], pace, now)
