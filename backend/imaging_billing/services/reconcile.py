@@ -1,8 +1,7 @@
 """Reconciliation (R-GEN-7): every cached counter against the append-only ledger.
 
 Returns the discrepancies found; an empty list means the figures shown are
-exactly what the ledger says. `reconcile_account` checks inside the caller's read
-transaction (tests call it after every step).
+exactly what the ledger says.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
 from ..store import accounts, exams, ledger, lots
-from ..store.db import Database
-from .principals import Principal
 
 
 @dataclass(frozen=True)
@@ -23,13 +20,6 @@ class Discrepancy:
     check: str
     expected: int
     actual: int
-
-
-async def reconcile(db: Database, principal: Principal, account_id: int) -> list[Discrepancy]:
-    """An operator checks one account."""
-    principal.require_operator()
-    async with db.read() as conn:
-        return await reconcile_account(conn, account_id)
 
 
 async def reconcile_account(conn: AsyncConnection, account_id: int) -> list[Discrepancy]:

@@ -8,14 +8,14 @@ from typing import Any
 
 import strawberry
 
-from ..services import ingest
-from ..services.ingest import UploadOutcome
-from ..services.ingest import UploadStatus as Status
-from . import ids
-from .audit import committed_by_use_case, pending_audit
-from .context import Info
-from .enums import UploadStatus
-from .errors import UserError, attempt
+from ...services import ingest
+from ...services.ingest import UploadOutcome
+from ...services.ingest import UploadStatus as Status
+from .. import ids
+from ..audit import committed_by_use_case, pending_audit
+from ..context import Info
+from ..enums import UploadStatus
+from ..errors import UserError, attempt
 from .types import Exam
 
 
