@@ -7,14 +7,12 @@ first, like any new credit (R-ARR-4)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy.engine import Row
 
 from ..domain.errors import RuleViolation
 from ..domain.ledger import Cause, LedgerType, entry
 from ..store import accounts, ledger, lots
 from ..store.db import Database
+from ..store.records import LotRecord
 from . import idempotency
 from .accounts import check_text
 from .principals import Principal
@@ -32,7 +30,7 @@ async def adjust_exam_lot(
     contract_ref: str,
     idempotency_key: str | None,
     now: datetime,
-) -> Row[Any]:
+) -> LotRecord:
     principal.require_operator()
     reason = check_reason(reason)
     contract_ref = check_text(contract_ref, "contractRef", code="R_GEN_5_CONTRACT_REQUIRED")
@@ -41,7 +39,7 @@ async def adjust_exam_lot(
         if found is None:
             raise RuleViolation("LOT_NOT_FOUND", "lotId")
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> dict[str, int]:
             account = await accounts.lock_account(conn, found.account_id)
             lot = await lots.get_lot(conn, lot_id)
             assert lot is not None

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
-
-from sqlalchemy.engine import Row
 
 from .. import security
 from ..domain.errors import RuleViolation
@@ -15,6 +12,7 @@ from ..domain.exams import LotMode, lot_terms
 from ..domain.ledger import Cause
 from ..store import accounts, exams, lots
 from ..store.db import Database
+from ..store.records import AccountRecord, AgreementRecord, ExamRecord, InstitutionRecord, LotRecord
 from . import accounts as account_cases
 from . import idempotency, settlement, voiding
 from .ingest import UploadItem, UploadOutcome
@@ -26,7 +24,7 @@ from .sweep import SweepReport, run_sweep
 
 async def create_account(
     db: Database, principal: Principal, *, name: str, threshold: int | None, now: datetime
-) -> Row[Any]:
+) -> AccountRecord:
     principal.require_operator()
     async with db.write() as conn:
         account_id = await account_cases.create_account(conn, name=name, now=now)
@@ -47,7 +45,7 @@ async def create_institution(
     name: str,
     now: datetime,
     keys: security.KeyBox,
-) -> tuple[Row[Any], str]:
+) -> tuple[InstitutionRecord, str]:
     principal.require_operator()
     async with db.write() as conn:
         issued = await account_cases.create_institution(
@@ -67,7 +65,7 @@ async def record_agreement(
     signed_on: date,
     channel_partner: str,
     now: datetime,
-) -> Row[Any]:
+) -> AgreementRecord:
     principal.require_operator()
     async with db.write() as conn:
         await account_cases.record_agreement(
@@ -86,7 +84,7 @@ async def record_agreement(
 
 async def set_low_balance_threshold(
     db: Database, principal: Principal, *, account_id: int, threshold: int | None
-) -> Row[Any]:
+) -> AccountRecord:
     principal.require_operator()
     async with db.write() as conn:
         await account_cases.set_low_balance_threshold(
@@ -99,7 +97,7 @@ async def set_low_balance_threshold(
 
 @dataclass(frozen=True)
 class CreditResult:
-    lot: Row[Any]
+    lot: LotRecord
     settled: int
 
 
@@ -125,7 +123,7 @@ async def credit_exam_lot(
 
     async with db.write() as conn:
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> dict[str, int]:
             credit = await settlement.credit_exam_lot(
                 conn,
                 account_id=account_id,
@@ -160,11 +158,11 @@ async def void_exam(
     reason: str,
     idempotency_key: str | None,
     now: datetime,
-) -> Row[Any]:
+) -> ExamRecord:
     principal.require_operator()
     async with db.write() as conn:
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> dict[str, int]:
             voided = await voiding.void_exam(
                 conn, exam_id=exam_id, reason=reason, actor=principal.actor, now=now
             )

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import entitlements as rules
@@ -22,6 +20,7 @@ from ..domain.identity import public_id
 from ..store import accounts
 from ..store import entitlements as store
 from ..store.db import Database
+from ..store.records import InstitutionRecord, LicenceRecord, ServiceContractRecord
 from .principals import Principal
 
 # --- inside the caller's transaction ---------------------------------------------------
@@ -107,7 +106,9 @@ async def open_service(
     )
 
 
-async def _own_institution(conn: AsyncConnection, account_id: int, institution_id: int) -> Any:
+async def _own_institution(
+    conn: AsyncConnection, account_id: int, institution_id: int
+) -> InstitutionRecord:
     # Entitlements are per institution (R-LIC-1, R-SVC-1) and belong to the paying account.
     row = await accounts.get_institution(conn, institution_id)
     if row is None or row.account_id != account_id:
@@ -120,7 +121,7 @@ async def _own_institution(conn: AsyncConnection, account_id: int, institution_i
 
 async def start_service(
     db: Database, principal: Principal, *, service_id: int, now: datetime
-) -> Row[Any]:
+) -> ServiceContractRecord:
     """An operator marks delivery or custom development as started (R-SVC-1/2)."""
     principal.require_operator()
     async with db.write() as conn:
@@ -134,7 +135,7 @@ async def start_service(
 
 async def confirm_service_acceptance(
     db: Database, principal: Principal, *, service_id: int, now: datetime
-) -> Row[Any]:
+) -> ServiceContractRecord:
     """R-SVC-2: the account's administrator (or an operator for them) accepts the work."""
     async with db.write() as conn:
         row = await store.lock_service(conn, service_id)
@@ -146,7 +147,7 @@ async def confirm_service_acceptance(
         return await _reload(conn, service_id)
 
 
-async def _reload(conn: AsyncConnection, service_id: int) -> Row[Any]:
+async def _reload(conn: AsyncConnection, service_id: int) -> ServiceContractRecord:
     row = await store.get_service(conn, service_id)
     assert row is not None
     return row
@@ -155,18 +156,18 @@ async def _reload(conn: AsyncConnection, service_id: int) -> Row[Any]:
 # --- reads (inside the caller's read transaction) -------------------------------------
 
 
-def service_state(row: Any, now: datetime) -> rules.ServiceState:
+def service_state(row: ServiceContractRecord, now: datetime) -> rules.ServiceState:
     return store.to_service(row).state(now)
 
 
-async def institution_licences(conn: AsyncConnection, institution_id: int) -> list[Row[Any]]:
+async def institution_licences(conn: AsyncConnection, institution_id: int) -> list[LicenceRecord]:
     """R-LIC-5: the institution's licences, in enabling order."""
     return await store.licences_of(conn, [institution_id])
 
 
 async def visible_service(
     conn: AsyncConnection, principal: Principal, service_id: int
-) -> Row[Any] | None:
+) -> ServiceContractRecord | None:
     """A service the principal may see; another account's looks like an unknown one."""
     row = await store.get_service(conn, service_id)
     if row is None or not principal.can_see_account(row.account_id):
@@ -183,7 +184,7 @@ async def page_services(
     limit: int,
     state: rules.ServiceState | None = None,
     now: datetime,
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[ServiceContractRecord], int]:
     """A page of services (fetch `limit` = page size + 1) and the total matching."""
     rows = await store.page_services(
         conn,

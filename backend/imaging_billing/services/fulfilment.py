@@ -4,7 +4,7 @@ transaction (R-GEN-4). Exam lots settle arrears first (R-ARR-4)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,20 +13,34 @@ from ..domain.exams import LotMode, lot_terms
 from ..domain.ledger import Cause
 from ..domain.orders import OrderState
 from ..store import orders
+from ..store.records import OrderLineRecord, OrderRecord
 from . import ai, entitlements, settlement
 
 
-async def fulfil(conn: AsyncConnection, order: Any, *, now: datetime, actor: str) -> None:
+class _Common(TypedDict):
+    """What every resource a line becomes is credited with."""
+
+    account_id: int
+    now: datetime
+    order_id: int | None
+
+
+async def fulfil(conn: AsyncConnection, order: OrderRecord, *, now: datetime, actor: str) -> None:
     for line in await orders.order_lines(conn, order.id):
         await _fulfil_line(conn, order, line, now=now, actor=actor)
     await orders.update_order(conn, order.id, state=OrderState.FULFILLED.value, fulfilled_at=now)
 
 
 async def _fulfil_line(
-    conn: AsyncConnection, order: Any, line: Any, *, now: datetime, actor: str
+    conn: AsyncConnection,
+    order: OrderRecord,
+    line: OrderLineRecord,
+    *,
+    now: datetime,
+    actor: str,
 ) -> None:
     product = PRODUCTS[line.product]
-    common = {"account_id": order.account_id, "now": now, "order_id": order.id}
+    common: _Common = {"account_id": order.account_id, "now": now, "order_id": order.id}
     if product.family is Family.EXAM:
         mode = LotMode.ANNUAL if product.per_year else LotMode.VOLUME
         await settlement.credit_exam_lot(
@@ -44,11 +58,13 @@ async def _fulfil_line(
         )
     elif product.family is Family.AI_LICENCE:
         assert product.ai_product is not None
+        assert line.institution_id is not None  # per institution: checked when ordered
         await ai.grant_ai_licence(
             conn, institution_id=line.institution_id, product=product.ai_product, **common
         )
     elif product.family is Family.LICENCE:
         assert product.feature is not None
+        assert line.institution_id is not None  # per institution: checked when ordered
         await entitlements.enable_licence(
             conn, institution_id=line.institution_id, feature=product.feature, **common
         )

@@ -10,7 +10,6 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,7 +19,7 @@ from ..store import idempotency as repo
 MAX_KEY_LENGTH = 200
 
 
-def request_hash(operation: str, payload: Any) -> str:
+def request_hash(operation: str, payload: object) -> str:
     text = json.dumps([operation, payload], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -37,10 +36,10 @@ async def once(
     scope: str,
     key: str | None,
     operation: str,
-    payload: Any,
+    payload: object,
     now: datetime,
-    effect: Callable[[], Awaitable[dict[str, Any]]],
-) -> dict[str, Any]:
+    effect: Callable[[], Awaitable[dict[str, int]]],
+) -> dict[str, int]:
     """Run `effect` once per (scope, key); a replay returns the first response."""
     if check_key(key) is None:
         return await effect()

@@ -11,9 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import exams as rules
@@ -21,6 +19,7 @@ from ..domain.errors import RuleViolation
 from ..domain.ledger import Cause, LedgerType, entry
 from ..domain.notices import NoticeKind, notice_rows
 from ..store import accounts, exams, ledger, lots, notices
+from ..store.records import AccountRecord, ExamRecord
 from .arrears import apply_arrears_change
 
 
@@ -41,7 +40,7 @@ class UploadItem:
 class UploadOutcome:
     status: UploadStatus
     study_uid: str
-    exam: Row[Any] | None = None
+    exam: ExamRecord | None = None
     error: RuleViolation | None = None
 
 
@@ -55,7 +54,7 @@ async def record_uploads(
     items: list[UploadItem],
     now: datetime,
     *,
-    locked: Row[Any] | None = None,
+    locked: AccountRecord | None = None,
 ) -> list[UploadOutcome]:
     """Record uploads of one account, in order. Call inside a write transaction;
     `locked` is the account row when the caller already holds its lock."""
@@ -116,12 +115,12 @@ async def record_uploads(
 
 async def _insert(
     conn: AsyncConnection,
-    account: Any,
+    account: AccountRecord,
     items: list[UploadItem],
     fresh: dict[str, tuple[int, datetime]],
     new: list[tuple[str, datetime]],
     now: datetime,
-) -> dict[str, Row[Any]]:
+) -> dict[str, ExamRecord]:
     usable = await lots.usable_lots(conn, account.id, now)
     draws = rules.allocate(usable, len(new), now)  # R-EXAM-3
     years = {lot.id: lot.storage_years for lot in usable}
@@ -147,7 +146,7 @@ async def _insert(
     return {row.study_uid: row for row in inserted}
 
 
-def _ledger_row(row: Row[Any], now: datetime) -> dict[str, Any]:
+def _ledger_row(row: ExamRecord, now: datetime) -> dict[str, object]:
     covered = row.lot_id is not None
     return entry(
         LedgerType.CONSUMPTION if covered else LedgerType.ARREARS,
@@ -162,7 +161,7 @@ def _ledger_row(row: Row[Any], now: datetime) -> dict[str, Any]:
 
 
 async def _after_draw(
-    conn: AsyncConnection, account: Any, arrears: int, available: int, now: datetime
+    conn: AsyncConnection, account: AccountRecord, arrears: int, available: int, now: datetime
 ) -> None:
     """Arrears clock and notices (R-ARR-1/2) after a draw."""
     threshold = rules.low_balance_threshold(
@@ -183,7 +182,7 @@ async def _after_draw(
         await accounts.update_account(conn, account.id, low_balance_noticed=True)
 
 
-async def _notice_suspension(conn: AsyncConnection, account: Any, now: datetime) -> None:
+async def _notice_suspension(conn: AsyncConnection, account: AccountRecord, now: datetime) -> None:
     """The first refused upload of a suspension records its notice, unless the sweep did."""
     if account.suspension_noticed:
         return

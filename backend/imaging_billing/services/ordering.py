@@ -4,9 +4,7 @@ purchases recorded already paid, and cancellation before payment."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.catalog import PRODUCTS, Family
@@ -18,6 +16,7 @@ from ..domain.orders import (
     Channel,
     LineRequest,
     OrderState,
+    PricedLine,
     Quote,
     can_cancel,
     check_licences,
@@ -28,6 +27,7 @@ from ..domain.orders import (
 from ..domain.payee import order_number
 from ..store import accounts, orders, prices
 from ..store.db import Database
+from ..store.records import OrderRecord
 from . import ai, entitlements, idempotency
 from .accounts import check_text
 from .fulfilment import fulfil
@@ -43,14 +43,14 @@ async def place_order(
     accept_terms: bool,
     idempotency_key: str | None,
     now: datetime,
-) -> Row[Any]:
+) -> OrderRecord:
     """R-ORD-1: an online order, priced now, awaiting payment."""
     principal.require_account_admin(account_id)
     require_terms(accept_terms)
     check_line_count(lines)
     async with db.write() as conn:
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> dict[str, int]:
             priced = await _validated(conn, account_id, lines, online=True, now=now)
             order_id = await _insert(
                 conn, account_id, priced, Channel.ONLINE, principal.actor, now, terms=True
@@ -80,14 +80,14 @@ async def record_offline_order(
     contract_ref: str,
     idempotency_key: str | None,
     now: datetime,
-) -> Row[Any]:
+) -> OrderRecord:
     """R-ORD-3: an operator records a purchase already paid offline; fulfilled at once."""
     principal.require_operator()
     contract_ref = check_text(contract_ref, "contractRef", code="R_GEN_5_CONTRACT_REQUIRED")
     check_line_count(lines)
     async with db.write() as conn:
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> dict[str, int]:
             priced = await _validated(conn, account_id, lines, online=False, now=now)
             order_id = await _insert(
                 conn,
@@ -129,7 +129,7 @@ async def record_offline_order(
 
 async def cancel_order(
     db: Database, principal: Principal, *, order_id: int, now: datetime
-) -> Row[Any]:
+) -> OrderRecord:
     """R-GEN-5: only an order not yet paid can be cancelled."""
     async with db.write() as conn:
         order = await orders.get_order(conn, order_id, lock=True)
@@ -233,7 +233,7 @@ async def _institution_names(conn: AsyncConnection, priced: Quote) -> dict[int |
     return names
 
 
-def _remark(p: Any, names: dict[int | None, str]) -> str | None:
+def _remark(p: PricedLine, names: dict[int | None, str]) -> str | None:
     """R-SVC-4: service lines name the institution (and its ID when on the platform)."""
     if p.product.family is not Family.SERVICE:
         return None

@@ -7,15 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
 from ..domain.orders import OrderState
 from ..store import orders
 from ..store.db import Database
+from ..store.records import OrderRecord
 from .accounts import check_text
 from .fulfilment import fulfil
 from .principals import Principal
@@ -29,7 +28,7 @@ class PaymentMethod(StrEnum):
 
 @dataclass(frozen=True)
 class PaymentResult:
-    order: Row[Any]
+    order: OrderRecord
     replayed: bool  # the same payment reported again: nothing changed
 
 
