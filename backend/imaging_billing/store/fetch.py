@@ -30,10 +30,10 @@ def _constructor(cls: type[R]) -> Callable[..., R]:
     """A positional constructor that fills the record's slots directly.
 
     The frozen dataclass's own __init__ sets each field through object.__setattr__:
-    measured on 1,000 exam rows, 5.7 ms against 0.45 ms for a plain slotted class,
-    more than SQLAlchemy takes to fetch them. Setting each slot through its
+    on 1,000 exam rows (CPU time, best of 15) it took 2.0 ms, a plain slotted class
+    0.4 ms, SQLAlchemy fetching the rows 1.6 ms. Setting each slot through its
     descriptor, in a function generated the way dataclasses generates __init__,
-    takes 1.6 ms. Records stay frozen to everyone else."""
+    took 1.2 ms. The records stay frozen to everyone else."""
     names = [f.name for f in fields(cls)]
     scope: dict[str, object] = {"_new": object.__new__, "_cls": cls}
     lines = [f"def build({', '.join(names)}):", "    _r = _new(_cls)"]
