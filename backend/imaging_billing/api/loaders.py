@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy.engine import Row
 from strawberry.dataloader import DataLoader
 
 from ..domain.usage import DailyUsage
 from ..services.queries import accounts, ai, commerce, entitlements, exams
 from ..services.reader import Reader
+from ..services.records import (
+    AccountRecord,
+    AgreementRecord,
+    AiLicenceRecord,
+    InstitutionRecord,
+    LicenceRecord,
+    LotRecord,
+    OrderRecord,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -33,22 +41,24 @@ def _loader(
 
 class Loaders:
     def __init__(self, reader: Reader, now: Callable[[], datetime]) -> None:
-        self.account: DataLoader[int, Row[Any] | None] = _loader(reader, accounts.accounts_by_id)
-        self.institution: DataLoader[int, Row[Any] | None] = _loader(
+        self.account: DataLoader[int, AccountRecord | None] = _loader(
+            reader, accounts.accounts_by_id
+        )
+        self.institution: DataLoader[int, InstitutionRecord | None] = _loader(
             reader, accounts.institutions_by_id
         )
-        self.agreement: DataLoader[int, Row[Any] | None] = _loader(
+        self.agreement: DataLoader[int, AgreementRecord | None] = _loader(
             reader, accounts.latest_agreements
         )
-        self.lot: DataLoader[int, Row[Any] | None] = _loader(reader, exams.lots_by_id)
-        self.lots_of_account: DataLoader[int, list[Row[Any]]] = _loader(
+        self.lot: DataLoader[int, LotRecord | None] = _loader(reader, exams.lots_by_id)
+        self.lots_of_account: DataLoader[int, list[LotRecord]] = _loader(
             reader, exams.lots_of_accounts
         )
-        self.order: DataLoader[int, Row[Any] | None] = _loader(reader, commerce.orders_by_id)
-        self.ai_licences: DataLoader[int, list[Row[Any]]] = _loader(
+        self.order: DataLoader[int, OrderRecord | None] = _loader(reader, commerce.orders_by_id)
+        self.ai_licences: DataLoader[int, list[AiLicenceRecord]] = _loader(
             reader, ai.licences_of_institutions
         )
-        self.licences: DataLoader[int, list[Row[Any]]] = _loader(
+        self.licences: DataLoader[int, list[LicenceRecord]] = _loader(
             reader, entitlements.licences_of_institutions
         )
 

@@ -12,11 +12,10 @@ import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import security
 from ..domain.errors import RuleViolation
@@ -24,6 +23,7 @@ from ..domain.passwords import check_password
 from ..domain.text import clean_text, encodable, storable
 from ..store import access, accounts
 from ..store.db import Database
+from ..store.records import InvitationRecord, SessionUserRecord, UserRecord
 from .principals import Principal, Role
 
 HASHER = PasswordHasher()
@@ -66,10 +66,10 @@ async def _verify(password_hash: str, password: str) -> bool:
     return await asyncio.to_thread(run)
 
 
-def user_principal(row: Any) -> Principal:
+def user_principal(row: UserRecord | SessionUserRecord) -> Principal:
     return Principal(
         Role(row.role),
-        row.user_id if hasattr(row, "user_id") else row.id,
+        row.user_id if isinstance(row, SessionUserRecord) else row.id,
         row.name,
         account_id=row.account_id,
         kind="user",
@@ -87,7 +87,7 @@ async def create_user(
     password: str,
     actor: str,
     now: datetime,
-) -> Row[Any]:
+) -> UserRecord:
     """Operators are created from the CLI; everyone else through an invitation."""
     email = normal_email(email)
     name = clean_text(name, "name", code="NAME_REQUIRED", limit=200) if name.strip() else email
@@ -131,7 +131,9 @@ async def login(
     return await open_session(db, row, client_address, now)
 
 
-async def _count_attempt(db: Database, email: str, client_address: str, now: datetime) -> Any:
+async def _count_attempt(
+    db: Database, email: str, client_address: str, now: datetime
+) -> UserRecord | None:
     """Count this attempt as a failure before its password is checked (a success clears
     it), in one transaction under the email's and the address's lock: of N parallel
     attempts only those within the limits get as far as argon2. The user row, or None."""
@@ -146,7 +148,9 @@ async def _count_attempt(db: Database, email: str, client_address: str, now: dat
         return await access.user_by_email(conn, email)
 
 
-async def open_session(db: Database, row: Any, client_address: str, now: datetime) -> LoggedIn:
+async def open_session(
+    db: Database, row: UserRecord, client_address: str, now: datetime
+) -> LoggedIn:
     token = security.new_token("ibs")
     policy = SessionPolicy()
     async with db.write() as conn:
@@ -200,7 +204,7 @@ def _grantable(principal: Principal, account_id: int | None, role: Role) -> None
     principal.require_account_admin(account_id)
 
 
-def _refuse_taken(principal: Principal, holder: Any) -> None:
+def _refuse_taken(principal: Principal, holder: UserRecord | None) -> None:
     """EMAIL_TAKEN only where the inviter can see the holder anyway.
 
     Emails are unique platform-wide. Operators see every user, and an admin sees the
@@ -225,7 +229,7 @@ async def invite_user(
     name: str,
     role: Role,
     now: datetime,
-) -> tuple[Row[Any], str]:
+) -> tuple[InvitationRecord, str]:
     """An invitation token, shown once; accepting it sets the password."""
     _grantable(principal, account_id, role)
     email = normal_email(email)
@@ -252,7 +256,9 @@ async def invite_user(
     return row, token
 
 
-async def _live_invitation(conn: Any, digest: str, now: datetime, *, lock: bool) -> Any:
+async def _live_invitation(
+    conn: AsyncConnection, digest: str, now: datetime, *, lock: bool
+) -> InvitationRecord:
     """A pending invitation for a still-free address, else INVITATION_INVALID."""
     found = await access.invitation_by_hash(conn, digest, lock=lock)
     if (
@@ -288,4 +294,5 @@ async def accept_invitation(
         )
         await access.mark_invitation_accepted(conn, found.id, now)
         row = await access.get_user(conn, user_id)
+    assert row is not None
     return await open_session(db, row, client_address, now)

@@ -4,22 +4,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import security
 from ..domain.errors import RuleViolation
 from ..store import accounts
 from ..store.db import Database
+from ..store.records import AccountRecord, AgreementRecord, InstitutionRecord
 from .principals import Principal
 from .steps.accounts import add_account, add_agreement, add_institution
 
 
 async def create_account(
     db: Database, principal: Principal, *, name: str, threshold: int | None, now: datetime
-) -> Row[Any]:
+) -> AccountRecord:
     principal.require_operator()
     async with db.write() as conn:
         account_id = await add_account(conn, name=name, now=now)
@@ -38,7 +37,7 @@ async def create_institution(
     name: str,
     now: datetime,
     keys: security.KeyBox,
-) -> tuple[Row[Any], str]:
+) -> tuple[InstitutionRecord, str]:
     """The institution and its API token, shown this once."""
     principal.require_operator()
     async with db.write() as conn:
@@ -57,7 +56,7 @@ async def record_agreement(
     signed_on: date,
     channel_partner: str,
     now: datetime,
-) -> Row[Any]:
+) -> AgreementRecord:
     principal.require_operator()
     async with db.write() as conn:
         await add_agreement(
@@ -76,7 +75,7 @@ async def record_agreement(
 
 async def set_low_balance_threshold(
     db: Database, principal: Principal, *, account_id: int, threshold: int | None
-) -> Row[Any]:
+) -> AccountRecord:
     """R-ARR-2 decision; None restores the default (10 % of the last lot bought)."""
     principal.require_operator()
     async with db.write() as conn:

@@ -11,11 +11,11 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from .. import security
 from ..store import accounts, people, tokens
 from ..store.db import Database
+from ..store.records import ApiTokenRecord, InstitutionRecord
 from .clock import Clock, SystemClock
 from .institution_tokens import accepted_keys
 from .principals import Principal, Role
@@ -29,7 +29,7 @@ TOKEN_TOUCH = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class _Known:
-    row: Any
+    row: InstitutionRecord
     principal: Principal
     opened: dict[str, str]  # stored (sealed) key -> signing key, for those that open
     loaded: float
@@ -57,7 +57,7 @@ class Authenticator:
         await self._touch(row)
         return Principal(Role.OPERATOR, row.id, row.name, kind="token")
 
-    async def _touch(self, row: Any) -> None:
+    async def _touch(self, row: ApiTokenRecord) -> None:
         """Note the token's use (to the minute). Best effort: a failed write of this
         bookkeeping must not turn a valid token away."""
         now = self.clock.now()

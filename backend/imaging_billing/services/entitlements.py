@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import entitlements as rules
@@ -19,12 +18,13 @@ from ..domain.errors import RuleViolation
 from ..store import ai as ai_store
 from ..store import entitlements as store
 from ..store.db import Database
+from ..store.records import LicenceRecord, ServiceContractRecord
 from .principals import Principal
 
 
 async def start_service(
     db: Database, principal: Principal, *, service_id: int, now: datetime
-) -> Row[Any]:
+) -> ServiceContractRecord:
     """An operator marks delivery or custom development as started (R-SVC-1/2)."""
     principal.require_operator()
     async with db.write() as conn:
@@ -38,7 +38,7 @@ async def start_service(
 
 async def confirm_service_acceptance(
     db: Database, principal: Principal, *, service_id: int, now: datetime
-) -> Row[Any]:
+) -> ServiceContractRecord:
     """R-SVC-2: the account's administrator (or an operator for them) accepts the work."""
     async with db.write() as conn:
         row = await store.lock_service(conn, service_id)
@@ -50,7 +50,7 @@ async def confirm_service_acceptance(
         return await _reload(conn, service_id)
 
 
-async def _reload(conn: AsyncConnection, service_id: int) -> Row[Any]:
+async def _reload(conn: AsyncConnection, service_id: int) -> ServiceContractRecord:
     row = await store.get_service(conn, service_id)
     assert row is not None
     return row
@@ -63,14 +63,14 @@ def service_state(row: Any, now: datetime) -> rules.ServiceState:
     return store.to_service(row).state(now)
 
 
-async def institution_licences(conn: AsyncConnection, institution_id: int) -> list[Row[Any]]:
+async def institution_licences(conn: AsyncConnection, institution_id: int) -> list[LicenceRecord]:
     """R-LIC-5: the institution's licences, in enabling order."""
     return await store.licences_of(conn, [institution_id])
 
 
 async def visible_service(
     conn: AsyncConnection, principal: Principal, service_id: int
-) -> Row[Any] | None:
+) -> ServiceContractRecord | None:
     """A service the principal may see; another account's looks like an unknown one."""
     row = await store.get_service(conn, service_id)
     if row is None or not principal.can_see_account(row.account_id):
@@ -87,7 +87,7 @@ async def page_services(
     limit: int,
     state: rules.ServiceState | None = None,
     now: datetime,
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[ServiceContractRecord], int]:
     """A page of services (fetch `limit` = page size + 1) and the total matching."""
     rows = await store.page_services(
         conn,
@@ -117,8 +117,8 @@ async def held_licences(conn: AsyncConnection, institution_ids: Iterable[int]) -
     """Every institution asked for has an entry (empty sets: nothing held)."""
     ids = set(institution_ids)
     held = {institution_id: Held() for institution_id in ids}
-    for row in await store.licences_of(conn, ids):
-        held[row.institution_id].features.add(Feature(row.feature))
+    for licence in await store.licences_of(conn, ids):
+        held[licence.institution_id].features.add(Feature(licence.feature))
     for row in await ai_store.institutions_licences(conn, ids):
         held[row.institution_id].ai_products.add(AiProduct(row.product))
     return held

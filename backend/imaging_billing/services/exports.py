@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ..domain.clock import SHANGHAI
 from ..domain.errors import RuleViolation
 from ..domain.ledger import Cause, LedgerType
 from ..store import ledger
 from ..store.db import Database
+from ..store.records import LedgerExportRecord
 from .principals import Principal, Role
 from .reading import visible_account
 
@@ -114,7 +114,7 @@ def shanghai_time(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def entry_cells(row: Any, lang: str) -> tuple[object, ...]:
+def entry_cells(row: LedgerExportRecord, lang: str) -> tuple[object, ...]:
     return (
         row.id,
         shanghai_time(row.occurred_at),

@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import security
 from ..domain.errors import RuleViolation
 from ..store import accounts
 from ..store.db import Database
+from ..store.records import InstitutionRecord
 from .principals import Principal
 
 log = logging.getLogger("imaging_billing.institution_tokens")
@@ -29,12 +29,14 @@ ROTATION_GRACE = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class Rotated:
-    institution: Row[Any]
+    institution: InstitutionRecord
     token: str
     previous_valid_until: datetime
 
 
-async def _own(conn: Any, principal: Principal, institution_id: int) -> Row[Any]:
+async def _own(
+    conn: AsyncConnection, principal: Principal, institution_id: int
+) -> InstitutionRecord:
     row = await accounts.get_institution(conn, institution_id)
     if row is None or not principal.can_see_account(row.account_id):
         raise RuleViolation("INSTITUTION_NOT_FOUND", "institutionId")
@@ -65,7 +67,7 @@ async def rotate(
 
 async def revoke(
     db: Database, principal: Principal, *, institution_id: int, now: datetime
-) -> Row[Any]:
+) -> InstitutionRecord:
     async with db.write() as conn:
         await _own(conn, principal, institution_id)
         await accounts.update_institution(
@@ -80,7 +82,7 @@ async def revoke(
     return updated
 
 
-def accepted_keys(row: Any, now: datetime) -> list[str]:
+def accepted_keys(row: InstitutionRecord, now: datetime) -> list[str]:
     """The stored (sealed) keys that may sign for this institution at `now`."""
     if row.token_revoked_at is not None:
         return []

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
@@ -19,6 +18,7 @@ from ..domain.exams import LotMode, lot_terms
 from ..domain.ledger import Cause, LedgerType, entry
 from ..store import accounts, ledger, lots
 from ..store.db import Database
+from ..store.records import LotRecord
 from . import idempotency
 from .checks import check_reason, check_text
 from .principals import Principal
@@ -27,7 +27,7 @@ from .steps.lots import credit_lot, settle_into_lot
 
 @dataclass(frozen=True)
 class CreditResult:
-    lot: Row[Any]
+    lot: LotRecord
     settled: int  # arrears exams the new lot covered
 
 
@@ -88,7 +88,7 @@ async def adjust_exam_lot(
     contract_ref: str,
     idempotency_key: str | None,
     now: datetime,
-) -> Row[Any]:
+) -> LotRecord:
     principal.require_operator()
     reason = check_reason(reason)
     contract_ref = check_text(contract_ref, "contractRef", code="R_GEN_5_CONTRACT_REQUIRED")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.catalog import PRODUCTS, Family
@@ -28,6 +27,7 @@ from ..domain.orders import (
 from ..domain.payee import order_number
 from ..store import accounts, orders, prices
 from ..store.db import Database
+from ..store.records import OrderRecord
 from . import idempotency
 from .checks import check_text
 from .entitlements import held_licences
@@ -44,7 +44,7 @@ async def place_order(
     accept_terms: bool,
     idempotency_key: str | None,
     now: datetime,
-) -> Row[Any]:
+) -> OrderRecord:
     """R-ORD-1: an online order, priced now, awaiting payment."""
     principal.require_account_admin(account_id)
     require_terms(accept_terms)
@@ -81,7 +81,7 @@ async def record_offline_order(
     contract_ref: str,
     idempotency_key: str | None,
     now: datetime,
-) -> Row[Any]:
+) -> OrderRecord:
     """R-ORD-3: an operator records a purchase already paid offline; fulfilled at once."""
     principal.require_operator()
     contract_ref = check_text(contract_ref, "contractRef", code="R_GEN_5_CONTRACT_REQUIRED")
@@ -128,7 +128,7 @@ async def record_offline_order(
 
 async def cancel_order(
     db: Database, principal: Principal, *, order_id: int, now: datetime
-) -> Row[Any]:
+) -> OrderRecord:
     """R-GEN-5: only an order not yet paid can be cancelled."""
     async with db.write() as conn:
         order = await orders.get_order(conn, order_id, lock=True)

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
 from ..domain.orders import OrderState
 from ..store import orders
 from ..store.db import Database
+from ..store.records import OrderRecord
 from .checks import check_text
 from .principals import Principal
 from .steps.fulfilment import PaymentMethod, accept_payment
@@ -23,7 +22,7 @@ from .steps.fulfilment import PaymentMethod, accept_payment
 
 @dataclass(frozen=True)
 class PaymentResult:
-    order: Row[Any]
+    order: OrderRecord
     replayed: bool  # the same payment reported again: nothing changed
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,6 +18,7 @@ from .. import security
 from ..domain.errors import RuleViolation
 from ..store import access, people
 from ..store.db import Database
+from ..store.records import ApiTokenRecord, InvitationRecord, ResetUserRecord, UserRecord
 from .access import LoggedIn, hash_password, open_session
 from .principals import Principal, Role
 from .steps.accounts import add_operator_token
@@ -33,7 +33,7 @@ def _require_manager(principal: Principal) -> None:
         raise RuleViolation("FORBIDDEN")
 
 
-async def _target(conn: AsyncConnection, principal: Principal, user_id: int) -> Any:
+async def _target(conn: AsyncConnection, principal: Principal, user_id: int) -> UserRecord:
     """The user, locked; another account's users (and operators, for an admin) are unknown."""
     _require_manager(principal)
     row = await people.lock_user(conn, user_id)
@@ -42,11 +42,13 @@ async def _target(conn: AsyncConnection, principal: Principal, user_id: int) -> 
     return row
 
 
-def _is_self(principal: Principal, row: Any) -> bool:
+def _is_self(principal: Principal, row: UserRecord) -> bool:
     return principal.kind == "user" and principal.id == row.id
 
 
-async def disable_user(db: Database, principal: Principal, *, user_id: int, now: datetime) -> Any:
+async def disable_user(
+    db: Database, principal: Principal, *, user_id: int, now: datetime
+) -> UserRecord:
     """The user cannot log in, and every session they have ends at once; an unused
     password reset dies with them."""
     async with db.write() as conn:
@@ -57,15 +59,21 @@ async def disable_user(db: Database, principal: Principal, *, user_id: int, now:
             await people.set_disabled(conn, row.id, now)
         await people.end_sessions(conn, row.id, now)
         await people.use_resets(conn, row.id, now)
-        return await access.get_user(conn, row.id)
+        disabled = await access.get_user(conn, row.id)
+    assert disabled is not None
+    return disabled
 
 
-async def enable_user(db: Database, principal: Principal, *, user_id: int, now: datetime) -> Any:
+async def enable_user(
+    db: Database, principal: Principal, *, user_id: int, now: datetime
+) -> UserRecord:
     async with db.write() as conn:
         row = await _target(conn, principal, user_id)
         if row.disabled_at is not None:
             await people.set_disabled(conn, row.id, None)
-        return await access.get_user(conn, row.id)
+        enabled = await access.get_user(conn, row.id)
+    assert enabled is not None
+    return enabled
 
 
 async def end_user_sessions(
@@ -106,7 +114,9 @@ async def issue_password_reset(
     return IssuedReset(token, now + RESET_TTL)
 
 
-async def _live_reset(conn: AsyncConnection, digest: str, now: datetime, *, lock: bool) -> Any:
+async def _live_reset(
+    conn: AsyncConnection, digest: str, now: datetime, *, lock: bool
+) -> ResetUserRecord:
     found = await people.reset_by_hash(conn, digest, lock=lock)
     if (
         found is None
@@ -134,6 +144,7 @@ async def reset_password(
         await people.end_sessions(conn, found.user_id, now)
         await access.clear_failures(conn, found.email)
         row = await access.get_user(conn, found.user_id)
+    assert row is not None
     return await open_session(db, row, client_address, now)
 
 
@@ -152,7 +163,7 @@ def invitation_scope(principal: Principal, account_id: int | None) -> tuple[int 
 
 async def revoke_invitation(
     db: Database, principal: Principal, *, invitation_id: int, now: datetime
-) -> Any:
+) -> InvitationRecord:
     """The invitation's token stops working at once."""
     _require_manager(principal)
     async with db.write() as conn:
@@ -166,7 +177,9 @@ async def revoke_invitation(
         ):
             raise RuleViolation("INVITATION_NOT_FOUND", "invitationId")
         await people.revoke_invitation(conn, row.id, now)
-        return await people.lock_invitation(conn, row.id)
+        revoked = await people.lock_invitation(conn, row.id)
+    assert revoked is not None
+    return revoked
 
 
 # --- operator API tokens --------------------------------------------------------------
@@ -180,7 +193,7 @@ async def create_operator_token(db: Database, *, name: str, now: datetime) -> st
 
 async def revoke_operator_token(
     db: Database, principal: Principal, *, token_id: int, now: datetime
-) -> Any:
+) -> ApiTokenRecord:
     """The token stops working with the next request (nothing caches operator tokens)."""
     principal.require_operator()
     async with db.write() as conn:
@@ -189,4 +202,6 @@ async def revoke_operator_token(
             raise RuleViolation("OPERATOR_TOKEN_NOT_FOUND", "id")
         if row.revoked_at is None:
             await people.revoke_token(conn, row.id, now)
-        return await people.lock_token(conn, row.id)
+        token = await people.lock_token(conn, row.id)
+    assert token is not None
+    return token

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy.engine import Row
 
 from ..domain.clock import local_date
 from ..domain.errors import RuleViolation
@@ -13,6 +10,7 @@ from ..domain.money import MAX_FEN
 from ..domain.orders import LineRequest, Quote, check_line_count, product_of, quote
 from ..store import prices
 from ..store.db import Database
+from ..store.records import PriceRecord
 from .principals import Principal
 
 
@@ -24,7 +22,7 @@ async def set_price(
     unit_price_fen: int,
     effective_from: datetime | None,
     now: datetime,
-) -> Row[Any]:
+) -> PriceRecord:
     """A new price from `effective_from` (default now); orders keep the price they got."""
     principal.require_operator()
     product_of(product, "product")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -96,7 +96,7 @@ class Reader:
             await stack.__aexit__(type(error), error, error.__traceback__)
 
 
-def _retrieved(task: asyncio.Future[Any]) -> None:
+def _retrieved(task: asyncio.Future[T]) -> None:
     """The error of a read nobody waited for any more is the reader's, not asyncio's."""
     if not task.cancelled():
         task.exception()

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import exams as rules
@@ -15,6 +13,7 @@ from ..domain.clock import SHANGHAI, local_date
 from ..domain.errors import RuleViolation
 from ..domain.usage import DailyUsage, RunOut, average_daily, daily_series, run_out
 from ..store import accounts, exams, ledger, lots
+from ..store.records import AccountRecord, ExamRecord, InstitutionRecord
 from .principals import Principal, Role
 
 # R-GEN-8: what a gateway (the institution principal) may read, object by object and
@@ -65,13 +64,17 @@ def may_read(
     return institution_id is None or institution_id == principal.institution_id
 
 
-async def exam_figures(conn: AsyncConnection, account: Any, now: datetime) -> rules.ExamFigures:
+async def exam_figures(
+    conn: AsyncConnection, account: AccountRecord, now: datetime
+) -> rules.ExamFigures:
     """R-EXAM-6, right at `now` whether or not the expiry sweep has run."""
     rows = await lots.account_lots(conn, account.id)
     return rules.figures([lots.to_lot(row) for row in rows], account.arrears_count, now)
 
 
-async def visible_account(conn: AsyncConnection, principal: Principal, account_id: int) -> Row[Any]:
+async def visible_account(
+    conn: AsyncConnection, principal: Principal, account_id: int
+) -> AccountRecord:
     row = await accounts.get_account(conn, account_id)
     if row is None or not principal.can_see_account(row.id):
         raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
@@ -80,7 +83,7 @@ async def visible_account(conn: AsyncConnection, principal: Principal, account_i
 
 async def visible_institution(
     conn: AsyncConnection, principal: Principal, institution_id: int
-) -> Row[Any]:
+) -> InstitutionRecord:
     row = await accounts.get_institution(conn, institution_id)
     if row is None or not may_read(
         principal, "Institution", account_id=row.account_id, institution_id=row.id
@@ -91,7 +94,7 @@ async def visible_institution(
 
 @dataclass(frozen=True)
 class Permission:
-    institution: Row[Any]
+    institution: InstitutionRecord
     permission: rules.UploadPermission
 
 
@@ -107,7 +110,7 @@ async def upload_permission(
 
 async def find_exam(
     conn: AsyncConnection, principal: Principal, institution_id: int, study_uid: str
-) -> Row[Any] | None:
+) -> ExamRecord | None:
     """R-EXAM-4: the account's exam by its UID; a gateway sees only its own uploads.
     A UID no upload could have is refused as such, not answered "no such exam"."""
     institution = await visible_institution(conn, principal, institution_id)
@@ -138,7 +141,7 @@ async def daily_usage(
 FORECAST_DAYS = 30
 
 
-async def run_out_estimate(conn: AsyncConnection, account: Any, now: datetime) -> RunOut:
+async def run_out_estimate(conn: AsyncConnection, account: AccountRecord, now: datetime) -> RunOut:
     """R-GEN-9: the lots walked in draw order at the last 30 days' pace."""
     series = await daily_usage(conn, account.id, now, FORECAST_DAYS)
     rows = await lots.account_lots(conn, account.id)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from .group_commit import GroupCommit
 from .principals import Principal
@@ -93,7 +92,7 @@ class RefusalLog:
         return len(rows)
 
 
-def _row(key: _Key, tally: _Tally) -> dict[str, Any]:
+def _row(key: _Key, tally: _Tally) -> dict[str, object]:
     return {
         "occurred_at": tally.first_at,
         "principal": key.actor,

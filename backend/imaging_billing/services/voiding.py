@@ -8,15 +8,16 @@ sweep has run, left for the sweep to forfeit). A voided arrears exam leaves arre
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
 from ..domain.ledger import Cause, LedgerType, entry
 from ..store import accounts, exams, ledger, lots
 from ..store.db import Database
+from ..store.records import ExamRecord
 from . import idempotency
 from .checks import check_reason
 from .principals import Principal
@@ -32,7 +33,7 @@ async def void_exam(
     reason: str,
     idempotency_key: str | None,
     now: datetime,
-) -> Row[Any]:
+) -> ExamRecord:
     principal.require_operator()
     async with db.write() as conn:
 
@@ -70,25 +71,26 @@ async def _void(
     if row.voided_at is not None:
         raise RuleViolation("EXAM_ALREADY_VOIDED", "examId")
     await exams.mark_voided(conn, exam_id, voided_at=now, void_reason=reason)
-    common: dict[str, Any] = {
-        "account_id": row.account_id,
-        "now": now,
-        "cause": Cause.OPERATOR,
-        "actor": actor,
-        "exam_id": exam_id,
-        "reason": reason,
-    }
+    void_entry = partial(
+        entry,
+        account_id=row.account_id,
+        now=now,
+        cause=Cause.OPERATOR,
+        actor=actor,
+        exam_id=exam_id,
+        reason=reason,
+    )
     if row.lot_id is None:
-        await ledger.append(conn, [entry(LedgerType.VOID, quantity=-1, **common)])
+        await ledger.append(conn, [void_entry(LedgerType.VOID, quantity=-1)])
         await apply_arrears_change(conn, account, -1, now)
         return exam_id
-    entries = [entry(LedgerType.VOID, quantity=1, lot_id=row.lot_id, **common)]
+    entries = [void_entry(LedgerType.VOID, quantity=1, lot_id=row.lot_id)]
     await lots.add_used(conn, {row.lot_id: -1})
     lot = await lots.get_lot(conn, row.lot_id)
     assert lot is not None
     if lot.swept_at is not None:
         # The lot's remainder was already forfeited: the returned credit follows it.
-        entries.append(entry(LedgerType.EXPIRY, quantity=-1, lot_id=row.lot_id, **common))
+        entries.append(void_entry(LedgerType.EXPIRY, quantity=-1, lot_id=row.lot_id))
         await lots.add_forfeited(conn, row.lot_id, 1)
     await ledger.append(conn, entries)
     if now < lot.expires_at and account.arrears_count > 0:

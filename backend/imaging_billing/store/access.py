@@ -3,38 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .access_tables import invitation, login_failure, session, user
+from .fetch import fetch_all, fetch_one
+from .records import InvitationRecord, SessionUserRecord, UserRecord
 
 
-async def insert_user(conn: AsyncConnection, **values: Any) -> int:
+async def insert_user(conn: AsyncConnection, **values: object) -> int:
     return int(
         (await conn.execute(user.insert().values(**values).returning(user.c.id))).scalar_one()
     )
 
 
-async def user_by_email(conn: AsyncConnection, email: str) -> Row[Any] | None:
-    return (await conn.execute(sa.select(user).where(user.c.email == email))).first()
+async def user_by_email(conn: AsyncConnection, email: str) -> UserRecord | None:
+    return await fetch_one(conn, UserRecord, sa.select(user).where(user.c.email == email))
 
 
-async def get_user(conn: AsyncConnection, user_id: int) -> Row[Any] | None:
-    return (await conn.execute(sa.select(user).where(user.c.id == user_id))).first()
+async def get_user(conn: AsyncConnection, user_id: int) -> UserRecord | None:
+    return await fetch_one(conn, UserRecord, sa.select(user).where(user.c.id == user_id))
 
 
 async def page_users(
     conn: AsyncConnection, account_id: int | None, *, after_id: int | None, limit: int
-) -> list[Row[Any]]:
+) -> list[UserRecord]:
     stmt = sa.select(user).where(user.c.account_id == account_id).order_by(user.c.id).limit(limit)
     if account_id is None:
         stmt = sa.select(user).where(user.c.account_id.is_(None)).order_by(user.c.id).limit(limit)
     if after_id is not None:
         stmt = stmt.where(user.c.id > after_id)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, UserRecord, stmt)
 
 
 async def count_users(conn: AsyncConnection, account_id: int | None) -> int:
@@ -43,12 +43,12 @@ async def count_users(conn: AsyncConnection, account_id: int | None) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def insert_session(conn: AsyncConnection, **values: Any) -> int:
+async def insert_session(conn: AsyncConnection, **values: object) -> int:
     stmt = session.insert().values(**values).returning(session.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def session_with_user(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
+async def session_with_user(conn: AsyncConnection, token_hash: str) -> SessionUserRecord | None:
     stmt = (
         sa.select(
             session.c.id.label("session_id"),
@@ -65,7 +65,7 @@ async def session_with_user(conn: AsyncConnection, token_hash: str) -> Row[Any] 
         .join(user, user.c.id == session.c.user_id)
         .where(session.c.token_hash == token_hash)
     )
-    return (await conn.execute(stmt)).first()  # type: ignore[return-value]
+    return await fetch_one(conn, SessionUserRecord, stmt)
 
 
 async def touch_session(conn: AsyncConnection, session_id: int, now: datetime) -> None:
@@ -80,18 +80,18 @@ async def revoke_session(conn: AsyncConnection, token_hash: str, now: datetime) 
     )
 
 
-async def insert_invitation(conn: AsyncConnection, **values: Any) -> int:
+async def insert_invitation(conn: AsyncConnection, **values: object) -> int:
     stmt = invitation.insert().values(**values).returning(invitation.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
 async def invitation_by_hash(
     conn: AsyncConnection, token_hash: str, *, lock: bool = True
-) -> Row[Any] | None:
+) -> InvitationRecord | None:
     stmt = sa.select(invitation).where(invitation.c.token_hash == token_hash)
     if lock:
         stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, InvitationRecord, stmt)
 
 
 async def mark_invitation_accepted(

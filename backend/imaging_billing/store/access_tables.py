@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .types import UTCDateTime
+from .types import UTCDateTime, table_of
 
 
 def _ts(nullable: bool = False, index: bool = False) -> sa.Column[datetime]:
@@ -110,9 +110,9 @@ class AuditRecord(SQLModel, table=True):
     correlation_id: str | None = Field(default=None, max_length=64)
 
 
-user = User.__table__  # type: ignore[attr-defined]
-session = Session.__table__  # type: ignore[attr-defined]
-invitation = Invitation.__table__  # type: ignore[attr-defined]
-login_failure = LoginFailure.__table__  # type: ignore[attr-defined]
-password_reset = PasswordReset.__table__  # type: ignore[attr-defined]
-audit_record = AuditRecord.__table__  # type: ignore[attr-defined]
+user = table_of(User)
+session = table_of(Session)
+invitation = table_of(Invitation)
+login_failure = table_of(LoginFailure)
+password_reset = table_of(PasswordReset)
+audit_record = table_of(AuditRecord)

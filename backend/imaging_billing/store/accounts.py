@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.exams import ARREARS_GRACE
+from .fetch import fetch_all, fetch_one
+from .records import AccountRecord, AgreementRecord, InstitutionKeysRecord, InstitutionRecord
 from .tables import account, agreement, institution
 
 # Built once: building a statement and its cache key costs more than running it on
@@ -26,27 +26,29 @@ async def insert_account(conn: AsyncConnection, *, name: str, now: datetime) -> 
     return int(result.scalar_one())
 
 
-async def get_account(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
-    result = await conn.execute(sa.select(account).where(account.c.id == account_id))
-    return result.first()
+async def get_account(conn: AsyncConnection, account_id: int) -> AccountRecord | None:
+    stmt = sa.select(account).where(account.c.id == account_id)
+    return await fetch_one(conn, AccountRecord, stmt)
 
 
-async def lock_account(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
+async def lock_account(conn: AsyncConnection, account_id: int) -> AccountRecord | None:
     """Serialise every balance change of one account.
 
     PostgreSQL: a row lock held to commit, so several API instances never
     interleave two allocations. SQLite: the IMMEDIATE write transaction already
     holds the database's single write lock (FOR UPDATE compiles to nothing).
     """
-    return (await conn.execute(_LOCK_ACCOUNT, {"account_id": account_id})).first()
+    return await fetch_one(conn, AccountRecord, _LOCK_ACCOUNT, {"account_id": account_id})
 
 
-async def update_account(conn: AsyncConnection, account_id: int, **values: Any) -> None:
+async def update_account(conn: AsyncConnection, account_id: int, **values: object) -> None:
     await conn.execute(account.update().where(account.c.id == account_id).values(**values))
 
 
-def _account_filter(search: str | None, status: str | None, now: datetime | None) -> list[Any]:
-    where: list[Any] = []
+def _account_filter(
+    search: str | None, status: str | None, now: datetime | None
+) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = []
     if search:
         where.append(account.c.name.contains(search, autoescape=True))
     if status == "ACTIVE":
@@ -68,7 +70,7 @@ async def page_accounts(
     status: str | None = None,
     now: datetime | None = None,
     by_arrears: bool = False,
-) -> list[Row[Any]]:
+) -> list[AccountRecord]:
     """By id (keyset: `after_id`), or most arrears first (by `offset`)."""
     stmt = sa.select(account).where(*_account_filter(search, status, now)).limit(limit)
     if by_arrears:
@@ -77,7 +79,7 @@ async def page_accounts(
         stmt = stmt.order_by(account.c.id)
         if after_id is not None:
             stmt = stmt.where(account.c.id > after_id)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, AccountRecord, stmt)
 
 
 async def count_accounts(
@@ -102,20 +104,21 @@ async def insert_institution(
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def get_institution(conn: AsyncConnection, institution_id: int) -> Row[Any] | None:
+async def get_institution(conn: AsyncConnection, institution_id: int) -> InstitutionRecord | None:
     stmt = sa.select(institution).where(institution.c.id == institution_id)
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, InstitutionRecord, stmt)
 
 
-async def institution_keys(conn: AsyncConnection) -> list[Row[Any]]:
+async def institution_keys(conn: AsyncConnection) -> list[InstitutionKeysRecord]:
     """Every institution's stored keys, by id (start-up sealing of legacy rows)."""
     columns = (institution.c.id, institution.c.token_key, institution.c.previous_token_key)
-    return list((await conn.execute(sa.select(*columns).order_by(institution.c.id))).all())
+    stmt = sa.select(*columns).order_by(institution.c.id)
+    return await fetch_all(conn, InstitutionKeysRecord, stmt)
 
 
 async def page_institutions(
     conn: AsyncConnection, account_id: int, *, after_id: int | None, limit: int
-) -> list[Row[Any]]:
+) -> list[InstitutionRecord]:
     stmt = (
         sa.select(institution)
         .where(institution.c.account_id == account_id)
@@ -124,7 +127,7 @@ async def page_institutions(
     )
     if after_id is not None:
         stmt = stmt.where(institution.c.id > after_id)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, InstitutionRecord, stmt)
 
 
 async def insert_agreement(
@@ -152,14 +155,14 @@ async def insert_agreement(
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def latest_agreement(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
+async def latest_agreement(conn: AsyncConnection, account_id: int) -> AgreementRecord | None:
     stmt = (
         sa.select(agreement)
         .where(agreement.c.account_id == account_id)
         .order_by(agreement.c.recorded_at.desc(), agreement.c.id.desc())
         .limit(1)
     )
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, AgreementRecord, stmt)
 
 
 async def suspended_unnoticed(conn: AsyncConnection, arrears_before: datetime) -> list[int]:
@@ -186,12 +189,12 @@ async def count_institutions(conn: AsyncConnection, account_id: int) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def get_agreement(conn: AsyncConnection, agreement_id: int) -> Row[Any] | None:
+async def get_agreement(conn: AsyncConnection, agreement_id: int) -> AgreementRecord | None:
     stmt = sa.select(agreement).where(agreement.c.id == agreement_id)
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, AgreementRecord, stmt)
 
 
-async def update_institution(conn: AsyncConnection, institution_id: int, **values: Any) -> None:
+async def update_institution(conn: AsyncConnection, institution_id: int, **values: object) -> None:
     await conn.execute(
         institution.update().where(institution.c.id == institution_id).values(**values)
     )

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.ai import AiPack
 from ..domain.catalog import AiProduct
 from .commerce_tables import ai_ledger_entry, ai_licence, ai_pack, ai_read
+from .fetch import fetch_all, fetch_one
+from .records import AiLicenceRecord, AiPackRecord, AiReadRecord
 
 
-def to_pack(row: Row[Any]) -> AiPack:
+def to_pack(row: AiPackRecord) -> AiPack:
     return AiPack(
         id=row.id,
         product=AiProduct(row.product),
@@ -29,13 +29,13 @@ def to_pack(row: Row[Any]) -> AiPack:
 # --- packs -----------------------------------------------------------------------------
 
 
-async def insert_pack(conn: AsyncConnection, **values: Any) -> int:
+async def insert_pack(conn: AsyncConnection, **values: object) -> int:
     stmt = ai_pack.insert().values(**values).returning(ai_pack.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def get_pack(conn: AsyncConnection, pack_id: int) -> Row[Any] | None:
-    return (await conn.execute(sa.select(ai_pack).where(ai_pack.c.id == pack_id))).first()
+async def get_pack(conn: AsyncConnection, pack_id: int) -> AiPackRecord | None:
+    return await fetch_one(conn, AiPackRecord, sa.select(ai_pack).where(ai_pack.c.id == pack_id))
 
 
 async def usable_packs(conn: AsyncConnection, account_id: int, now: datetime) -> list[AiPack]:
@@ -45,12 +45,12 @@ async def usable_packs(conn: AsyncConnection, account_id: int, now: datetime) ->
         ai_pack.c.expires_at > now,
         ai_pack.c.used < ai_pack.c.quantity,
     )
-    return [to_pack(row) for row in (await conn.execute(stmt)).all()]
+    return [to_pack(row) for row in await fetch_all(conn, AiPackRecord, stmt)]
 
 
-async def account_packs(conn: AsyncConnection, account_id: int) -> list[Row[Any]]:
+async def account_packs(conn: AsyncConnection, account_id: int) -> list[AiPackRecord]:
     stmt = sa.select(ai_pack).where(ai_pack.c.account_id == account_id).order_by(ai_pack.c.id)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, AiPackRecord, stmt)
 
 
 def _packs_where(account_id: int, unexpired_at: datetime | None) -> list[sa.ColumnElement[bool]]:
@@ -68,14 +68,14 @@ async def page_packs(
     limit: int,
     unexpired_at: datetime | None = None,
     newest_first: bool = False,
-) -> list[Row[Any]]:
+) -> list[AiPackRecord]:
     """Packs by purchase (id); newest first for the renewal record."""
     where = _packs_where(account_id, unexpired_at)
     if after_id is not None:
         where.append(ai_pack.c.id < after_id if newest_first else ai_pack.c.id > after_id)
     order = ai_pack.c.id.desc() if newest_first else ai_pack.c.id
     stmt = sa.select(ai_pack).where(*where).order_by(order).limit(limit)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, AiPackRecord, stmt)
 
 
 async def count_packs(
@@ -100,7 +100,7 @@ async def add_used(conn: AsyncConnection, deltas: dict[int, int]) -> None:
 
 async def expired_unswept(
     conn: AsyncConnection, now: datetime, pack_ids: Sequence[int] | None = None
-) -> list[Row[Any]]:
+) -> list[AiPackRecord]:
     stmt = (
         sa.select(ai_pack)
         .where(ai_pack.c.expires_at <= now, ai_pack.c.swept_at.is_(None))
@@ -108,7 +108,7 @@ async def expired_unswept(
     )
     if pack_ids is not None:
         stmt = stmt.where(ai_pack.c.id.in_(list(pack_ids)))
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, AiPackRecord, stmt)
 
 
 async def mark_swept(conn: AsyncConnection, forfeits: dict[int, int], now: datetime) -> None:
@@ -126,7 +126,7 @@ async def mark_swept(conn: AsyncConnection, forfeits: dict[int, int], now: datet
 # --- ledger (append-only, R-GEN-7) -----------------------------------------------------
 
 
-async def append_ledger(conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
+async def append_ledger(conn: AsyncConnection, entries: Sequence[Mapping[str, object]]) -> None:
     if entries:
         await conn.execute(ai_ledger_entry.insert(), list(entries))
 
@@ -153,26 +153,28 @@ async def ledger_sums(conn: AsyncConnection, account_id: int) -> dict[int, dict[
 
 async def reads_by_keys(
     conn: AsyncConnection, account_id: int, keys: Iterable[str]
-) -> dict[str, Row[Any]]:
+) -> dict[str, AiReadRecord]:
     keys = list(set(keys))
     if not keys:
         return {}
     stmt = sa.select(ai_read).where(
         ai_read.c.account_id == account_id, ai_read.c.idempotency_key.in_(keys)
     )
-    return {row.idempotency_key: row for row in (await conn.execute(stmt)).all()}
+    return {row.idempotency_key: row for row in await fetch_all(conn, AiReadRecord, stmt)}
 
 
-async def insert_reads(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Row[Any]]:
+async def insert_reads(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, object]]
+) -> list[AiReadRecord]:
     """Insert many reads in one statement; rows come back in no set order."""
     if not rows:
         return []
     stmt = ai_read.insert().returning(*ai_read.c)
-    return list((await conn.execute(stmt, list(rows))).all())
+    return await fetch_all(conn, AiReadRecord, stmt, list(rows))
 
 
-async def get_read(conn: AsyncConnection, read_id: int) -> Row[Any] | None:
-    return (await conn.execute(sa.select(ai_read).where(ai_read.c.id == read_id))).first()
+async def get_read(conn: AsyncConnection, read_id: int) -> AiReadRecord | None:
+    return await fetch_one(conn, AiReadRecord, sa.select(ai_read).where(ai_read.c.id == read_id))
 
 
 async def count_reads_by_pack(conn: AsyncConnection, account_id: int) -> dict[int | None, int]:
@@ -231,28 +233,28 @@ async def count_misattributed_reads(conn: AsyncConnection, account_id: int) -> i
 # --- licences (R-AI-4) -----------------------------------------------------------------
 
 
-async def insert_licence(conn: AsyncConnection, **values: Any) -> int:
+async def insert_licence(conn: AsyncConnection, **values: object) -> int:
     stmt = ai_licence.insert().values(**values).returning(ai_licence.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def get_licence(conn: AsyncConnection, licence_id: int) -> Row[Any] | None:
+async def get_licence(conn: AsyncConnection, licence_id: int) -> AiLicenceRecord | None:
     stmt = sa.select(ai_licence).where(ai_licence.c.id == licence_id)
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, AiLicenceRecord, stmt)
 
 
 async def find_licence(
     conn: AsyncConnection, institution_id: int, product: AiProduct
-) -> Row[Any] | None:
+) -> AiLicenceRecord | None:
     stmt = sa.select(ai_licence).where(
         ai_licence.c.institution_id == institution_id, ai_licence.c.product == product.value
     )
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, AiLicenceRecord, stmt)
 
 
 async def institutions_licences(
     conn: AsyncConnection, institution_ids: Iterable[int]
-) -> list[Row[Any]]:
+) -> list[AiLicenceRecord]:
     ids = list(set(institution_ids))
     if not ids:
         return []
@@ -261,13 +263,13 @@ async def institutions_licences(
         .where(ai_licence.c.institution_id.in_(ids))
         .order_by(ai_licence.c.institution_id, ai_licence.c.id)
     )
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, AiLicenceRecord, stmt)
 
 
-async def account_licences(conn: AsyncConnection, account_id: int) -> list[Row[Any]]:
+async def account_licences(conn: AsyncConnection, account_id: int) -> list[AiLicenceRecord]:
     stmt = (
         sa.select(ai_licence)
         .where(ai_licence.c.account_id == account_id)
         .order_by(ai_licence.c.institution_id, ai_licence.c.id)
     )
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, AiLicenceRecord, stmt)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .access_tables import audit_record
+from .fetch import fetch_all
+from .records import AuditEntryRecord
 
 _INSERT = audit_record.insert()  # built once: appended to with every mutation
 
@@ -20,7 +20,7 @@ _INSERT = audit_record.insert()  # built once: appended to with every mutation
 _OPTIONAL = {"correlation_id": None}
 
 
-async def append(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+async def append(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> None:
     if rows:
         await conn.execute(_INSERT, [{**_OPTIONAL, **row} for row in rows])
 
@@ -39,7 +39,7 @@ def _like(words: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(search: str) -> list[Any]:
+def _search(search: str) -> list[sa.ColumnElement[bool]]:
     """Every word must appear in one of the searched columns (case-insensitive). The
     arguments are stored as ASCII JSON, so a word is looked for there as JSON writes it."""
     found = []
@@ -59,8 +59,8 @@ def _where(
     since: datetime | None,
     until: datetime | None,
     search: str | None = None,
-) -> list[Any]:
-    where: list[Any] = _search(search) if search else []
+) -> list[sa.ColumnElement[bool]]:
+    where = _search(search) if search else []
     if account_id is not None:
         where.append(audit_record.c.account_id == account_id)
     if principal:
@@ -86,7 +86,7 @@ async def page_records(
     limit: int,
     search: str | None = None,
     offset: int = 0,
-) -> list[Row[Any]]:
+) -> list[AuditEntryRecord]:
     """Newest first; `offset` only for a jump to a numbered page."""
     where = _where(account_id, principal, operation, since, until, search)
     if after_id is not None:
@@ -94,7 +94,7 @@ async def page_records(
     stmt = sa.select(audit_record).where(*where).order_by(audit_record.c.id.desc()).limit(limit)
     if offset:
         stmt = stmt.offset(offset)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, AuditEntryRecord, stmt)
 
 
 async def count_records(

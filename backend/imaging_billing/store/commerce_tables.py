@@ -11,7 +11,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .types import UTCDateTime
+from .types import UTCDateTime, table_of
 
 
 def _ts(nullable: bool = False) -> sa.Column[datetime]:
@@ -204,15 +204,15 @@ class ServiceContract(SQLModel, table=True):
     order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
 
 
-price = Price.__table__  # type: ignore[attr-defined]
-purchase_order = Order.__table__  # type: ignore[attr-defined]
-order_line = OrderLine.__table__  # type: ignore[attr-defined]
-order_number_day = OrderNumberDay.__table__  # type: ignore[attr-defined]
-setting = Setting.__table__  # type: ignore[attr-defined]
-payment = Payment.__table__  # type: ignore[attr-defined]
-ai_pack = AiPack.__table__  # type: ignore[attr-defined]
-ai_read = AiRead.__table__  # type: ignore[attr-defined]
-ai_ledger_entry = AiLedgerEntry.__table__  # type: ignore[attr-defined]
-ai_licence = AiLicence.__table__  # type: ignore[attr-defined]
-licence = Licence.__table__  # type: ignore[attr-defined]
-service_contract = ServiceContract.__table__  # type: ignore[attr-defined]
+price = table_of(Price)
+purchase_order = table_of(Order)
+order_line = table_of(OrderLine)
+order_number_day = table_of(OrderNumberDay)
+setting = table_of(Setting)
+payment = table_of(Payment)
+ai_pack = table_of(AiPack)
+ai_read = table_of(AiRead)
+ai_ledger_entry = table_of(AiLedgerEntry)
+ai_licence = table_of(AiLicence)
+licence = table_of(Licence)
+service_contract = table_of(ServiceContract)

@@ -15,13 +15,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from .sqlite_inline import inline_creator
 
@@ -29,7 +29,7 @@ from .sqlite_inline import inline_creator
 def _sqlite_engine(url: str, begin: str, *, inline: bool = False) -> AsyncEngine:
     # Every transaction ends in COMMIT or ROLLBACK through `begin()`, so the pool's
     # rollback on check-in would only cost one more call to the driver.
-    kwargs: dict[str, Any] = {"pool_reset_on_return": None}
+    kwargs: dict[str, object] = {"pool_reset_on_return": None}
     if inline:  # one write transaction at a time (Database.write): one connection
         kwargs.update(async_creator=inline_creator(url), pool_size=1, max_overflow=0)
     else:
@@ -37,7 +37,9 @@ def _sqlite_engine(url: str, begin: str, *, inline: bool = False) -> AsyncEngine
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(
+        dbapi_connection: AsyncAdapt_aiosqlite_connection, _record: ConnectionPoolEntry
+    ) -> None:
         # Take transaction control away from the driver: we emit BEGIN ourselves.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -48,7 +50,7 @@ def _sqlite_engine(url: str, begin: str, *, inline: bool = False) -> AsyncEngine
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
+    def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(begin)
 
     return engine
@@ -64,7 +66,7 @@ class Database:
             self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", inline=True)
             self.read_engine = _sqlite_engine(url, "BEGIN")
         else:
-            kwargs: dict[str, Any] = {} if pool else {"poolclass": NullPool}
+            kwargs: dict[str, object] = {} if pool else {"poolclass": NullPool}
             self.write_engine = create_async_engine(url, **kwargs)
             self.read_engine = self.write_engine
         self._turns: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (

@@ -4,37 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.catalog import ServiceKind
 from ..domain.clock import local_date
 from ..domain.entitlements import Service, ServiceState
 from .commerce_tables import licence, service_contract
+from .fetch import fetch_all, fetch_one
+from .records import LicenceRecord, ServiceContractRecord
 
 # --- licences -------------------------------------------------------------------------
 
 
-async def insert_licence(conn: AsyncConnection, **values: Any) -> int:
+async def insert_licence(conn: AsyncConnection, **values: object) -> int:
     stmt = licence.insert().values(**values).returning(licence.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def get_licence(conn: AsyncConnection, licence_id: int) -> Row[Any] | None:
-    return (await conn.execute(sa.select(licence).where(licence.c.id == licence_id))).first()
+async def get_licence(conn: AsyncConnection, licence_id: int) -> LicenceRecord | None:
+    return await fetch_one(
+        conn, LicenceRecord, sa.select(licence).where(licence.c.id == licence_id)
+    )
 
 
-async def find_licence(conn: AsyncConnection, institution_id: int, feature: str) -> Row[Any] | None:
+async def find_licence(
+    conn: AsyncConnection, institution_id: int, feature: str
+) -> LicenceRecord | None:
     stmt = sa.select(licence).where(
         licence.c.institution_id == institution_id, licence.c.feature == feature
     )
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, LicenceRecord, stmt)
 
 
-async def licences_of(conn: AsyncConnection, institution_ids: Iterable[int]) -> list[Row[Any]]:
+async def licences_of(conn: AsyncConnection, institution_ids: Iterable[int]) -> list[LicenceRecord]:
     """Every licence of these institutions, by institution then enabling order."""
     ids = sorted(set(institution_ids))
     if not ids:
@@ -44,13 +48,13 @@ async def licences_of(conn: AsyncConnection, institution_ids: Iterable[int]) -> 
         .where(licence.c.institution_id.in_(ids))
         .order_by(licence.c.institution_id, licence.c.id)
     )
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, LicenceRecord, stmt)
 
 
 # --- services -------------------------------------------------------------------------
 
 
-def to_service(row: Row[Any]) -> Service:
+def to_service(row: ServiceContractRecord) -> Service:
     return Service(
         kind=ServiceKind(row.kind),
         purchased_at=row.purchased_at,
@@ -62,27 +66,27 @@ def to_service(row: Row[Any]) -> Service:
     )
 
 
-async def insert_service(conn: AsyncConnection, **values: Any) -> int:
+async def insert_service(conn: AsyncConnection, **values: object) -> int:
     stmt = service_contract.insert().values(**values).returning(service_contract.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def get_service(conn: AsyncConnection, service_id: int) -> Row[Any] | None:
+async def get_service(conn: AsyncConnection, service_id: int) -> ServiceContractRecord | None:
     stmt = sa.select(service_contract).where(service_contract.c.id == service_id)
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, ServiceContractRecord, stmt)
 
 
-async def lock_service(conn: AsyncConnection, service_id: int) -> Row[Any] | None:
+async def lock_service(conn: AsyncConnection, service_id: int) -> ServiceContractRecord | None:
     """Serialise the transitions of one service (start, acceptance).
 
     PostgreSQL: a row lock held to commit, so two confirmations cannot both see
     IN_PROGRESS. SQLite: the IMMEDIATE write transaction already holds the lock.
     """
     stmt = sa.select(service_contract).where(service_contract.c.id == service_id).with_for_update()
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, ServiceContractRecord, stmt)
 
 
-async def update_service(conn: AsyncConnection, service_id: int, **values: Any) -> None:
+async def update_service(conn: AsyncConnection, service_id: int, **values: object) -> None:
     await conn.execute(
         service_contract.update().where(service_contract.c.id == service_id).values(**values)
     )
@@ -136,13 +140,13 @@ async def page_services(
     limit: int,
     state: ServiceState | None = None,
     now: datetime | None = None,
-) -> list[Row[Any]]:
+) -> list[ServiceContractRecord]:
     """Services in purchase order (by id), optionally those in `state` at `now`."""
     where = _filtered(account_id, institution_id, state, now)
     if after_id is not None:
         where.append(service_contract.c.id > after_id)
     stmt = sa.select(service_contract).where(*where).order_by(service_contract.c.id).limit(limit)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, ServiceContractRecord, stmt)
 
 
 async def count_services(

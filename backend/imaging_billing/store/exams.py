@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .fetch import fetch_all, fetch_one
+from .records import ArrearsExamRecord, ExamRecord
 from .tables import exam
 
 # Built once (see accounts._LOCK_ACCOUNT): the upload path runs these per transaction.
@@ -23,38 +23,42 @@ _INSERT = exam.insert().returning(*exam.c)
 
 async def find_by_uids(
     conn: AsyncConnection, account_id: int, uids: Sequence[str]
-) -> dict[str, Row[Any]]:
+) -> dict[str, ExamRecord]:
     if not uids:
         return {}
-    rows = (await conn.execute(_BY_UIDS, {"account_id": account_id, "uids": list(uids)})).all()
-    return {row.study_uid: row for row in rows}
+    params = {"account_id": account_id, "uids": list(uids)}
+    return {row.study_uid: row for row in await fetch_all(conn, ExamRecord, _BY_UIDS, params)}
 
 
-async def insert_exams(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[Row[Any]]:
+async def insert_exams(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, object]]
+) -> list[ExamRecord]:
     """Insert many exams in one statement. Rows come back in no set order (asking for
     input order makes SQLAlchemy send one INSERT per row on SQLite)."""
     if not rows:
         return []
-    return list((await conn.execute(_INSERT, list(rows))).all())
+    return await fetch_all(conn, ExamRecord, _INSERT, list(rows))
 
 
-async def get_exam(conn: AsyncConnection, exam_id: int) -> Row[Any] | None:
-    return (await conn.execute(sa.select(exam).where(exam.c.id == exam_id))).first()
+async def get_exam(conn: AsyncConnection, exam_id: int) -> ExamRecord | None:
+    return await fetch_one(conn, ExamRecord, sa.select(exam).where(exam.c.id == exam_id))
 
 
-async def get_exams(conn: AsyncConnection, exam_ids: Sequence[int]) -> dict[int, Row[Any]]:
+async def get_exams(conn: AsyncConnection, exam_ids: Sequence[int]) -> dict[int, ExamRecord]:
     if not exam_ids:
         return {}
-    rows = (await conn.execute(sa.select(exam).where(exam.c.id.in_(list(exam_ids))))).all()
-    return {row.id: row for row in rows}
+    stmt = sa.select(exam).where(exam.c.id.in_(list(exam_ids)))
+    return {row.id: row for row in await fetch_all(conn, ExamRecord, stmt)}
 
 
-async def by_uid(conn: AsyncConnection, account_id: int, uid: str) -> Row[Any] | None:
+async def by_uid(conn: AsyncConnection, account_id: int, uid: str) -> ExamRecord | None:
     stmt = sa.select(exam).where(exam.c.account_id == account_id, exam.c.study_uid == uid)
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, ExamRecord, stmt)
 
 
-async def oldest_arrears(conn: AsyncConnection, account_id: int, limit: int) -> list[Row[Any]]:
+async def oldest_arrears(
+    conn: AsyncConnection, account_id: int, limit: int
+) -> list[ArrearsExamRecord]:
     """Arrears exams (not covered, not voided), oldest upload first (R-ARR-4)."""
     stmt = (
         sa.select(exam.c.id, exam.c.uploaded_at)
@@ -66,10 +70,10 @@ async def oldest_arrears(conn: AsyncConnection, account_id: int, limit: int) -> 
         .order_by(exam.c.uploaded_at, exam.c.id)
         .limit(limit)
     )
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, ArrearsExamRecord, stmt)
 
 
-async def cover(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+async def cover(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> None:
     """Attach arrears exams to the lot that settles them: keys exam_id, lot_id, covered_at,
     storage_ends_at."""
     if not rows:
@@ -86,7 +90,7 @@ async def cover(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     await conn.execute(stmt, list(rows))
 
 
-async def mark_voided(conn: AsyncConnection, exam_id: int, **values: Any) -> None:
+async def mark_voided(conn: AsyncConnection, exam_id: int, **values: object) -> None:
     await conn.execute(exam.update().where(exam.c.id == exam_id).values(**values))
 
 
@@ -120,7 +124,7 @@ async def page_exams(
     limit: int,
     narrow: ExamFilter = EVERY_EXAM,
     offset: int = 0,
-) -> list[Row[Any]]:
+) -> list[ExamRecord]:
     """Newest first; `offset` only for a jump to a numbered page (api/connections.py)."""
     where = narrow.where(account_id)
     if after_id is not None:
@@ -128,7 +132,7 @@ async def page_exams(
     stmt = sa.select(exam).where(*where).order_by(exam.c.id.desc()).limit(limit)
     if offset:
         stmt = stmt.offset(offset)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, ExamRecord, stmt)
 
 
 async def count_by_lot(conn: AsyncConnection, account_id: int) -> dict[int | None, int]:

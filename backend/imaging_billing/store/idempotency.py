@@ -4,32 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .fetch import fetch_all, fetch_one
+from .records import IdempotencyKeyRecord
 from .tables import idempotency_record
 
 
-async def find(conn: AsyncConnection, scope: str, key: str) -> Row[Any] | None:
+async def find(conn: AsyncConnection, scope: str, key: str) -> IdempotencyKeyRecord | None:
     stmt = sa.select(idempotency_record).where(
         idempotency_record.c.scope == scope, idempotency_record.c.key == key
     )
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, IdempotencyKeyRecord, stmt)
 
 
 async def find_many(
     conn: AsyncConnection, pairs: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], Row[Any]]:
+) -> dict[tuple[str, str], IdempotencyKeyRecord]:
     pairs = list(pairs)
     if not pairs:
         return {}
     stmt = sa.select(idempotency_record).where(
         sa.tuple_(idempotency_record.c.scope, idempotency_record.c.key).in_(pairs)
     )
-    return {(row.scope, row.key): row for row in (await conn.execute(stmt)).all()}
+    return {(row.scope, row.key): row for row in await fetch_all(conn, IdempotencyKeyRecord, stmt)}
 
 
 async def insert(

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .fetch import fetch_all, fetch_one
+from .records import LedgerEntryRecord, LedgerExportRecord
 from .tables import exam, ledger_entry
 
 _INSERT = ledger_entry.insert()  # built once: appended to in every upload's transaction
 
 
-async def append(conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
+async def append(conn: AsyncConnection, entries: Sequence[Mapping[str, object]]) -> None:
     if entries:
         await conn.execute(_INSERT, list(entries))
 
@@ -50,7 +50,7 @@ async def page_entries(
     until: datetime | None = None,
     lot_id: int | None = None,
     offset: int = 0,
-) -> list[Row[Any]]:
+) -> list[LedgerEntryRecord]:
     """Newest first; `offset` only for a jump to a numbered page (api/connections.py)."""
     where = _filtered(account_id, types, since, until, lot_id)
     if after_id is not None:
@@ -58,7 +58,7 @@ async def page_entries(
     stmt = sa.select(ledger_entry).where(*where).order_by(ledger_entry.c.id.desc()).limit(limit)
     if offset:
         stmt = stmt.offset(offset)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, LedgerEntryRecord, stmt)
 
 
 async def export_batch(
@@ -70,7 +70,7 @@ async def export_batch(
     types: Sequence[str] | None,
     since: datetime | None,
     until: datetime | None,
-) -> list[Row[Any]]:
+) -> list[LedgerExportRecord]:
     """One keyset batch of a CSV export, newest first, with the exam's Study UID."""
     where = _filtered(account_id, types, since, until)
     if before_id is not None:
@@ -82,10 +82,10 @@ async def export_batch(
         .order_by(ledger_entry.c.id.desc())
         .limit(limit)
     )
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, LedgerExportRecord, stmt)
 
 
-def _local_day(conn: AsyncConnection, column: Any) -> Any:
+def _local_day(conn: AsyncConnection, column: sa.Column[datetime]) -> sa.ColumnElement[date]:
     """The Asia/Shanghai calendar day of a stored UTC time (R-GEN-6)."""
     if conn.dialect.name == "sqlite":
         # Stored as naive UTC text; China has had no daylight saving since 1991.
@@ -158,6 +158,6 @@ async def expiry_by_lot(conn: AsyncConnection, account_id: int) -> dict[int, int
     return {int(row[0]): -int(row[1]) for row in (await conn.execute(stmt)).all()}
 
 
-async def get_entry(conn: AsyncConnection, entry_id: int) -> Row[Any] | None:
+async def get_entry(conn: AsyncConnection, entry_id: int) -> LedgerEntryRecord | None:
     stmt = sa.select(ledger_entry).where(ledger_entry.c.id == entry_id)
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, LedgerEntryRecord, stmt)

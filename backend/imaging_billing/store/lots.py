@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.exams import Lot
+from .fetch import fetch_all, fetch_one
+from .records import LotRecord
 from .tables import exam_lot
 
 # Built once (see accounts._LOCK_ACCOUNT): the upload path runs these per transaction.
@@ -26,7 +26,7 @@ _ADD_USED = (
 )
 
 
-def to_lot(row: Row[Any]) -> Lot:
+def to_lot(row: LotRecord) -> Lot:
     return Lot(
         id=row.id,
         quantity=row.quantity,
@@ -37,24 +37,24 @@ def to_lot(row: Row[Any]) -> Lot:
     )
 
 
-async def insert_lot(conn: AsyncConnection, **values: Any) -> int:
+async def insert_lot(conn: AsyncConnection, **values: object) -> int:
     stmt = exam_lot.insert().values(**values).returning(exam_lot.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def get_lot(conn: AsyncConnection, lot_id: int) -> Row[Any] | None:
-    return (await conn.execute(sa.select(exam_lot).where(exam_lot.c.id == lot_id))).first()
+async def get_lot(conn: AsyncConnection, lot_id: int) -> LotRecord | None:
+    return await fetch_one(conn, LotRecord, sa.select(exam_lot).where(exam_lot.c.id == lot_id))
 
 
 async def usable_lots(conn: AsyncConnection, account_id: int, now: datetime) -> list[Lot]:
     """Unexpired lots with a remainder, the only ones an upload can draw from."""
-    rows = (await conn.execute(_USABLE, {"account_id": account_id, "now": now})).all()
+    rows = await fetch_all(conn, LotRecord, _USABLE, {"account_id": account_id, "now": now})
     return [to_lot(row) for row in rows]
 
 
-async def account_lots(conn: AsyncConnection, account_id: int) -> list[Row[Any]]:
+async def account_lots(conn: AsyncConnection, account_id: int) -> list[LotRecord]:
     stmt = sa.select(exam_lot).where(exam_lot.c.account_id == account_id).order_by(exam_lot.c.id)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, LotRecord, stmt)
 
 
 async def page_lots(
@@ -64,7 +64,7 @@ async def page_lots(
     after_id: int | None,
     limit: int,
     unexpired_at: datetime | None = None,
-) -> list[Row[Any]]:
+) -> list[LotRecord]:
     stmt = (
         sa.select(exam_lot)
         .where(exam_lot.c.account_id == account_id)
@@ -75,7 +75,7 @@ async def page_lots(
         stmt = stmt.where(exam_lot.c.id > after_id)
     if unexpired_at is not None:
         stmt = stmt.where(exam_lot.c.expires_at > unexpired_at)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, LotRecord, stmt)
 
 
 async def add_used(conn: AsyncConnection, deltas: dict[int, int]) -> None:
@@ -85,14 +85,14 @@ async def add_used(conn: AsyncConnection, deltas: dict[int, int]) -> None:
     await conn.execute(_ADD_USED, [{"lot_id": k, "delta": v} for k, v in deltas.items()])
 
 
-async def expired_unswept(conn: AsyncConnection, now: datetime, limit: int) -> list[Row[Any]]:
+async def expired_unswept(conn: AsyncConnection, now: datetime, limit: int) -> list[LotRecord]:
     stmt = (
         sa.select(exam_lot)
         .where(exam_lot.c.expires_at <= now, exam_lot.c.swept_at.is_(None))
         .order_by(exam_lot.c.account_id, exam_lot.c.id)
         .limit(limit)
     )
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, LotRecord, stmt)
 
 
 async def mark_swept(conn: AsyncConnection, lot_id: int, forfeited: int, now: datetime) -> None:
@@ -113,7 +113,7 @@ async def add_forfeited(conn: AsyncConnection, lot_id: int, quantity: int) -> No
 
 async def expiring_unnoticed(
     conn: AsyncConnection, *, before: datetime, now: datetime, column: str, limit: int
-) -> list[Row[Any]]:
+) -> list[LotRecord]:
     """Unexpired lots with a remainder expiring before `before` whose notice is not yet sent."""
     flag = exam_lot.c[column]
     stmt = (
@@ -127,10 +127,10 @@ async def expiring_unnoticed(
         .order_by(exam_lot.c.id)
         .limit(limit)
     )
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, LotRecord, stmt)
 
 
-async def set_flags(conn: AsyncConnection, lot_ids: Sequence[int], **values: Any) -> None:
+async def set_flags(conn: AsyncConnection, lot_ids: Sequence[int], **values: object) -> None:
     if lot_ids:
         await conn.execute(exam_lot.update().where(exam_lot.c.id.in_(lot_ids)).values(**values))
 

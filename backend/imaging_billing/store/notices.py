@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .fetch import fetch_all, fetch_one
+from .records import NoticeRecord
 from .tables import notice
 
 
-async def append(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+async def append(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> None:
     if rows:
         await conn.execute(notice.insert(), list(rows))
 
@@ -24,7 +24,7 @@ async def page_notices(
     after_id: int | None,
     limit: int,
     kinds: Sequence[str] | None = None,
-) -> list[Row[Any]]:
+) -> list[NoticeRecord]:
     """Newest first."""
     where = [notice.c.account_id == account_id]
     if kinds:
@@ -32,7 +32,7 @@ async def page_notices(
     if after_id is not None:
         where.append(notice.c.id < after_id)
     stmt = sa.select(notice).where(*where).order_by(notice.c.id.desc()).limit(limit)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, NoticeRecord, stmt)
 
 
 async def count_notices(
@@ -45,5 +45,5 @@ async def count_notices(
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def get_notice(conn: AsyncConnection, notice_id: int) -> Row[Any] | None:
-    return (await conn.execute(sa.select(notice).where(notice.c.id == notice_id))).first()
+async def get_notice(conn: AsyncConnection, notice_id: int) -> NoticeRecord | None:
+    return await fetch_one(conn, NoticeRecord, sa.select(notice).where(notice.c.id == notice_id))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .commerce_tables import order_line, order_number_day, payment, purchase_order
+from .fetch import fetch_all, fetch_one
+from .records import OrderLineRecord, OrderRecord, PaymentRecord
 
 
 async def next_in_day(conn: AsyncConnection, day: str) -> int:
@@ -31,7 +31,7 @@ async def next_in_day(conn: AsyncConnection, day: str) -> int:
 
 
 async def insert_order(
-    conn: AsyncConnection, order: dict[str, Any], lines: Sequence[dict[str, Any]]
+    conn: AsyncConnection, order: Mapping[str, object], lines: Sequence[Mapping[str, object]]
 ) -> int:
     stmt = purchase_order.insert().values(**order).returning(purchase_order.c.id)
     order_id = int((await conn.execute(stmt)).scalar_one())
@@ -39,26 +39,30 @@ async def insert_order(
     return order_id
 
 
-async def get_order(conn: AsyncConnection, order_id: int, *, lock: bool = False) -> Row[Any] | None:
+async def get_order(
+    conn: AsyncConnection, order_id: int, *, lock: bool = False
+) -> OrderRecord | None:
     stmt = sa.select(purchase_order).where(purchase_order.c.id == order_id)
     if lock:
         stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, OrderRecord, stmt)
 
 
-async def order_lines(conn: AsyncConnection, order_id: int) -> list[Row[Any]]:
+async def order_lines(conn: AsyncConnection, order_id: int) -> list[OrderLineRecord]:
     stmt = sa.select(order_line).where(order_line.c.order_id == order_id).order_by(order_line.c.id)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, OrderLineRecord, stmt)
 
 
-async def update_order(conn: AsyncConnection, order_id: int, **values: Any) -> None:
+async def update_order(conn: AsyncConnection, order_id: int, **values: object) -> None:
     await conn.execute(
         purchase_order.update().where(purchase_order.c.id == order_id).values(**values)
     )
 
 
-def _order_filter(account_id: int | None, states: Sequence[str] | None) -> list[Any]:
-    where: list[Any] = []
+def _order_filter(
+    account_id: int | None, states: Sequence[str] | None
+) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = []
     if account_id is not None:
         where.append(purchase_order.c.account_id == account_id)
     if states:
@@ -73,13 +77,13 @@ async def page_orders(
     states: Sequence[str] | None,
     after_id: int | None,
     limit: int,
-) -> list[Row[Any]]:
+) -> list[OrderRecord]:
     """Newest first."""
     where = _order_filter(account_id, states)
     if after_id is not None:
         where.append(purchase_order.c.id < after_id)
     stmt = sa.select(purchase_order).where(*where).order_by(purchase_order.c.id.desc()).limit(limit)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, OrderRecord, stmt)
 
 
 async def count_orders(
@@ -112,16 +116,16 @@ async def pending_licence_products(
     return found
 
 
-async def find_payment(conn: AsyncConnection, reference: str) -> Row[Any] | None:
+async def find_payment(conn: AsyncConnection, reference: str) -> PaymentRecord | None:
     stmt = sa.select(payment).where(payment.c.reference == reference)
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, PaymentRecord, stmt)
 
 
-async def insert_payment(conn: AsyncConnection, **values: Any) -> int:
+async def insert_payment(conn: AsyncConnection, **values: object) -> int:
     stmt = payment.insert().values(**values).returning(payment.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def order_payments(conn: AsyncConnection, order_id: int) -> list[Row[Any]]:
+async def order_payments(conn: AsyncConnection, order_id: int) -> list[PaymentRecord]:
     stmt = sa.select(payment).where(payment.c.order_id == order_id).order_by(payment.c.id)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, PaymentRecord, stmt)

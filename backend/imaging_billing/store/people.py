@@ -4,20 +4,20 @@ invitations, password resets and operator API tokens."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .access_tables import invitation, password_reset, session, user
+from .fetch import fetch_all, fetch_one
+from .records import ApiTokenRecord, InvitationRecord, ResetUserRecord, UserRecord
 from .tables import api_token
 
 
-async def lock_user(conn: AsyncConnection, user_id: int) -> Row[Any] | None:
+async def lock_user(conn: AsyncConnection, user_id: int) -> UserRecord | None:
     """The user row, locked on PostgreSQL until commit (SQLite: the write transaction)."""
     stmt = sa.select(user).where(user.c.id == user_id).with_for_update()
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, UserRecord, stmt)
 
 
 async def set_disabled(conn: AsyncConnection, user_id: int, at: datetime | None) -> None:
@@ -44,7 +44,7 @@ async def end_sessions(conn: AsyncConnection, user_id: int, now: datetime) -> in
 # --- pending invitations -------------------------------------------------------------
 
 
-def _pending(account_id: int | None, everyone: bool, now: datetime) -> list[Any]:
+def _pending(account_id: int | None, everyone: bool, now: datetime) -> list[sa.ColumnElement[bool]]:
     where = [
         invitation.c.accepted_at.is_(None),
         invitation.c.revoked_at.is_(None),
@@ -67,12 +67,12 @@ async def page_pending_invitations(
     now: datetime,
     after_id: int | None,
     limit: int,
-) -> list[Row[Any]]:
+) -> list[InvitationRecord]:
     where = _pending(account_id, everyone, now)
     if after_id is not None:
         where.append(invitation.c.id > after_id)
     stmt = sa.select(invitation).where(*where).order_by(invitation.c.id).limit(limit)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, InvitationRecord, stmt)
 
 
 async def count_pending_invitations(
@@ -83,14 +83,14 @@ async def count_pending_invitations(
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def get_invitation(conn: AsyncConnection, invitation_id: int) -> Row[Any] | None:
+async def get_invitation(conn: AsyncConnection, invitation_id: int) -> InvitationRecord | None:
     stmt = sa.select(invitation).where(invitation.c.id == invitation_id)
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, InvitationRecord, stmt)
 
 
-async def lock_invitation(conn: AsyncConnection, invitation_id: int) -> Row[Any] | None:
+async def lock_invitation(conn: AsyncConnection, invitation_id: int) -> InvitationRecord | None:
     stmt = sa.select(invitation).where(invitation.c.id == invitation_id).with_for_update()
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, InvitationRecord, stmt)
 
 
 async def revoke_invitation(conn: AsyncConnection, invitation_id: int, now: datetime) -> None:
@@ -102,14 +102,14 @@ async def revoke_invitation(conn: AsyncConnection, invitation_id: int, now: date
 # --- password resets -------------------------------------------------------------------
 
 
-async def insert_reset(conn: AsyncConnection, **values: Any) -> int:
+async def insert_reset(conn: AsyncConnection, **values: object) -> int:
     stmt = password_reset.insert().values(**values).returning(password_reset.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
 async def reset_by_hash(
     conn: AsyncConnection, token_hash: str, *, lock: bool = False
-) -> Row[Any] | None:
+) -> ResetUserRecord | None:
     """The reset with the user's email and state (locked on PostgreSQL when `lock`)."""
     stmt = (
         sa.select(
@@ -125,7 +125,7 @@ async def reset_by_hash(
     )
     if lock:
         stmt = stmt.with_for_update(of=password_reset)
-    return (await conn.execute(stmt)).first()  # type: ignore[return-value]
+    return await fetch_one(conn, ResetUserRecord, stmt)
 
 
 async def use_resets(conn: AsyncConnection, user_id: int, now: datetime) -> None:
@@ -140,11 +140,13 @@ async def use_resets(conn: AsyncConnection, user_id: int, now: datetime) -> None
 # --- operator API tokens --------------------------------------------------------------
 
 
-async def page_tokens(conn: AsyncConnection, *, after_id: int | None, limit: int) -> list[Row[Any]]:
+async def page_tokens(
+    conn: AsyncConnection, *, after_id: int | None, limit: int
+) -> list[ApiTokenRecord]:
     stmt = sa.select(api_token).order_by(api_token.c.id).limit(limit)
     if after_id is not None:
         stmt = stmt.where(api_token.c.id > after_id)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, ApiTokenRecord, stmt)
 
 
 async def count_tokens(conn: AsyncConnection) -> int:
@@ -152,9 +154,9 @@ async def count_tokens(conn: AsyncConnection) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def lock_token(conn: AsyncConnection, token_id: int) -> Row[Any] | None:
+async def lock_token(conn: AsyncConnection, token_id: int) -> ApiTokenRecord | None:
     stmt = sa.select(api_token).where(api_token.c.id == token_id).with_for_update()
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, ApiTokenRecord, stmt)
 
 
 async def revoke_token(conn: AsyncConnection, token_id: int, now: datetime) -> None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .commerce_tables import price
+from .fetch import fetch_all
+from .records import PriceRecord
 
 
-async def insert_price(conn: AsyncConnection, **values: Any) -> int:
+async def insert_price(conn: AsyncConnection, **values: object) -> int:
     stmt = price.insert().values(**values).returning(price.c.id)
     return int((await conn.execute(stmt)).scalar_one())
 
@@ -39,13 +39,13 @@ async def prices_at(conn: AsyncConnection, at: datetime) -> dict[str, int]:
 
 async def price_history(
     conn: AsyncConnection, *, product: str | None, after_id: int | None, limit: int
-) -> list[Row[Any]]:
+) -> list[PriceRecord]:
     stmt = sa.select(price).order_by(price.c.id.desc()).limit(limit)
     if product is not None:
         stmt = stmt.where(price.c.product == product)
     if after_id is not None:
         stmt = stmt.where(price.c.id < after_id)
-    return list((await conn.execute(stmt)).all())
+    return await fetch_all(conn, PriceRecord, stmt)
 
 
 async def count_prices(conn: AsyncConnection, product: str | None) -> int:

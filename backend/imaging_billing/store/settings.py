@@ -1,10 +1,9 @@
-"""Settings operators keep (the payee): one JSON value per key."""
+"""Settings operators keep (the payee): one JSON object of text per key."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -13,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .commerce_tables import setting
 
 
-async def get_setting(conn: AsyncConnection, key: str) -> tuple[Any, datetime, str] | None:
+async def get_setting(
+    conn: AsyncConnection, key: str
+) -> tuple[dict[str, str], datetime, str] | None:
     """The value, when and by whom it was last set; None when never set."""
     stmt = sa.select(setting.c.value, setting.c.updated_at, setting.c.updated_by).where(
         setting.c.key == key
@@ -21,11 +22,12 @@ async def get_setting(conn: AsyncConnection, key: str) -> tuple[Any, datetime, s
     row = (await conn.execute(stmt)).first()
     if row is None:
         return None
-    return json.loads(row.value), row.updated_at, row.updated_by
+    value, updated_at, updated_by = row
+    return json.loads(value), updated_at, updated_by
 
 
 async def put_setting(
-    conn: AsyncConnection, key: str, value: Any, *, now: datetime, actor: str
+    conn: AsyncConnection, key: str, value: dict[str, str], *, now: datetime, actor: str
 ) -> None:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     values = {

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Awaitable, Callable, Generator
 
 import aiosqlite
 from sqlalchemy.engine import make_url
@@ -28,7 +27,7 @@ from sqlalchemy.engine import make_url
 class _RunNow:
     """Stands in for the worker thread's queue: each call runs as it is queued."""
 
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+    def put_nowait(self, item: tuple[asyncio.Future[object] | None, Callable[[], object]]) -> None:
         future, call = item
         try:
             result = call()
@@ -45,12 +44,12 @@ class InlineConnection(aiosqlite.Connection):
         super().__init__(connector, iter_chunk_size=64)
         self._tx = _RunNow()  # type: ignore[assignment]
 
-    def __await__(self) -> Generator[Any, None, InlineConnection]:
+    def __await__(self) -> Generator[object, None, InlineConnection]:
         # No worker thread to start: connecting runs here too.
         return self._connect().__await__()  # type: ignore[return-value]
 
 
-def inline_creator(url: str) -> Callable[[], Any]:
+def inline_creator(url: str) -> Callable[[], Awaitable[InlineConnection]]:
     """`async_creator` for create_async_engine: a connected InlineConnection."""
     database = make_url(url).database or ":memory:"
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from .types import UTCDateTime
+from .types import UTCDateTime, table_of
 
 
 def _ts(nullable: bool = False, index: bool = False) -> sa.Column[datetime]:
@@ -159,15 +159,15 @@ class ApiToken(SQLModel, table=True):
     last_used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
-account = Account.__table__  # type: ignore[attr-defined]
-institution = Institution.__table__  # type: ignore[attr-defined]
-agreement = Agreement.__table__  # type: ignore[attr-defined]
-exam_lot = ExamLot.__table__  # type: ignore[attr-defined]
-exam = Exam.__table__  # type: ignore[attr-defined]
-ledger_entry = LedgerEntry.__table__  # type: ignore[attr-defined]
-notice = Notice.__table__  # type: ignore[attr-defined]
-idempotency_record = IdempotencyRecord.__table__  # type: ignore[attr-defined]
-api_token = ApiToken.__table__  # type: ignore[attr-defined]
+account = table_of(Account)
+institution = table_of(Institution)
+agreement = table_of(Agreement)
+exam_lot = table_of(ExamLot)
+exam = table_of(Exam)
+ledger_entry = table_of(LedgerEntry)
+notice = table_of(Notice)
+idempotency_record = table_of(IdempotencyRecord)
+api_token = table_of(ApiToken)
 metadata = SQLModel.metadata
 
 # Registers the commerce tables on the same metadata (migrations see one schema).

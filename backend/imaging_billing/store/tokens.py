@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .fetch import fetch_one
+from .records import ApiTokenRecord
 from .tables import api_token
 
 
@@ -23,8 +23,8 @@ async def insert_token(
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def by_hash(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
+async def by_hash(conn: AsyncConnection, token_hash: str) -> ApiTokenRecord | None:
     stmt = sa.select(api_token).where(
         api_token.c.token_hash == token_hash, api_token.c.revoked_at.is_(None)
     )
-    return (await conn.execute(stmt)).first()
+    return await fetch_one(conn, ApiTokenRecord, stmt)

@@ -1,26 +1,34 @@
-"""Column types shared by the tables."""
+"""Column types shared by the tables, and the Core table of a SQLModel class."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.type_api import _BindProcessorType, _ResultProcessorType
+from sqlmodel import SQLModel
 
 # SQLAlchemy's own storage format for SQLite DATETIME, so every row reads the same.
 _SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
-def _aware_utc(value: Any) -> datetime:
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model: the repositories write SQL against it.
+    (SQLModel does not declare `__table__` to type checkers.)"""
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
+    return table
+
+
+def _aware_utc(value: object) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError("UTCDateTime needs an aware datetime")
     return value.astimezone(UTC)
 
 
-def _sqlite_text(value: Any) -> str | None:
+def _sqlite_text(value: datetime | None) -> str | None:
     if value is None:
         return None
     return _utc_text(value)
@@ -42,7 +50,7 @@ def _utc_text(value: datetime) -> str:
     )
 
 
-def _sqlite_instant(value: Any) -> datetime | None:
+def _sqlite_instant(value: str | None) -> datetime | None:
     if value is None:
         return None
     return _utc_instant(value)
@@ -65,20 +73,22 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+    def bind_processor(self, dialect: Dialect) -> _BindProcessorType[datetime] | None:
         if dialect.name == "sqlite":
             return _sqlite_text
         return super().bind_processor(dialect)
 
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> _ResultProcessorType[datetime] | None:
         if dialect.name == "sqlite":
             return _sqlite_instant
         return super().result_processor(dialect, coltype)
 
-    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else _aware_utc(value)
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: object, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         assert isinstance(value, datetime)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain.errors import RuleViolation
 from ...store import access, audit, people
+from ...store.records import ApiTokenRecord, AuditEntryRecord, InvitationRecord, UserRecord
 from .. import people as people_cases
 from ..principals import Role
 from ..reader import Reader
@@ -18,14 +17,14 @@ from . import Page
 
 async def _users_page(
     conn: AsyncConnection, account_id: int, after_id: int | None, limit: int
-) -> Page[Row[Any]]:
+) -> Page[UserRecord]:
     rows = await access.page_users(conn, account_id, after_id=after_id, limit=limit)
     return Page(rows, await access.count_users(conn, account_id))
 
 
 async def users_page(
     reader: Reader, account_id: int, *, after_id: int | None, limit: int
-) -> Page[Row[Any]]:
+) -> Page[UserRecord]:
     """People of the account: for operators and the account's administrators."""
     me = reader.principal
     me.require_account(account_id)
@@ -58,7 +57,7 @@ async def _audit_page(
     offset: int,
     limit: int,
     search: str | None,
-) -> Page[Row[Any]]:
+) -> Page[AuditEntryRecord]:
     rows = await audit.page_records(
         conn,
         account_id=account_id,
@@ -95,7 +94,7 @@ async def audit_page(
     offset: int,
     limit: int,
     search: str | None,
-) -> Page[Row[Any]]:
+) -> Page[AuditEntryRecord]:
     """Newest first; `search`: words, each found in the operation, principal, result or
     arguments."""
     return await reader.run(
@@ -119,7 +118,7 @@ async def _invitations_page(
     now: datetime,
     after_id: int | None,
     limit: int,
-) -> Page[Row[Any]]:
+) -> Page[InvitationRecord]:
     rows = await people.page_pending_invitations(
         conn, account_id=account_id, everyone=everyone, now=now, after_id=after_id, limit=limit
     )
@@ -131,20 +130,22 @@ async def _invitations_page(
 
 async def invitations_page(
     reader: Reader, account_id: int | None, *, now: datetime, after_id: int | None, limit: int
-) -> Page[Row[Any]]:
+) -> Page[InvitationRecord]:
     """Pending invitations: operators all or one account's; an administrator theirs."""
     scope, everyone = people_cases.invitation_scope(reader.principal, account_id)
     return await reader.run(_invitations_page, scope, everyone, now, after_id, limit)
 
 
-async def _tokens_page(conn: AsyncConnection, after_id: int | None, limit: int) -> Page[Row[Any]]:
+async def _tokens_page(
+    conn: AsyncConnection, after_id: int | None, limit: int
+) -> Page[ApiTokenRecord]:
     rows = await people.page_tokens(conn, after_id=after_id, limit=limit)
     return Page(rows, await people.count_tokens(conn))
 
 
 async def operator_tokens_page(
     reader: Reader, *, after_id: int | None, limit: int
-) -> Page[Row[Any]]:
+) -> Page[ApiTokenRecord]:
     """Operators: every operator API token, revoked ones too."""
     reader.principal.require_operator()
     return await reader.run(_tokens_page, after_id, limit)

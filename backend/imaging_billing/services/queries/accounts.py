@@ -4,26 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain.errors import RuleViolation
 from ...store import accounts, lookups
+from ...store.records import AccountRecord, AgreementRecord, InstitutionRecord
 from ..reader import Reader
 from ..reading import may_read
 from ..reconcile import Discrepancy, reconcile_account
 from . import Page
 
 
-async def accounts_by_id(reader: Reader, keys: Sequence[int]) -> list[Row[Any] | None]:
+async def accounts_by_id(reader: Reader, keys: Sequence[int]) -> list[AccountRecord | None]:
     found = await reader.run(lookups.accounts_by_id, keys)
     see = reader.principal.can_see_account
     return [row if (row := found.get(key)) is not None and see(row.id) else None for key in keys]
 
 
-async def institutions_by_id(reader: Reader, keys: Sequence[int]) -> list[Row[Any] | None]:
+async def institutions_by_id(reader: Reader, keys: Sequence[int]) -> list[InstitutionRecord | None]:
     found = await reader.run(lookups.institutions_by_id, keys)
     return [
         row
@@ -36,7 +35,9 @@ async def institutions_by_id(reader: Reader, keys: Sequence[int]) -> list[Row[An
     ]
 
 
-async def latest_agreements(reader: Reader, account_ids: Sequence[int]) -> list[Row[Any] | None]:
+async def latest_agreements(
+    reader: Reader, account_ids: Sequence[int]
+) -> list[AgreementRecord | None]:
     """R-GEN-2: the agreement in force of each account (accounts already visible)."""
     found = await reader.run(lookups.latest_agreements, account_ids)
     return [found.get(key) for key in account_ids]
@@ -52,7 +53,7 @@ async def _accounts_page(
     status: str | None,
     now: datetime,
     by_arrears: bool,
-) -> Page[Row[Any]]:
+) -> Page[AccountRecord]:
     rows = await accounts.page_accounts(
         conn,
         after_id=after_id,
@@ -76,7 +77,7 @@ async def accounts_page(
     status: str | None,
     now: datetime,
     by_arrears: bool,
-) -> Page[Row[Any]]:
+) -> Page[AccountRecord]:
     """Operators: every account, by id or most arrears first."""
     reader.principal.require_operator()
     return await reader.run(
@@ -93,14 +94,14 @@ async def accounts_page(
 
 async def _institutions_page(
     conn: AsyncConnection, account_id: int, after_id: int | None, limit: int
-) -> Page[Row[Any]]:
+) -> Page[InstitutionRecord]:
     rows = await accounts.page_institutions(conn, account_id, after_id=after_id, limit=limit)
     return Page(rows, await accounts.count_institutions(conn, account_id))
 
 
 async def institutions_page(
     reader: Reader, account_id: int, *, after_id: int | None, limit: int
-) -> Page[Row[Any]]:
+) -> Page[InstitutionRecord]:
     reader.principal.require_account(account_id)
     return await reader.run(_institutions_page, account_id, after_id, limit)
 
@@ -111,7 +112,7 @@ async def reconcile(reader: Reader, account_id: int) -> list[Discrepancy]:
     return await reader.run(reconcile_account, account_id)
 
 
-async def visible_institution(reader: Reader, institution_id: int) -> Row[Any]:
+async def visible_institution(reader: Reader, institution_id: int) -> InstitutionRecord:
     """An institution the principal may see, or INSTITUTION_NOT_FOUND."""
     (row,) = await institutions_by_id(reader, [institution_id])
     if row is None:

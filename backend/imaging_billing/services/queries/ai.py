@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain.ai import AiFigures
 from ...store import ai as store
 from ...store import lookups
+from ...store.records import AiLicenceRecord, AiPackRecord
 from .. import ai as cases
 from ..reader import Reader
 from ..reading import may_read
@@ -31,7 +30,7 @@ async def _packs_page(
     limit: int,
     unexpired_at: datetime | None,
     newest_first: bool,
-) -> Page[Row[Any]]:
+) -> Page[AiPackRecord]:
     rows = await store.page_packs(
         conn,
         account_id,
@@ -51,13 +50,13 @@ async def packs_page(
     limit: int,
     unexpired_at: datetime | None = None,
     newest_first: bool = False,
-) -> Page[Row[Any]]:
+) -> Page[AiPackRecord]:
     """R-AI-1: packs by purchase; newest first for the renewal record (R-AI-5)."""
     reader.principal.require_account(account_id)
     return await reader.run(_packs_page, account_id, after_id, limit, unexpired_at, newest_first)
 
 
-async def account_licences(reader: Reader, account_id: int) -> list[Row[Any]]:
+async def account_licences(reader: Reader, account_id: int) -> list[AiLicenceRecord]:
     """R-AI-4: the licences of every institution of the account."""
     reader.principal.require_account(account_id)
     rows = await reader.run(store.account_licences, account_id)
@@ -66,13 +65,13 @@ async def account_licences(reader: Reader, account_id: int) -> list[Row[Any]]:
 
 async def licences_of_institutions(
     reader: Reader, institution_ids: Sequence[int]
-) -> list[list[Row[Any]]]:
+) -> list[list[AiLicenceRecord]]:
     """R-AI-4: the AI licences each institution holds."""
     found = await reader.run(lookups.ai_licences_of_institutions, institution_ids)
     return [[r for r in found[key] if _visible(reader, r)] for key in institution_ids]
 
 
-def _visible(reader: Reader, row: Row[Any]) -> bool:
+def _visible(reader: Reader, row: AiLicenceRecord) -> bool:
     return may_read(
         reader.principal, "AiLicence", account_id=row.account_id, institution_id=row.institution_id
     )

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain.errors import RuleViolation
 from ...store import lookups, orders, prices
+from ...store.records import OrderLineRecord, OrderRecord, PaymentRecord, PriceRecord
 from ..reader import Reader
 from . import Page
 
 
-async def orders_by_id(reader: Reader, keys: Sequence[int]) -> list[Row[Any] | None]:
+async def orders_by_id(reader: Reader, keys: Sequence[int]) -> list[OrderRecord | None]:
     found = await reader.run(lookups.orders_by_id, keys)
     see = reader.principal.can_see_account
     return [
@@ -28,7 +27,7 @@ async def _orders_page(
     states: list[str] | None,
     after_id: int | None,
     limit: int,
-) -> Page[Row[Any]]:
+) -> Page[OrderRecord]:
     rows = await orders.page_orders(
         conn, account_id=account_id, states=states, after_id=after_id, limit=limit
     )
@@ -42,7 +41,7 @@ async def orders_page(
     states: list[str] | None,
     after_id: int | None,
     limit: int,
-) -> Page[Row[Any]]:
+) -> Page[OrderRecord]:
     """Newest first. `account_id` None: every account's, for operators only."""
     if account_id is None:
         reader.principal.require_operator()
@@ -53,7 +52,7 @@ async def orders_page(
 
 async def my_orders_page(
     reader: Reader, *, states: list[str] | None, after_id: int | None, limit: int
-) -> Page[Row[Any]]:
+) -> Page[OrderRecord]:
     """Operators: every order; people of an account: their account's."""
     principal = reader.principal
     if not principal.is_operator and principal.account_id is None:
@@ -63,26 +62,26 @@ async def my_orders_page(
     )
 
 
-async def order_lines(reader: Reader, order: Row[Any]) -> list[Row[Any]]:
+async def order_lines(reader: Reader, order: OrderRecord) -> list[OrderLineRecord]:
     reader.principal.require_account(order.account_id)
     return await reader.run(orders.order_lines, order.id)
 
 
-async def order_payments(reader: Reader, order: Row[Any]) -> list[Row[Any]]:
+async def order_payments(reader: Reader, order: OrderRecord) -> list[PaymentRecord]:
     reader.principal.require_account(order.account_id)
     return await reader.run(orders.order_payments, order.id)
 
 
 async def _prices_page(
     conn: AsyncConnection, product: str | None, after_id: int | None, limit: int
-) -> Page[Row[Any]]:
+) -> Page[PriceRecord]:
     rows = await prices.price_history(conn, product=product, after_id=after_id, limit=limit)
     return Page(rows, await prices.count_prices(conn, product))
 
 
 async def prices_page(
     reader: Reader, *, product: str | None, after_id: int | None, limit: int
-) -> Page[Row[Any]]:
+) -> Page[PriceRecord]:
     """Operators: the price history, newest first."""
     reader.principal.require_operator()
     return await reader.run(_prices_page, product, after_id, limit)

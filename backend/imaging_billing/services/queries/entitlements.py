@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy.engine import Row
 
 from ...domain.entitlements import ServiceState
 from ...store import lookups
+from ...store.records import LicenceRecord, ServiceContractRecord
 from .. import entitlements as cases
 from ..reader import Reader
 from ..reading import may_read
@@ -18,7 +16,7 @@ from . import Page
 
 async def licences_of_institutions(
     reader: Reader, institution_ids: Sequence[int]
-) -> list[list[Row[Any]]]:
+) -> list[list[LicenceRecord]]:
     """R-LIC-5: each institution's licences, in enabling order."""
     found = await reader.run(lookups.licences_of_institutions, institution_ids)
     return [
@@ -40,7 +38,7 @@ async def services_page(
     limit: int,
     state: ServiceState | None,
     now: datetime,
-) -> Page[Row[Any]]:
+) -> Page[ServiceContractRecord]:
     """R-SVC-1..4: an account's or an institution's services, in purchase order."""
     if account_id is not None:
         reader.principal.require_account(account_id)

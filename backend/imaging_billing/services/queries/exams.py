@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain import exams as rules
@@ -14,6 +12,7 @@ from ...domain.errors import RuleViolation
 from ...domain.usage import DailyUsage, RunOut, average_daily
 from ...domain.usage import run_out as forecast
 from ...store import exams, lookups, lots
+from ...store.records import AccountRecord, ExamRecord, LotRecord
 from .. import reading
 from ..reader import Reader
 from ..reading import may_read
@@ -21,14 +20,14 @@ from . import Page
 from .accounts import accounts_by_id, visible_institution
 
 
-async def lots_of_accounts(reader: Reader, account_ids: Sequence[int]) -> list[list[Row[Any]]]:
+async def lots_of_accounts(reader: Reader, account_ids: Sequence[int]) -> list[list[LotRecord]]:
     """Every lot of each visible account, by purchase; none of another account's."""
     found = await reader.run(lookups.lots_of_accounts, account_ids)
     see = reader.principal.can_see_account
     return [found[key] if see(key) else [] for key in account_ids]
 
 
-async def lots_by_id(reader: Reader, keys: Sequence[int]) -> list[Row[Any] | None]:
+async def lots_by_id(reader: Reader, keys: Sequence[int]) -> list[LotRecord | None]:
     found = await reader.run(lookups.lots_by_id, keys)
     return [
         row
@@ -40,12 +39,12 @@ async def lots_by_id(reader: Reader, keys: Sequence[int]) -> list[Row[Any] | Non
 
 
 def lots_page(
-    account_lots: Sequence[Row[Any]],
+    account_lots: Sequence[LotRecord],
     *,
     after_id: int | None,
     limit: int,
     unexpired_at: datetime | None,
-) -> Page[Row[Any]]:
+) -> Page[LotRecord]:
     """A page of an account's lots (by purchase) cut from all of them: an account holds
     tens of lots, and the figures and forecast beside the page read the same ones."""
     kept = [r for r in account_lots if unexpired_at is None or r.expires_at > unexpired_at]
@@ -54,7 +53,7 @@ def lots_page(
 
 
 def figures(
-    account: Row[Any], account_lots: Sequence[Row[Any]], now: datetime
+    account: AccountRecord, account_lots: Sequence[LotRecord], now: datetime
 ) -> rules.ExamFigures:
     """R-EXAM-6, right at `now` whether or not the expiry sweep has run."""
     return rules.figures([lots.to_lot(row) for row in account_lots], account.arrears_count, now)
@@ -67,7 +66,7 @@ async def _exams_page(
     after_id: int | None,
     offset: int,
     limit: int,
-) -> Page[Row[Any]]:
+) -> Page[ExamRecord]:
     rows = await exams.page_exams(
         conn, account_id, after_id=after_id, offset=offset, limit=limit, narrow=narrow
     )
@@ -84,14 +83,14 @@ async def exams_page(
     institution_id: int | None,
     since: datetime | None,
     until: datetime | None,
-) -> Page[Row[Any]]:
+) -> Page[ExamRecord]:
     """Uploaded exams, newest first, within [since, until) and of one institution."""
     reader.principal.require_account(account_id)
     narrow = exams.ExamFilter(institution_id=institution_id, since=since, until=until)
     return await reader.run(_exams_page, account_id, narrow, after_id, offset, limit)
 
 
-async def exam_of_account(reader: Reader, account_id: int, study_uid: str) -> Row[Any] | None:
+async def exam_of_account(reader: Reader, account_id: int, study_uid: str) -> ExamRecord | None:
     """R-EXAM-4: the account's exam by its UID."""
     reader.principal.require_account(account_id)
     row = await reader.run(exams.by_uid, account_id, study_uid)
@@ -102,7 +101,7 @@ async def exam_of_account(reader: Reader, account_id: int, study_uid: str) -> Ro
     return row
 
 
-async def find_exam(reader: Reader, institution_id: int, study_uid: str) -> Row[Any] | None:
+async def find_exam(reader: Reader, institution_id: int, study_uid: str) -> ExamRecord | None:
     """R-EXAM-4: by institution and UID; a gateway sees only its own uploads. A UID no
     upload could have is refused as such, not answered "no such exam"."""
     institution = await visible_institution(reader, institution_id)
@@ -146,7 +145,9 @@ def last_days(series: Sequence[DailyUsage], days: int) -> list[DailyUsage]:
     return list(series[-days:])
 
 
-def run_out(account_lots: Sequence[Row[Any]], usage: Sequence[DailyUsage], now: datetime) -> RunOut:
+def run_out(
+    account_lots: Sequence[LotRecord], usage: Sequence[DailyUsage], now: datetime
+) -> RunOut:
     """R-GEN-9: the lots walked in draw order at the last 30 days' pace."""
     pace = average_daily(last_days(usage, reading.FORECAST_DAYS))
     return forecast([lots.to_lot(row) for row in account_lots], pace, now)

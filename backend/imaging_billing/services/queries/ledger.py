@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...store import ledger, notices
+from ...store.records import LedgerEntryRecord, NoticeRecord
 from .. import reading
 from ..reader import Reader
 from . import Page
@@ -24,7 +23,7 @@ async def _entries_page(
     types: list[str] | None,
     since: datetime | None,
     until: datetime | None,
-) -> Page[Row[Any]]:
+) -> Page[LedgerEntryRecord]:
     rows = await ledger.page_entries(
         conn,
         account_id,
@@ -49,7 +48,7 @@ async def entries_page(
     types: list[str] | None,
     since: datetime | None,
     until: datetime | None,
-) -> Page[Row[Any]]:
+) -> Page[LedgerEntryRecord]:
     """R-GEN-7: newest first, of these types, in [since, until)."""
     reader.principal.require_account(account_id)
     return await reader.run(
@@ -70,14 +69,14 @@ async def _notices_page(
     after_id: int | None,
     limit: int,
     kinds: list[str] | None,
-) -> Page[Row[Any]]:
+) -> Page[NoticeRecord]:
     rows = await notices.page_notices(conn, account_id, after_id=after_id, limit=limit, kinds=kinds)
     return Page(rows, await notices.count_notices(conn, account_id, kinds))
 
 
 async def notices_page(
     reader: Reader, account_id: int, *, after_id: int | None, limit: int, kinds: list[str] | None
-) -> Page[Row[Any]]:
+) -> Page[NoticeRecord]:
     """R-ARR-2: the account's notices, newest first."""
     reader.principal.require_account(account_id)
     return await reader.run(_notices_page, account_id, after_id, limit, kinds)

@@ -4,19 +4,52 @@ audited operation concerned."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...store import access, accounts, exams, ledger, lots, notices, orders, people
 from ...store import ai as ai_store
 from ...store import entitlements as entitlement_store
 from ...store.db import Database
+from ...store.records import (
+    AccountRecord,
+    AgreementRecord,
+    AiLicenceRecord,
+    AiPackRecord,
+    AiReadRecord,
+    ExamRecord,
+    InstitutionRecord,
+    InvitationRecord,
+    LedgerEntryRecord,
+    LicenceRecord,
+    LotRecord,
+    NoticeRecord,
+    OrderRecord,
+    ServiceContractRecord,
+    UserRecord,
+)
 from ..reader import Reader
 from ..reading import may_read
 
-Getter = Callable[[AsyncConnection, int], Awaitable[Row[Any] | None]]
+NodeRecord = (
+    AccountRecord
+    | InstitutionRecord
+    | LotRecord
+    | ExamRecord
+    | LedgerEntryRecord
+    | NoticeRecord
+    | AgreementRecord
+    | OrderRecord
+    | AiPackRecord
+    | AiLicenceRecord
+    | AiReadRecord
+    | LicenceRecord
+    | ServiceContractRecord
+)
+Getter = Callable[[AsyncConnection, int], Awaitable[NodeRecord | None]]
+AuditedGetter = Callable[
+    [AsyncConnection, int], Awaitable[NodeRecord | UserRecord | InvitationRecord | None]
+]
 
 # GraphQL type name -> its look-up by key. Users and invitations are not nodes anyone
 # may open by ID; they are here for the audit trail only.
@@ -35,7 +68,7 @@ _NODES: dict[str, Getter] = {
     "Licence": entitlement_store.get_licence,
     "Service": entitlement_store.get_service,
 }
-_AUDITED: dict[str, Getter] = {
+_AUDITED: dict[str, AuditedGetter] = {
     **_NODES,
     "User": access.get_user,
     "Invitation": people.get_invitation,
@@ -43,16 +76,16 @@ _AUDITED: dict[str, Getter] = {
 NODE_TYPES = frozenset(_NODES)
 
 
-def _owners(type_name: str, row: Row[Any]) -> tuple[int, int | None]:
+def _owners(row: NodeRecord) -> tuple[int, int | None]:
     """The account, and the institution where the object belongs to one."""
-    if type_name == "Account":
+    if isinstance(row, AccountRecord):
         return row.id, None
-    if type_name == "Institution":
+    if isinstance(row, InstitutionRecord):
         return row.account_id, row.id
     return row.account_id, getattr(row, "institution_id", None)
 
 
-async def node(reader: Reader, type_name: str, pk: int) -> Row[Any] | None:
+async def node(reader: Reader, type_name: str, pk: int) -> NodeRecord | None:
     """The object if the principal may see it (R-GEN-8); another account's, or what a
     gateway may not read, is None, exactly like an unknown key."""
     load = _NODES.get(type_name)
@@ -61,7 +94,7 @@ async def node(reader: Reader, type_name: str, pk: int) -> Row[Any] | None:
     row = await reader.run(load, pk)
     if row is None:
         return None
-    account_id, institution_id = _owners(type_name, row)
+    account_id, institution_id = _owners(row)
     if not may_read(
         reader.principal, type_name, account_id=account_id, institution_id=institution_id
     ):
@@ -77,6 +110,8 @@ async def owning_account(db: Database, type_name: str, pk: int) -> int | None:
         return None
     async with db.read() as conn:
         row = await load(conn, pk)
-    if row is None or row.account_id is None:
+    if row is None:
         return None
-    return int(row.account_id)
+    if isinstance(row, AccountRecord):
+        return row.id  # an account is its own
+    return row.account_id

@@ -8,9 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain import ai as rules
@@ -20,6 +18,7 @@ from ...domain.errors import RuleViolation
 from ...domain.ledger import LedgerType
 from ...store import accounts
 from ...store import ai as store
+from ...store.records import AccountRecord, AiReadRecord
 
 SWEEP_ACTOR = "system:sweep"
 
@@ -28,7 +27,7 @@ SWEEP_ACTOR = "system:sweep"
 class AiReadOutcome:
     status: ReadStatus
     item: AiReadItem
-    read: Row[Any] | None = None  # the read recorded, or the one a duplicate repeats
+    read: AiReadRecord | None = None  # the read recorded, or the one a duplicate repeats
     error: RuleViolation | None = None
 
     @property
@@ -38,7 +37,7 @@ class AiReadOutcome:
         return rules.cover_of(self.read.pack_id, self.read.licence_id)
 
 
-async def _lock(conn: AsyncConnection, account_id: int) -> Row[Any]:
+async def _lock(conn: AsyncConnection, account_id: int) -> AccountRecord:
     account = await accounts.lock_account(conn, account_id)
     if account is None:
         raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
@@ -143,7 +142,7 @@ async def record_ai_reads(
     ]
 
 
-def _prior(row: Row[Any]) -> rules.PriorRead:
+def _prior(row: AiReadRecord) -> rules.PriorRead:
     return rules.PriorRead(row.id, row.institution_id, AiProduct(row.product), row.study_uid)
 
 
@@ -155,7 +154,7 @@ async def _insert(
     decisions: Sequence[ReadDecision],
     now: datetime,
     actor: str,
-) -> dict[int, Row[Any]]:
+) -> dict[int, AiReadRecord]:
     """Write the accepted reads, their CONSUMPTION entries and the packs' counters."""
     accepted = [i for i, d in enumerate(decisions) if d.status is ReadStatus.ACCEPTED]
     rows = await store.insert_reads(
@@ -174,23 +173,23 @@ async def _insert(
             for i in accepted
         ],
     )
-    drawn = [row for row in rows if row.pack_id is not None]
+    drawn = [(row.pack_id, row.id) for row in rows if row.pack_id is not None]
     await store.append_ledger(
         conn,
         [
             rules.ledger_entry(
                 LedgerType.CONSUMPTION,
                 account_id=account_id,
-                pack_id=row.pack_id,
+                pack_id=pack_id,
                 quantity=-1,
                 now=now,
                 actor=actor,
-                read_id=row.id,
+                read_id=read_id,
             )
-            for row in drawn
+            for pack_id, read_id in drawn
         ],
     )
-    await store.add_used(conn, dict(Counter(row.pack_id for row in drawn)))
+    await store.add_used(conn, dict(Counter(pack_id for pack_id, _ in drawn)))
     by_key = {row.idempotency_key: row for row in rows}  # keys are unique per account
     return {i: by_key[reads[i].idempotency_key] for i in accepted}
 
@@ -199,8 +198,8 @@ def _outcome(
     index: int,
     item: AiReadItem,
     decision: ReadDecision,
-    inserted: dict[int, Row[Any]],
-    stored: dict[str, Row[Any]],
+    inserted: dict[int, AiReadRecord],
+    stored: dict[str, AiReadRecord],
 ) -> AiReadOutcome:
     if decision.status is ReadStatus.ACCEPTED:
         return AiReadOutcome(decision.status, item, read=inserted[index])

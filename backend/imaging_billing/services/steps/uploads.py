@@ -16,7 +16,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain import exams as rules
@@ -24,6 +23,7 @@ from ...domain.errors import RuleViolation
 from ...domain.ledger import Cause, LedgerType, entry
 from ...domain.notices import NoticeKind, notice_rows
 from ...store import accounts, exams, ledger, lots, notices
+from ...store.records import AccountRecord, ExamRecord
 from .. import idempotency
 from .arrears import apply_arrears_change
 
@@ -45,7 +45,7 @@ class UploadItem:
 class UploadOutcome:
     status: UploadStatus
     study_uid: str
-    exam: Row[Any] | None = None
+    exam: ExamRecord | None = None
     error: RuleViolation | None = None
 
 
@@ -131,7 +131,7 @@ async def record_uploads(
     items: list[UploadItem],
     now: datetime,
     *,
-    locked: Row[Any] | None = None,
+    locked: AccountRecord | None = None,
 ) -> list[UploadOutcome]:
     """Record uploads of one account, in order. Call inside a write transaction;
     `locked` is the account row when the caller already holds its lock."""
@@ -197,7 +197,7 @@ async def _insert(
     fresh: dict[str, tuple[int, datetime]],
     new: list[tuple[str, datetime]],
     now: datetime,
-) -> dict[str, Row[Any]]:
+) -> dict[str, ExamRecord]:
     usable = await lots.usable_lots(conn, account.id, now)
     draws = rules.allocate(usable, len(new), now)  # R-EXAM-3
     years = {lot.id: lot.storage_years for lot in usable}
@@ -223,7 +223,7 @@ async def _insert(
     return {row.study_uid: row for row in inserted}
 
 
-def _ledger_row(row: Row[Any], now: datetime) -> dict[str, Any]:
+def _ledger_row(row: ExamRecord, now: datetime) -> dict[str, Any]:
     covered = row.lot_id is not None
     return entry(
         LedgerType.CONSUMPTION if covered else LedgerType.ARREARS,
