@@ -17,10 +17,11 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import exams as rules
+from ..domain.clock import local_date
 from ..domain.errors import RuleViolation
 from ..domain.ledger import Cause, LedgerType, entry
 from ..domain.notices import NoticeKind, notice_rows
-from ..store import accounts, exams, ledger, lots, notices
+from ..store import accounts, daily_counts, exams, ledger, lots, notices
 from .arrears import apply_arrears_change
 
 
@@ -140,6 +141,9 @@ async def _insert(
     ]
     inserted = await exams.insert_exams(conn, rows)
     await ledger.append(conn, [_ledger_row(row, now) for row in inserted])
+    # One counter row per batch: every exam of it is recorded at `now`.
+    day = daily_counts.DailyCountRecord(account.id, local_date(now), len(rows), draws.count(None))
+    await daily_counts.add(conn, [day])
     per_lot = Counter(lot_id for lot_id in draws if lot_id is not None)
     await lots.add_used(conn, dict(per_lot))
     available = sum(lot.remaining for lot in usable) - sum(per_lot.values())

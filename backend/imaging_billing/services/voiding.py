@@ -12,10 +12,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..domain.clock import local_date
 from ..domain.errors import RuleViolation
 from ..domain.ledger import Cause, LedgerType, entry
 from ..domain.text import clean_text
-from ..store import accounts, exams, ledger, lots
+from ..store import accounts, daily_counts, exams, ledger, lots
 from .arrears import apply_arrears_change
 from .settlement import settle_into_lot
 
@@ -40,6 +41,8 @@ async def void_exam(
     if row.voided_at is not None:
         raise RuleViolation("EXAM_ALREADY_VOIDED", "examId")
     await exams.mark_voided(conn, exam_id, voided_at=now, void_reason=reason)
+    voided = daily_counts.DailyCountRecord(row.account_id, local_date(now), voids=1)
+    await daily_counts.add(conn, [voided])
     common: dict[str, Any] = {
         "account_id": row.account_id,
         "now": now,
