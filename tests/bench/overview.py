@@ -1,7 +1,7 @@
 """P3: the console's overview, against `{ __typename }` and against its own history.
 
     P3 overview ratio=<overview/typename req/s> overview=<req/s> typename=<req/s> exams=<n>
-    P3 history_growth=<p50 at n exams / p50 at 1,000> p50_1000=<ms> p50_<n>=<ms>
+    P3 history_growth=<overview p50 at n exams / at 1,000> p50_1000=<ms> p50_<n>=<ms>
 
 The overview is the console's `AccountOverview` operation, read from the file the
 console is built from (frontend/src/api/operations/overview.graphql), for the 90 days
@@ -12,10 +12,13 @@ from the lot bought last before it with its CONSUMPTION entry, written straight 
 SQLite (executemany, INSERT ... SELECT) and counted into the daily counters: what a
 year of uploads leaves behind, in seconds rather than hours.
 
-p50: one client asking again and again over a kept-alive connection, after a warm-up.
-The ratio: wrk, same server and operator, `{ __typename }` then the overview, each for
-`--seconds`, at the larger history (the ratio at 1,000 exams follows as `at_1000`).
-Answers with errors, or without the data asked for, are not counted.
+Both histories are served at once, each by its own server. p50: one client asking
+one request at a time over kept-alive connections, taking turns between the two
+servers and the two queries, so load from elsewhere weighs on both alike. The ratio:
+wrk on one server as one operator, `{ __typename }` and the overview taking turns in
+2-second rounds until each has had `--seconds`; at the larger history (the ratio at
+1,000 exams follows as `at_1000`). Answers with errors, or without the data asked
+for, are not counted.
 """
 
 from __future__ import annotations
@@ -236,52 +239,53 @@ def ask(conn: http.client.HTTPConnection, body: bytes, token: str) -> tuple[floa
     return took, answer
 
 
-def p50_ms(base: str, body: bytes, token: str, requests: int, warmup: int) -> float:
+def _connect(base: str) -> http.client.HTTPConnection:
     split = urlsplit(base)
-    conn = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port, timeout=120)
-    try:
-        times = [ask(conn, body, token)[0] for _ in range(warmup + requests)]
-    finally:
-        conn.close()
-    return statistics.median(times[warmup:]) * 1000
+    return http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port, timeout=120)
+
+
+QUERIES = {  # name: (body builder, text every counted answer holds)
+    "typename": (lambda _account: typename_body(), '"__typename":"Query"'),
+    "overview": (lambda account: overview_body(account), '"runOut":{'),
+}
+ROUND_SECONDS = 2.0
 
 
 @dataclass
 class Run:
+    """One history served by its own server, and what was measured on it."""
+
     history: History
-    p50_ms: float = 0.0
-    typename_p50_ms: float = 0.0
-    overview: WrkResult | None = None
-    typename: WrkResult | None = None
+    url: str = ""
+    pid: int = 0
+    seconds_taken: dict[str, list[float]] = field(default_factory=dict)
+    wrk: dict[str, list[WrkResult]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def overview_rate(self) -> float:
-        return _rate(self.overview)
+    def body(self, name: str) -> bytes:
+        return QUERIES[name][0](self.history.account_id)
 
-    @property
-    def typename_rate(self) -> float:
-        return _rate(self.typename)
+    def p50_ms(self, name: str) -> float:
+        return statistics.median(self.seconds_taken[name]) * 1000
+
+    def rate(self, name: str) -> float:
+        """Requests/s answered with the data asked for, over every round."""
+        results = self.wrk.get(name, [])
+        duration = sum(r.duration for r in results)
+        return sum(r.accepted for r in results) / duration if duration else 0.0
 
     @property
     def ratio(self) -> float:
-        return self.overview_rate / self.typename_rate if self.typename_rate else math.nan
+        typename = self.rate("typename")
+        return self.rate("overview") / typename if typename else math.nan
 
 
-def _rate(result: WrkResult | None) -> float:
-    """Requests/s answered with the data asked for (the share of other answers taken off)."""
-    if result is None or not result.completed:
-        return 0.0
-    return result.requests_per_sec * result.accepted / result.completed
-
-
-def check_answer(run: Run, base: str) -> None:
+def check_answer(run: Run) -> None:
     """The overview shows the seeded account: its 200 lots, its 90 days of uploads."""
-    split = urlsplit(base)
-    conn = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port, timeout=120)
+    conn = _connect(run.url)
     try:
-        _, answer = ask(conn, overview_body(run.history.account_id), run.history.token)
+        _, answer = ask(conn, run.body("overview"), run.history.token)
     finally:
         conn.close()
     shown = answer["data"]["account"]
@@ -293,77 +297,92 @@ def check_answer(run: Run, base: str) -> None:
         )
 
 
-def measure_history(
-    work: Path, exams: int, *, seconds: float, threads: int, requests: int, warmup: int
-) -> Run:
-    began = clock.monotonic()
-    run = Run(seed_history(work / f"P3-{exams}.sqlite3", exams))
-    seeded_in = clock.monotonic() - began
-    stem = RESULTS / f"P3-{exams}"
-    env = {"BENCH_QUERY_BUDGET_SCALE": BUDGET_SCALE}
-    log = stem.with_suffix(".server.log")
-    with server("project", run.history, free_port(), log, env) as (url, pid):
-        check_answer(run, url)
-        token = run.history.token
-        overview, typename = overview_body(run.history.account_id), typename_body()
-        run.p50_ms = p50_ms(url, overview, token, requests, warmup)
-        run.typename_p50_ms = p50_ms(url, typename, token, requests, warmup)
-        before = CpuSample.take(pid)
-        for name, body, expect in (
-            ("typename", typename, '"__typename":"Query"'),
-            ("overview", overview, '"runOut":{'),
-        ):
-            path = work / f"{name}.json"
-            path.write_bytes(body)
+def measure_latency(runs: list[Run], requests: int, warmup: int) -> None:
+    """One client, one request at a time, taking turns between the servers and the
+    queries, so that whatever else the machine does weighs on every figure alike."""
+    conns = [_connect(run.url) for run in runs]
+    try:
+        for turn in range(warmup + requests):
+            for run, conn in zip(runs, conns, strict=True):
+                for name in QUERIES:
+                    took, _ = ask(conn, run.body(name), run.history.token)
+                    if turn >= warmup:
+                        run.seconds_taken.setdefault(name, []).append(took)
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def measure_throughput(run: Run, work: Path, *, seconds: float, threads: int) -> None:
+    """wrk at CONNECTIONS connections, `{ __typename }` and the overview taking turns in
+    rounds of ROUND_SECONDS until each has had `seconds`."""
+    files = {}
+    for name in QUERIES:
+        files[name] = work / f"{name}-{run.history.exams}.json"
+        files[name].write_bytes(run.body(name))
+    before = CpuSample.take(run.pid)
+    for _ in range(max(1, round(seconds / ROUND_SECONDS))):
+        for name, (_, expect) in QUERIES.items():
+            args = [str(files[name]), run.history.token, expect]
             result = run_wrk(
-                url,
+                run.url,
                 LUA,
-                [str(path), token, expect],
+                args,
                 connections=CONNECTIONS,
-                seconds=seconds,
+                seconds=ROUND_SECONDS,
                 threads=threads,
             )
-            Path(f"{stem}.{name}.txt").write_text(result.output)
-            setattr(run, name, result)
-        after = CpuSample.take(pid)
+            run.wrk.setdefault(name, []).append(result)
+            with (RESULTS / f"P3-{run.history.exams}.{name}.txt").open("a") as out:
+                out.write(result.output)
+    after = CpuSample.take(run.pid)
     foreign = before.foreign_cores(after) if before and after else None
     if foreign is not None and foreign > 0.25:
         run.warnings.append(f"other processes used {foreign:.1f} cores: figures are noisy")
-    for name in ("typename", "overview"):
-        result = getattr(run, name)
-        if result.non_2xx or result.socket_errors or result.other:
-            run.warnings.append(
-                f"{name}: {result.non_2xx} non-2xx, {result.socket_errors} socket errors,"
-                f" {result.other} answers without the data"
-            )
-    if "Traceback" in log.read_text(errors="replace"):
-        run.warnings.append(f"server logged errors, see {log.relative_to(ROOT)}")
-    run.notes.append(
-        f"{exams:,} exams seeded in {seeded_in:.0f} s; overview p50 {run.p50_ms:.1f} ms,"
-        f" {{ __typename }} p50 {run.typename_p50_ms:.1f} ms; wrk overview"
-        f" {run.overview_rate:.1f} req/s, {{ __typename }} {run.typename_rate:.1f} req/s"
-    )
-    return run
+    for name, results in run.wrk.items():
+        bad = sum(r.non_2xx + r.socket_errors + r.other for r in results)
+        if bad:
+            run.warnings.append(f"{name}: {bad} answers without the data, or errors")
 
 
 def measure_p3(
     work: Path, *, history: int, seconds: float, threads: int, requests: int, warmup: int
 ) -> list[str]:
-    """The two P3 lines, then a note per run (seeding time, anything off)."""
-    runs = [
-        measure_history(
-            work, exams, seconds=seconds, threads=threads, requests=requests, warmup=warmup
+    """The two P3 lines, then notes (seeding time, each figure) and anything off."""
+    runs = []
+    for exams in (SMALL, history):
+        began = clock.monotonic()
+        runs.append(Run(seed_history(work / f"P3-{exams}.sqlite3", exams)))
+        runs[-1].notes.append(f"seeded in {clock.monotonic() - began:.0f} s")
+    env = {"BENCH_QUERY_BUDGET_SCALE": BUDGET_SCALE}
+    logs = [RESULTS / f"P3-{run.history.exams}.server.log" for run in runs]
+    for path in RESULTS.glob("P3-*.txt"):
+        path.unlink()
+    with contextlib.ExitStack() as stack:
+        for run, log in zip(runs, logs, strict=True):
+            run.url, run.pid = stack.enter_context(
+                server("project", run.history, free_port(), log, env)
+            )
+            check_answer(run)
+        measure_latency(runs, requests, warmup)
+        for run in runs:
+            measure_throughput(run, work, seconds=seconds, threads=threads)
+    for run, log in zip(runs, logs, strict=True):
+        if "Traceback" in log.read_text(errors="replace"):
+            run.warnings.append(f"server logged errors, see {log.relative_to(ROOT)}")
+        run.notes.append(
+            f"p50 overview {run.p50_ms('overview'):.1f} ms, {{ __typename }}"
+            f" {run.p50_ms('typename'):.1f} ms; wrk overview {run.rate('overview'):.1f} req/s,"
+            f" {{ __typename }} {run.rate('typename'):.1f} req/s"
         )
-        for exams in (SMALL, history)
-    ]
     small, big = runs
     lines = [
-        f"P3 overview ratio={big.ratio:.2f} overview={big.overview_rate:.1f}"
-        f" typename={big.typename_rate:.1f} exams={history} at_{SMALL}={small.ratio:.2f}"
+        f"P3 overview ratio={big.ratio:.2f} overview={big.rate('overview'):.1f}"
+        f" typename={big.rate('typename'):.1f} exams={history} at_{SMALL}={small.ratio:.2f}"
         " target=0.5",
-        f"P3 history_growth={big.p50_ms / small.p50_ms:.2f} p50_{SMALL}={small.p50_ms:.1f}ms"
-        f" p50_{history}={big.p50_ms:.1f}ms typename_p50={big.typename_p50_ms:.1f}ms"
-        " target=1.2",
+        f"P3 history_growth={big.p50_ms('overview') / small.p50_ms('overview'):.2f}"
+        f" p50_{SMALL}={small.p50_ms('overview'):.1f}ms"
+        f" p50_{history}={big.p50_ms('overview'):.1f}ms target=1.2",
     ]
     for run in runs:
         lines += [f"WARNING P3 {run.history.exams}: {w}" for w in run.warnings]
