@@ -142,7 +142,9 @@ async def _insert(
     inserted = await exams.insert_exams(conn, rows)
     await ledger.append(conn, [_ledger_row(row, now) for row in inserted])
     # One counter row per batch: every exam of it is recorded at `now`.
-    day = daily_counts.DailyCountRecord(account.id, local_date(now), len(rows), draws.count(None))
+    day = daily_counts.DailyCountRecord(
+        account.id, local_date(now), uploads=len(rows), arrears=draws.count(None)
+    )
     await daily_counts.add(conn, [day])
     per_lot = Counter(lot_id for lot_id in draws if lot_id is not None)
     await lots.add_used(conn, dict(per_lot))
