@@ -58,6 +58,7 @@ run: $(RUNTIME) console
 lint: $(TESTDEPS)
 	$(VENV)/bin/ruff format --check backend tests
 	$(VENV)/bin/ruff check backend tests
+	cd backend && ../$(VENV)/bin/lint-imports ../pyproject.toml
 
 typecheck: $(TESTDEPS)
 	$(VENV)/bin/mypy

@@ -86,7 +86,10 @@ async def run(
     services: Services, principal: Principal, query: str, **variables: Any
 ) -> dict[str, Any]:
     context = Context(services=services, principal=principal, lang="en", request_id="test")
-    result = await schema.execute(query, variable_values=variables, context_value=context)
+    try:
+        result = await schema.execute(query, variable_values=variables, context_value=context)
+    finally:
+        await context.reader.close()  # what the HTTP endpoint does after every request
     assert result.errors is None, result.errors
     assert result.data is not None
     return result.data

@@ -1,15 +1,6 @@
 """AI reading through GraphQL (R-AI-1..5): packs, licences, figures, renewals, reads.
 
-To wire it in (this module imports nothing from types/mutations/queries, so
-types.py can import it without a cycle):
-- api/schema.py: `class Mutation(OperatorMutation, IngestMutation, AiMutation)`, and
-  `AiPack, AiLicence, AiRead` in `types=[...]`;
-- api/types.py: `class Account(AccountAiFields, relay.Node)` and
-  `class Institution(InstitutionAiFields, relay.Node)`;
-- api/queries.py `_node` loaders: `"AiPack": (store_ai.get_pack, AiPack, owner)`,
-  `"AiLicence": (store_ai.get_licence, AiLicence, owner)`,
-  `"AiRead": (store_ai.get_read, AiRead, owner)`, with `owner = lambda r: r.account_id`.
-"""
+Its fields of Account and Institution are mixed into those types (api/accounts/types.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +14,7 @@ from ..domain import ai as rules
 from ..domain.ai import ReadCover, ReadStatus
 from ..domain.catalog import AiProduct
 from ..services import ai as cases
-from ..store import ai as store
+from ..services.queries import ai as reads
 from . import connections as conn_
 from . import ids
 from .connections import Connection
@@ -161,8 +152,7 @@ class AccountAiFields:
 
     @strawberry.field(description="R-AI-5: per product with packs or licences; glaucoma always.")
     async def ai_figures(self, info: Info) -> list[AiFigures]:
-        async with info.context.db.read() as conn:
-            found = await cases.ai_figures(conn, self.id, info.context.now())
+        found = await reads.ai_figures(info.context.reader, self.id, info.context.now())
         return [AiFigures(**figures.__dict__) for figures in found]
 
     @strawberry.field(description="Packs by purchase; `includeExpired: false` keeps usable ones.")
@@ -170,34 +160,32 @@ class AccountAiFields:
         self, info: Info, first: int, after: str | None = None, include_expired: bool = True
     ) -> Connection[AiPack]:
         size = conn_.page_size(first)
-        unexpired_at = None if include_expired else info.context.now()
-        async with info.context.db.read() as conn:
-            rows = await store.page_packs(
-                conn,
-                self.id,
-                after_id=conn_.after_pk(after),
-                limit=size + 1,
-                unexpired_at=unexpired_at,
-            )
-            total = await store.count_packs(conn, self.id, unexpired_at=unexpired_at)
-        return conn_.build(rows, size, total, AiPack.from_row)
+        page = await reads.packs_page(
+            info.context.reader,
+            self.id,
+            after_id=conn_.after_pk(after),
+            limit=size + 1,
+            unexpired_at=None if include_expired else info.context.now(),
+        )
+        return conn_.build(page.rows, size, page.total, AiPack.from_row)
 
     @strawberry.field(description="R-AI-5: every pack purchase, newest first.")
     async def ai_renewals(
         self, info: Info, first: int, after: str | None = None
     ) -> Connection[AiRenewal]:
         size = conn_.page_size(first)
-        async with info.context.db.read() as conn:
-            rows = await store.page_packs(
-                conn, self.id, after_id=conn_.after_pk(after), limit=size + 1, newest_first=True
-            )
-            total = await store.count_packs(conn, self.id)
-        return conn_.build(rows, size, total, AiRenewal.from_row)
+        page = await reads.packs_page(
+            info.context.reader,
+            self.id,
+            after_id=conn_.after_pk(after),
+            limit=size + 1,
+            newest_first=True,
+        )
+        return conn_.build(page.rows, size, page.total, AiRenewal.from_row)
 
     @strawberry.field(description="R-AI-4: the licences of every institution of the account.")
     async def ai_licences(self, info: Info) -> list[AiLicence]:
-        async with info.context.db.read() as conn:
-            rows = await store.account_licences(conn, self.id)
+        rows = await reads.account_licences(info.context.reader, self.id)
         return [AiLicence.from_row(row) for row in rows]
 
 
@@ -210,8 +198,7 @@ class InstitutionAiFields:
 
     @strawberry.field(description="R-AI-4: the AI licences this institution holds.")
     async def ai_licences(self, info: Info) -> list[AiLicence]:
-        async with info.context.db.read() as conn:
-            rows = await store.institutions_licences(conn, [self.id])
+        rows = await info.context.loaders.ai_licences.load(self.id)
         return [AiLicence.from_row(row) for row in rows]
 
 

@@ -30,10 +30,7 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from ..domain.errors import RuleViolation
 from ..services.ingest_writer import PendingAudit
 from ..services.principals import Principal
-from ..store import access as access_store
-from ..store import accounts, exams, lots, orders
-from ..store import entitlements as entitlement_store
-from ..store import people as people_store
+from ..services.queries import nodes as node_reads
 from . import ids
 
 log = logging.getLogger("imaging_billing.audit")
@@ -41,14 +38,14 @@ SECRET_WORDS = ("password", "token", "secret")
 MAX_ARGUMENTS = 20_000
 
 # Which account an operation concerns, found from the IDs it names.
-_OWNERS: dict[str, tuple[str, Any]] = {
-    "institutionId": ("Institution", accounts.get_institution),
-    "examId": ("Exam", exams.get_exam),
-    "lotId": ("ExamLot", lots.get_lot),
-    "orderId": ("Order", orders.get_order),
-    "serviceId": ("Service", entitlement_store.get_service),
-    "userId": ("User", access_store.get_user),
-    "invitationId": ("Invitation", people_store.get_invitation),
+_OWNERS: dict[str, str] = {
+    "institutionId": "Institution",
+    "examId": "Exam",
+    "lotId": "ExamLot",
+    "orderId": "Order",
+    "serviceId": "Service",
+    "userId": "User",
+    "invitationId": "Invitation",
 }
 
 
@@ -84,13 +81,15 @@ def _raised(error: BaseException) -> str:
 
 
 def _noting(resolve: Callable[..., Any]) -> Callable[..., Any]:
-    async def settle(pending: Awaitable[Any], outcomes: dict[str, str], key: str) -> Any:
+    async def settle(pending: Awaitable[Any], context: Any, key: str) -> Any:
         try:
             payload = await pending
         except Exception as error:
-            outcomes[key] = _raised(error)
+            context.outcomes[key] = _raised(error)
             raise
-        outcomes[key] = outcome_of(payload)
+        finally:
+            await context.after_write()  # its payload reads what it wrote
+        context.outcomes[key] = outcome_of(payload)
         return payload
 
     def noted(root: Any, info: Any, **arguments: Any) -> Any:
@@ -102,7 +101,7 @@ def _noting(resolve: Callable[..., Any]) -> Callable[..., Any]:
             outcomes[key] = _raised(error)
             raise
         if isawaitable(payload):
-            return settle(payload, outcomes, key)
+            return settle(payload, info.context, key)
         outcomes[key] = outcome_of(payload)
         return payload
 
@@ -111,7 +110,8 @@ def _noting(resolve: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def instrument(graphql_schema: GraphQLSchema) -> None:
-    """Wrap each root mutation resolver so it notes its outcome in the context.
+    """Wrap each root mutation resolver so it notes its outcome in the context, and
+    so the fields of its payload read after its write (Context.after_write).
 
     Only the root fields are wrapped: nothing else on the hot path pays for it.
     Idempotent, as every app built in one process shares the schema."""
@@ -205,17 +205,16 @@ async def account_of(context: Any, principal: Principal, arguments: dict[str, An
             )
         except RuleViolation:
             return principal.account_id
-    for argument, (type_name, load) in _OWNERS.items():
+    for argument, type_name in _OWNERS.items():
         if argument not in arguments:
             continue
         try:
             pk = ids.decode(str(arguments[argument]), type_name, missing="NODE_NOT_FOUND", field="")
         except RuleViolation:
             break
-        async with context.db.read() as conn:
-            row = await load(conn, pk)
-        if row is not None and row.account_id is not None:  # operators belong to none
-            return int(row.account_id)
+        owner = await node_reads.owning_account(context.db, type_name, pk)
+        if owner is not None:  # operators' own objects belong to no account
+            return owner
         break
     return principal.account_id
 

@@ -13,9 +13,10 @@ from ..services.auth import Authenticator
 from ..services.clock import Clock
 from ..services.ingest_writer import IngestWriter
 from ..services.principals import Principal
+from ..services.reader import Database, Reader
 from ..services.refusals import RefusalLog
-from ..store.db import Database
 from .cost import Budgets
+from .loaders import Loaders
 
 SESSION_COOKIE = "ib_session"
 
@@ -52,6 +53,19 @@ class Context:
     audited: dict[str, Any] = field(default_factory=dict)
     # Response key -> the outcome its root mutation resolver produced (api/audit.py).
     outcomes: dict[str, str] = field(default_factory=dict)
+    # The request's reads: one snapshot (services/reader.py) and its DataLoaders.
+    reader: Reader = field(init=False)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reader = Reader(self.services.db, self.principal)
+        self.loaders = Loaders(self.reader, self.now)
+
+    async def after_write(self) -> None:
+        """A mutation changed data: what is read next sees the change, not the snapshot
+        and loader caches from before it."""
+        await self.reader.renew()
+        self.loaders = Loaders(self.reader, self.now)
 
     @property
     def db(self) -> Database:

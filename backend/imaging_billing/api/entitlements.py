@@ -1,17 +1,7 @@
 """GraphQL for licences and services (R-LIC-1..5, R-SVC-1..4).
 
-Mixins, so this module imports neither `types` nor `schema` (they import it). To wire:
-
-- api/schema.py: `class Mutation(OperatorMutation, IngestMutation, EntitlementMutation)`,
-  and `Licence`, `ServiceContract` in `types=[...]`;
-- api/queries.py: `class Query(..., EntitlementQuery)`, and in `_node` the loaders
-  `"Licence": (entitlements.get_licence, Licence, lambda r: r.account_id)` and
-  `"Service": (entitlements.get_service, ServiceContract, lambda r: r.account_id)`
-  (from `..store import entitlements`);
-- api/types.py: `class Institution(InstitutionEntitlementFields, relay.Node)` and
-  `class Account(AccountEntitlementFields, relay.Node)`. Their resolvers read `self.id`,
-  the institution's or account's primary key; the object's visibility is the caller's.
-"""
+Its fields of Account and Institution are mixed into those types (api/accounts/types.py);
+their resolvers read `self.id`, the institution's or account's key."""
 
 from __future__ import annotations
 
@@ -30,6 +20,7 @@ from ..domain.catalog import (
 )
 from ..domain.entitlements import ServiceState
 from ..services import entitlements as cases
+from ..services.queries import entitlements as reads
 from . import connections as conn_
 from . import ids
 from .connections import Connection
@@ -126,17 +117,16 @@ async def _services(
     institution_id: int | None = None,
 ) -> Connection[ServiceContract]:
     size = conn_.page_size(first)
-    async with info.context.db.read() as conn:
-        rows, total = await cases.page_services(
-            conn,
-            account_id=account_id,
-            institution_id=institution_id,
-            after_id=conn_.after_pk(after),
-            limit=size + 1,
-            state=state,
-            now=info.context.now(),
-        )
-    return conn_.build(rows, size, total, ServiceContract.from_row)
+    page = await reads.services_page(
+        info.context.reader,
+        account_id=account_id,
+        institution_id=institution_id,
+        after_id=conn_.after_pk(after),
+        limit=size + 1,
+        state=state,
+        now=info.context.now(),
+    )
+    return conn_.build(page.rows, size, page.total, ServiceContract.from_row)
 
 
 @strawberry.type
@@ -148,21 +138,18 @@ class InstitutionEntitlementFields:
 
     @strawberry.field(description="R-LIC-5: every licence, in enabling order.")
     async def licences(self, info: Info) -> list[Licence]:
-        async with info.context.db.read() as conn:
-            rows = await cases.institution_licences(conn, self.id)
+        rows = await info.context.loaders.licences.load(self.id)
         return [Licence.from_row(row) for row in rows]
 
     @strawberry.field(description="R-LIC-5: the enabled features, in catalog order.")
     async def features(self, info: Info) -> list[Feature]:
-        async with info.context.db.read() as conn:
-            held = (await cases.held_features(conn, [self.id]))[self.id]
+        held = {r.feature for r in await info.context.loaders.licences.load(self.id)}
         return [feature for feature in Feature if feature in held]
 
     @strawberry.field(description="R-LIC-5: is this feature enabled for the institution?")
     async def feature_enabled(self, info: Info, feature: Feature) -> bool:
-        async with info.context.db.read() as conn:
-            held = (await cases.held_features(conn, [self.id]))[self.id]
-        return feature in held
+        held = {r.feature for r in await info.context.loaders.licences.load(self.id)}
+        return feature.value in held
 
     @strawberry.field(description="The institution's services in purchase order.")
     async def services(

@@ -145,6 +145,8 @@ class GraphQLEndpoint:
             outcome = await self.executor.run(graphql_request, context)
         except RequestRefused as refused:
             return _refused(refused, lang, request_id)
+        finally:
+            await context.reader.close()
         response = Response(
             _JSON.encode(outcome.payload),
             outcome.status,

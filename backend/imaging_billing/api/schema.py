@@ -7,30 +7,41 @@ import importlib
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from .access import AccessMutation, AccessQuery, AuditRecord, User
-from .ai import AiLicence, AiMutation, AiPack, AiRead
-from .commerce import CommerceQuery
-from .commerce_fields import Order, PriceEntry, cap_order_lines
-from .commerce_mutations import CommerceMutation
-from .entitlements import EntitlementMutation, EntitlementQuery, Licence, ServiceContract
-from .ingest import IngestMutation
-from .mutations import OperatorMutation
-from .payee import PayeeMutation, PayeeQuery
-from .people import Invitation, OperatorToken, PeopleMutation, PeopleQuery
-from .queries import LedgerQuery
+from .access.mutations import AccessMutation
+from .access.people import Invitation, OperatorToken, PeopleMutation, PeopleQuery
+from .access.queries import AccessQuery
+from .accounts.mutations import AccountMutation
+from .ai import AiMutation
+from .commerce.mutations import CommerceMutation
+from .commerce.payee import PayeeMutation, PayeeQuery
+from .commerce.queries import CommerceQuery
+from .commerce.types import PriceEntry, cap_order_lines
+from .entitlements import EntitlementMutation, EntitlementQuery
+from .exams.ingest import IngestMutation
+from .exams.mutations import ExamMutation
+from .exams.queries import ExamQuery
+from .root import NODE_TYPES, RootQuery
 from .scalars import SCALARS
 from .scope import guard_gateway_reads
-from .types import Account, Agreement, Exam, ExamLot, Institution, LedgerEntry, Notice
 
 
 @strawberry.type
-class Query(LedgerQuery, CommerceQuery, EntitlementQuery, AccessQuery, PeopleQuery, PayeeQuery):
+class Query(
+    RootQuery,
+    ExamQuery,
+    CommerceQuery,
+    EntitlementQuery,
+    AccessQuery,
+    PeopleQuery,
+    PayeeQuery,
+):
     pass
 
 
 @strawberry.type
 class Mutation(
-    OperatorMutation,
+    AccountMutation,
+    ExamMutation,
     IngestMutation,
     CommerceMutation,
     AiMutation,
@@ -53,26 +64,7 @@ importlib.import_module("graphql.pyutils.did_you_mean").MAX_LENGTH = 0  # type: 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[
-        Account,
-        Agreement,
-        Exam,
-        ExamLot,
-        Institution,
-        LedgerEntry,
-        Notice,
-        Order,
-        PriceEntry,
-        AiPack,
-        AiLicence,
-        AiRead,
-        Licence,
-        ServiceContract,
-        User,
-        AuditRecord,
-        Invitation,
-        OperatorToken,
-    ],
+    types=[*NODE_TYPES, PriceEntry, Invitation, OperatorToken],
     config=StrawberryConfig(
         auto_camel_case=True, scalar_map=SCALARS, disable_field_suggestions=True
     ),

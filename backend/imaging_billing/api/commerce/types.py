@@ -1,7 +1,7 @@
 """Commerce types: products and prices, quotes, orders and payments (R-ORD, R-GEN-3).
 
-Imports nothing from `types` (which inherits `AccountCommerceFields`); the one
-link back, an order line's institution, is lazy."""
+The links back to accounts and institutions are lazy: `Account` inherits the commerce
+fields (commerce/fields.py), which return these types."""
 
 from __future__ import annotations
 
@@ -13,24 +13,24 @@ import strawberry
 from graphql import GraphQLSchema
 from strawberry import relay
 
-from ..domain.catalog import ServiceVariant
-from ..domain.orders import (
+from ...domain.catalog import ServiceVariant
+from ...domain.orders import (
     MAX_ORDER_LINES,
     Channel,
     LineRequest,
     OrderState,
     check_line_count,
 )
-from ..store import accounts, orders
-from . import connections as conn_
-from . import ids
-from .connections import Connection
-from .errors import UserError
+from ...services.queries import commerce as reads
+from .. import ids
+from ..context import Info
+from ..errors import UserError
+from ..scalars import Fen
 
 if TYPE_CHECKING:
-    from .types import Account, Institution
-from .context import Info
-from .scalars import Fen
+    from ..accounts.types import Account, Institution
+
+_ACCOUNTS = "imaging_billing.api.accounts.types"
 
 strawberry.enum(OrderState, name="OrderState")
 strawberry.enum(Channel, name="OrderChannel")
@@ -160,13 +160,12 @@ class OrderLine:
     @strawberry.field
     async def institution(
         self, info: Info
-    ) -> Annotated[Institution, strawberry.lazy(".types")] | None:
-        from .types import Institution
+    ) -> Annotated[Institution, strawberry.lazy(_ACCOUNTS)] | None:
+        from ..accounts.types import Institution
 
         if self.institution_pk is None:
             return None
-        async with info.context.db.read() as conn:
-            row = await accounts.get_institution(conn, self.institution_pk)
+        row = await info.context.loaders.institution.load(self.institution_pk)
         return Institution.from_row(row) if row is not None else None
 
 
@@ -196,6 +195,7 @@ class Order(relay.Node):
     fulfilled_at: datetime | None
     cancelled_at: datetime | None
     account_id: strawberry.Private[int]
+    row: strawberry.Private[Any]
 
     @classmethod
     def from_row(cls, row: Any) -> Order:
@@ -213,12 +213,12 @@ class Order(relay.Node):
             fulfilled_at=row.fulfilled_at,
             cancelled_at=row.cancelled_at,
             account_id=row.account_id,
+            row=row,
         )
 
     @strawberry.field
     async def lines(self, info: Info) -> list[OrderLine]:
-        async with info.context.db.read() as conn:
-            rows = await orders.order_lines(conn, self.id)
+        rows = await reads.order_lines(info.context.reader, self.row)
         return [
             OrderLine(
                 product=r.product,
@@ -236,17 +236,16 @@ class Order(relay.Node):
         ]
 
     @strawberry.field(description="Whose order it is.")
-    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy(".types")]:
-        from .types import Account
+    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy(_ACCOUNTS)]:
+        from ..accounts.types import Account
 
-        async with info.context.db.read() as conn:
-            row = await accounts.get_account(conn, self.account_id)
+        row = await info.context.loaders.account.load(self.account_id)
+        assert row is not None  # an order the principal sees is of an account it sees
         return Account.from_row(row)
 
     @strawberry.field
     async def payments(self, info: Info) -> list[Payment]:
-        async with info.context.db.read() as conn:
-            rows = await orders.order_payments(conn, self.id)
+        rows = await reads.order_payments(info.context.reader, self.row)
         return [
             Payment(
                 reference=r.reference,
@@ -256,37 +255,3 @@ class Order(relay.Node):
             )
             for r in rows
         ]
-
-
-async def page_orders(
-    info: Info,
-    account_id: int | None,
-    states: list[OrderState] | None,
-    first: int,
-    after: str | None,
-) -> Connection[Order]:
-    size = conn_.page_size(first)
-    names = [s.value for s in states] if states else None
-    async with info.context.db.read() as conn:
-        rows = await orders.page_orders(
-            conn,
-            account_id=account_id,
-            states=names,
-            after_id=conn_.after_pk(after),
-            limit=size + 1,
-        )
-        total = await orders.count_orders(conn, account_id=account_id, states=names)
-    return conn_.build(rows, size, total, Order.from_row)
-
-
-@strawberry.type
-class AccountCommerceFields:
-    @strawberry.field(description="Orders of this account, newest first.")
-    async def orders(
-        self,
-        info: Info,
-        first: int,
-        after: str | None = None,
-        states: list[OrderState] | None = None,
-    ) -> Connection[Order]:
-        return await page_orders(info, self.id, states, first, after)  # type: ignore[attr-defined]

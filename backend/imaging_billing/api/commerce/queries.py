@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import strawberry
 
-from ..domain.catalog import PRODUCTS
-from ..domain.errors import RuleViolation
-from ..domain.orders import Channel, OrderState
-from ..services import pricing
-from ..store import prices
-from . import connections as conn_
-from .commerce_fields import (
+from ...domain.catalog import PRODUCTS
+from ...domain.orders import Channel, OrderState
+from ...services import pricing
+from ...services.queries import commerce as reads
+from .. import connections as conn_
+from ..connections import Connection
+from ..context import Info
+from ..errors import attempt
+from .types import (
     Order,
     OrderLineInput,
     PriceEntry,
     Product,
     QuoteLine,
     QuoteResult,
-    page_orders,
     requests,
 )
-from .connections import Connection
-from .context import Info
-from .errors import attempt
 
 
 @strawberry.type
@@ -49,12 +47,10 @@ class CommerceQuery:
     ) -> Connection[PriceEntry]:
         info.context.principal.require_operator()
         size = conn_.page_size(first)
-        async with info.context.db.read() as conn:
-            rows = await prices.price_history(
-                conn, product=product, after_id=conn_.after_pk(after), limit=size + 1
-            )
-            total = await prices.count_prices(conn, product)
-        return conn_.build(rows, size, total, PriceEntry.from_row)
+        page = await reads.prices_page(
+            info.context.reader, product=product, after_id=conn_.after_pk(after), limit=size + 1
+        )
+        return conn_.build(page.rows, size, page.total, PriceEntry.from_row)
 
     @strawberry.field(
         description="R-ORD-4: price a basket by the guide's formulas. `channel: OFFLINE` "
@@ -98,7 +94,11 @@ class CommerceQuery:
         after: str | None = None,
         states: list[OrderState] | None = None,
     ) -> Connection[Order]:
-        principal = info.context.principal
-        if not principal.is_operator and principal.account_id is None:
-            raise RuleViolation("FORBIDDEN")
-        return await page_orders(info, principal.account_id, states, first, after)
+        size = conn_.page_size(first)
+        page = await reads.my_orders_page(
+            info.context.reader,
+            states=[s.value for s in states] if states else None,
+            after_id=conn_.after_pk(after),
+            limit=size + 1,
+        )
+        return conn_.build(page.rows, size, page.total, Order.from_row)

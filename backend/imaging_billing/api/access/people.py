@@ -10,15 +10,16 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry import relay
 
-from ..services import people
-from ..services.principals import Role
-from ..store import people as people_store
-from . import connections as conn_
-from . import ids
-from .access import LoginPayload, User, signed_in
-from .connections import Connection
-from .context import Info
-from .errors import UserError, attempt
+from ...services import people
+from ...services.principals import Role
+from ...services.queries import access as reads
+from .. import connections as conn_
+from .. import ids
+from ..connections import Connection
+from ..context import Info
+from ..errors import UserError, attempt
+from .mutations import LoginPayload, signed_in
+from .types import User
 
 P = TypeVar("P")
 
@@ -235,33 +236,19 @@ class PeopleQuery:
             if account_id is not None
             else None
         )
-        scope, everyone = people.invitation_scope(c.principal, named)
         size = conn_.page_size(first)
-        now = c.now()
-        async with c.db.read() as conn:
-            rows = await people_store.page_pending_invitations(
-                conn,
-                account_id=scope,
-                everyone=everyone,
-                now=now,
-                after_id=conn_.after_pk(after),
-                limit=size + 1,
-            )
-            total = await people_store.count_pending_invitations(
-                conn, account_id=scope, everyone=everyone, now=now
-            )
-        return conn_.build(rows, size, total, Invitation.from_row)
+        page = await reads.invitations_page(
+            c.reader, named, now=c.now(), after_id=conn_.after_pk(after), limit=size + 1
+        )
+        return conn_.build(page.rows, size, page.total, Invitation.from_row)
 
     @strawberry.field(description="Operators: every operator API token, revoked ones too.")
     async def operator_tokens(
         self, info: Info, first: int, after: str | None = None
     ) -> Connection[OperatorToken]:
         c = info.context
-        c.principal.require_operator()
         size = conn_.page_size(first)
-        async with c.db.read() as conn:
-            rows = await people_store.page_tokens(
-                conn, after_id=conn_.after_pk(after), limit=size + 1
-            )
-            total = await people_store.count_tokens(conn)
-        return conn_.build(rows, size, total, OperatorToken.from_row)
+        page = await reads.operator_tokens_page(
+            c.reader, after_id=conn_.after_pk(after), limit=size + 1
+        )
+        return conn_.build(page.rows, size, page.total, OperatorToken.from_row)

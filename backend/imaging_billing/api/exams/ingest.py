@@ -8,14 +8,14 @@ from typing import Any
 
 import strawberry
 
-from ..services import commands
-from ..services.ingest import UploadOutcome
-from ..services.ingest import UploadStatus as Status
-from . import ids
-from .audit import pending_audit
-from .context import Info
-from .enums import UploadStatus
-from .errors import UserError, attempt
+from ...services import commands
+from ...services.ingest import UploadOutcome
+from ...services.ingest import UploadStatus as Status
+from .. import ids
+from ..audit import pending_audit
+from ..context import Info
+from ..enums import UploadStatus
+from ..errors import UserError, attempt
 from .types import Exam
 
 

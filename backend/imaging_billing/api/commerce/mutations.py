@@ -7,14 +7,14 @@ from typing import Annotated
 
 import strawberry
 
-from ..services import adjustments, ordering, payments, pricing
-from . import ids
-from .commerce_fields import Order, OrderLineInput, PriceEntry, requests
-from .context import Info
-from .errors import UserError, attempt
-from .mutations import account_pk
-from .scalars import Fen
-from .types import ExamLot
+from ...services import adjustments, ordering, payments, pricing
+from .. import ids
+from ..accounts.mutations import account_pk
+from ..context import Info
+from ..errors import UserError, attempt
+from ..exams.types import ExamLot
+from ..scalars import Fen
+from .types import Order, OrderLineInput, PriceEntry, requests
 
 
 def order_pk(value: strawberry.ID) -> int:

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import strawberry
 
-from ..services import payee as payee_service
-from ..services.payee import PayeeRecord
-from .context import Info
-from .errors import UserError, attempt
+from ...services import payee as payee_service
+from ...services.payee import PayeeRecord
+from ..context import Info
+from ..errors import UserError, attempt
 
 
 @strawberry.type(description="Whom to pay by bank transfer; write the order number on it.")
