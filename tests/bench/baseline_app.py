@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,6 +34,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 VOLUME_STORAGE_YEARS = 15
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -50,6 +52,11 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def day(moment: datetime) -> str:
+    """The Asia/Shanghai calendar day, as the counters' DATE column holds it."""
+    return moment.astimezone(SHANGHAI).date().isoformat()
+
+
 def add_years(moment: datetime, years: int) -> datetime:
     try:
         return moment.replace(year=moment.year + years)
@@ -64,6 +71,12 @@ _EXAM_INSERT = (
 _LEDGER_INSERT = (
     "INSERT INTO ledger_entry (account_id, type, lot_id, exam_id, quantity, occurred_at,"
     " cause, actor) VALUES (?, ?, ?, ?, ?, ?, 'EXAM', ?)"
+)
+# One row per account and Shanghai day, added to by every upload transaction.
+_COUNT = (
+    "INSERT INTO daily_exam_count (account_id, day, uploads, arrears, voids)"
+    " VALUES (?, ?, ?, ?, 0) ON CONFLICT (account_id, day) DO UPDATE SET"
+    " uploads = uploads + excluded.uploads, arrears = arrears + excluded.arrears"
 )
 _USABLE_LOTS = (
     "SELECT id, quantity - used, storage_years FROM exam_lot"
@@ -107,6 +120,7 @@ def record_upload(
                 f"institution:{institution_pk}",
             ),
         )
+        conn.execute(_COUNT, (account_id, day(now), 1, int(lot_id is None)))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -161,6 +175,9 @@ def record_uploads(
             "UPDATE exam_lot SET used = used + ? WHERE id = ?",
             [(n, lot_id) for lot_id, n in per_lot.items()],
         )
+        if new:
+            arrears = len(new) - sum(per_lot.values())
+            conn.execute(_COUNT, (account_id, day(now), len(new), arrears))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

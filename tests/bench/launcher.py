@@ -19,5 +19,8 @@ def project_app() -> Starlette:
         sweep_interval_seconds=0,
         demo_data=False,
         server_secret=SERVER_SECRET,
+        # P3 asks as one operator as fast as it can: a deployment's own budget sizing
+        # (QUERY_BUDGET_SCALE) keeps it from being throttled. P1 and P2 keep the default.
+        query_budget_scale=float(os.environ.get("BENCH_QUERY_BUDGET_SCALE", "1")),
     )
     return create_app(settings)

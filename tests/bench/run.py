@@ -1,8 +1,11 @@
-"""`make bench`: ingest throughput of the project against a raw-sqlite3 baseline.
+"""`make bench`: ingest throughput of the project against a raw-sqlite3 baseline, and the
+console's overview against `{ __typename }` and against its history.
 
     P1 single_ingest ratio=<project/baseline> project=<req/s> baseline=<req/s>
     P2 batch_ingest ratio=<project/baseline> project=<items/s> baseline=<items/s>
     H1 hostile_validation_ms max=<ms> target=50   (tests/bench/hostile.py, in-process)
+    P3 overview ratio=<overview/typename> ...     (tests/bench/overview.py)
+    P3 history_growth=<p50 at 1,000,000 exams / p50 at 1,000> ...
 
 Each side gets a fresh migrated and seeded SQLite file (one account, ample lots,
 `--institutions` gateways taking turns), its own uvicorn process (one worker, no
@@ -14,7 +17,10 @@ bench-results/; WARNING lines follow a figure when something was off.
 
 H1 runs first, in-process, in a few seconds; `--only H1` runs it alone (no wrk needed).
 
-    python -m tests.bench.run [--seconds 10] [--only P1|P2|H1] [--institutions 64]
+P3 comes last; seeding its million exams takes a minute or two.
+
+    python -m tests.bench.run [--seconds 10] [--only P1|P2|P3|H1] [--institutions 64]
+        [--history 1000000] [--requests 100]
 """
 
 from __future__ import annotations
@@ -23,33 +29,22 @@ import argparse
 import contextlib
 import math
 import os
-import re
-import resource
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import pool
+from . import harness, pool
+from .harness import HERE, RESULTS, ROOT, CpuSample, WrkResult, free_port, parse_wrk, server
 from .hostile import measure_h1
+from .overview import measure_p3
 from .seed import Seeded, fresh_database
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-RESULTS = ROOT / "bench-results"
 LUA = HERE / "pool.lua"
-
-SIDES = {
-    "project": "tests.bench.launcher:project_app",
-    "baseline": "tests.bench.baseline_app:create_app",
-}
+__all__ = ["FIGURES", "main", "parse_wrk"]
 
 
 @dataclass(frozen=True)
@@ -93,20 +88,6 @@ FIGURES = {
 
 
 @dataclass
-class WrkResult:
-    output: str
-    requests_per_sec: float
-    completed: int
-    duration: float
-    non_2xx: int
-    socket_errors: int
-    sent: int
-    accepted: int
-    other: int
-    wrapped: int
-
-
-@dataclass
 class Measurement:
     figure: Figure
     side: str
@@ -124,133 +105,6 @@ class Measurement:
         return w.requests_per_sec * share * self.figure.per_request
 
 
-def parse_wrk(output: str) -> WrkResult:
-    def number(pattern: str, default: float | None = None) -> float:
-        match = re.search(pattern, output)
-        if match is None:
-            if default is None:
-                raise RuntimeError(f"wrk output lacks {pattern!r}:\n{output}")
-            return default
-        return float(match.group(1))
-
-    sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    pool_line = re.search(r"pool: sent=(\d+) accepted=(\d+) other=(\d+) wrapped=(\d+)", output)
-    sent, accepted, other, wrapped = (int(g) for g in pool_line.groups()) if pool_line else (0,) * 4
-    duration = re.search(r"(\d+) requests in ([\d.]+)(m?s|m)\b", output)
-    seconds = 0.0
-    if duration is not None:
-        value, unit = float(duration.group(2)), duration.group(3)
-        seconds = value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
-    return WrkResult(
-        output=output,
-        requests_per_sec=number(r"Requests/sec:\s+([\d.]+)"),
-        completed=int(number(r"(\d+) requests in ")),
-        duration=seconds,
-        non_2xx=int(number(r"Non-2xx or 3xx responses: (\d+)", 0)),
-        socket_errors=sum(int(g) for g in sockets.groups()) if sockets else 0,
-        sent=sent,
-        accepted=accepted,
-        other=other,
-        wrapped=wrapped,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server(side: str, seeded: Seeded, port: int, log: Path) -> Iterator[tuple[str, int]]:
-    """uvicorn, one worker, in a subprocess; yields the base URL and the server's pid once
-    /healthz answers."""
-    env = {
-        **os.environ,
-        "BENCH_DATABASE_URL": seeded.url,
-        "BENCH_BASELINE_DB": str(seeded.path),
-        "BENCH_ACCOUNT_ID": str(seeded.account_id),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        SIDES[side],
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
-        try:
-            _wait_ready(process, f"{url}/healthz", log)
-            yield url, process.pid
-        finally:
-            process.terminate()  # uvicorn shuts down gracefully on SIGTERM
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not start in 60 s:\n{log.read_text()}")
-
-
-@dataclass(frozen=True)
-class CpuSample:
-    """CPU time (seconds) of the whole machine, of the server and of waited-for children (wrk),
-    to tell how much CPU other processes took during a run. Linux only; None elsewhere."""
-
-    wall: float
-    busy: float
-    server: float
-    children: float
-
-    @classmethod
-    def take(cls, pid: int) -> CpuSample | None:
-        try:
-            tick = os.sysconf("SC_CLK_TCK")
-            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            server = int(stat[11]) + int(stat[12])  # utime, stime of all threads
-        except (OSError, ValueError, IndexError):
-            return None
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return cls(
-            wall=time.monotonic(),
-            busy=(user + nice + system + irq + softirq + steal) / tick,
-            server=server / tick,
-            children=children.ru_utime + children.ru_stime,
-        )
-
-    def foreign_cores(self, after: CpuSample) -> float:
-        """Cores' worth of CPU used by neither the server nor wrk between the two samples."""
-        ours = (after.server - self.server) + (after.children - self.children)
-        return max(0.0, (after.busy - self.busy) - ours) / max(after.wall - self.wall, 1e-9)
-
-
 def write_pool(
     path: Path, seeded: Seeded, figure: Figure, prefix: str, requests: int
 ) -> tuple[Path, int]:
@@ -259,27 +113,14 @@ def write_pool(
 
 
 def run_wrk(url: str, figure: Figure, pool_file: Path, seconds: float, threads: int) -> WrkResult:
-    command = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{figure.connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--timeout",
-        "30s",
-        "--latency",
-        "-s",
-        str(LUA),
-        f"{url}/graphql",
-        "--",
-        str(pool_file),
-        str(threads),
-        figure.expect,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{output}")
-    return parse_wrk(output)
+    return harness.run_wrk(
+        url,
+        LUA,
+        [str(pool_file), str(threads), figure.expect],
+        connections=figure.connections,
+        seconds=seconds,
+        threads=threads,
+    )
 
 
 def measure(
@@ -358,10 +199,14 @@ def verify(m: Measurement, seeded: Seeded, prefix: str, log: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up run (default 2)")
-    parser.add_argument("--only", choices=[*sorted(FIGURES), "H1"], help="one figure only")
+    parser.add_argument("--only", choices=[*sorted(FIGURES), "H1", "P3"], help="one figure only")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument(
         "--institutions",
@@ -370,18 +215,31 @@ def main(argv: list[str] | None = None) -> int:
         help="gateways of the one account taking turns (default 64); each has its own query-"
         "cost budget (api/cost.py), so 1 measures a single gateway's throttled rate",
     )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=1_000_000,
+        help="P3: exams in the larger history (default 1,000,000; the smaller has 1,000)",
+    )
+    parser.add_argument(
+        "--requests", type=int, default=100, help="P3: requests per p50 (default 100)"
+    )
     args = parser.parse_args(argv)
     figures = (
-        [] if args.only == "H1" else [FIGURES[args.only]] if args.only else [*FIGURES.values()]
+        [FIGURES[args.only]] if args.only in FIGURES else [] if args.only else [*FIGURES.values()]
     )
-    if figures and shutil.which("wrk") is None:
+    if args.only != "H1" and shutil.which("wrk") is None:
         parser.error("wrk is not installed (make bench installs the Debian package)")
     RESULTS.mkdir(exist_ok=True)
     lines: list[str] = []
+
+    def say(line: str) -> None:
+        print(line, flush=True)  # noqa: T201
+        lines.append(line)
+
     if args.only in (None, "H1"):
         for line in measure_h1():
-            print(line, flush=True)  # noqa: T201
-            lines.append(line)
+            say(line)
     with tempfile.TemporaryDirectory(prefix="ib-bench-") as tmp:
         for figure in figures:
             runs = {
@@ -398,17 +256,23 @@ def main(argv: list[str] | None = None) -> int:
             }
             project, baseline = runs["project"], runs["baseline"]
             ratio = project.rate / baseline.rate if baseline.rate else float("nan")
-            line = (
+            say(
                 f"{figure.name} {figure.label} ratio={ratio:.2f}"
                 f" project={project.rate:.1f} baseline={baseline.rate:.1f}"
             )
-            print(line, flush=True)  # noqa: T201
-            lines.append(line)
             for m in runs.values():
                 for warning in m.warnings:
-                    note = f"WARNING {figure.name} {m.side}: {warning}"
-                    print(note, flush=True)  # noqa: T201
-                    lines.append(note)
+                    say(f"WARNING {figure.name} {m.side}: {warning}")
+        if args.only in (None, "P3"):
+            for line in measure_p3(
+                Path(tmp),
+                history=args.history,
+                seconds=args.seconds,
+                threads=args.threads,
+                requests=args.requests,
+                warmup=max(3, args.requests // 10),
+            ):
+                say(line)
     (RESULTS / "summary.txt").write_text("\n".join(lines) + "\n")
     return 0
 

@@ -12,7 +12,7 @@ from ..domain import exams as rules
 from ..domain.clock import SHANGHAI, local_date
 from ..domain.errors import RuleViolation
 from ..domain.usage import DailyUsage, RunOut, average_daily, daily_series, run_out
-from ..store import accounts, exams, ledger, lots
+from ..store import accounts, daily_counts, exams, ledger, lots
 from ..store.records import AccountRecord, ExamRecord, InstitutionRecord
 from .principals import Principal, Role
 
@@ -129,12 +129,13 @@ MAX_USAGE_DAYS = 366
 async def daily_usage(
     conn: AsyncConnection, account_id: int, now: datetime, days: int
 ) -> list[DailyUsage]:
-    """Exams recorded per Shanghai day over the last `days` days, today included."""
+    """Exams recorded per Shanghai day over the last `days` days, today included, voided
+    ones too: read from the daily counters, so the cost follows `days`, not the history."""
     if not 1 <= days <= MAX_USAGE_DAYS:
         raise RuleViolation("USAGE_DAYS", "days", {"limit": MAX_USAGE_DAYS})
     today = local_date(now)
-    since = datetime.combine(today - timedelta(days=days - 1), time(), SHANGHAI)
-    counts = await exams.daily_counts(conn, account_id, since)
+    first = today - timedelta(days=days - 1)
+    counts = await daily_counts.uploads_per_day(conn, account_id, first, today)
     return daily_series(counts, today, days)
 
 

@@ -1,4 +1,5 @@
-"""Reconciliation (R-GEN-7): every cached counter against the append-only ledger.
+"""Reconciliation (R-GEN-7): every cached counter against the append-only ledger,
+and the daily exam counters against the exams they count.
 
 Returns the discrepancies found; an empty list means the figures shown are
 exactly what the ledger says.
@@ -6,17 +7,19 @@ exactly what the ledger says.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
-from ..store import accounts, exams, ledger, lots
+from ..store import accounts, daily_counts, exams, ledger, lots
 
 
 @dataclass(frozen=True)
 class Discrepancy:
-    subject: str  # "account:1", "lot:7"
+    subject: str  # "account:1", "lot:7", "daily_exam_count:1:2026-03-01"
     check: str
     expected: int
     actual: int
@@ -57,4 +60,24 @@ async def reconcile_account(conn: AsyncConnection, account_id: int) -> list[Disc
         int(account.arrears_count > 0),
         int(account.arrears_since is not None),
     )
+    await _check_daily_counts(conn, account_id, check)
     return found
+
+
+async def _check_daily_counts(
+    conn: AsyncConnection, account_id: int, check: Callable[[str, str, int, int], None]
+) -> None:
+    """Each day's counters against the exams recorded, recorded in arrears and voided
+    that day; a day with a row but no exams is checked too (expected all zero)."""
+    counted = await daily_counts.account_days(conn, account_id)
+    expected = {
+        day: row
+        for (_, day), row in (await daily_counts.count_from_exams(conn, account_id)).items()
+    }
+    none = daily_counts.DailyCountRecord(account_id, date.min)
+    for day in sorted(counted.keys() | expected.keys()):
+        subject = f"daily_exam_count:{account_id}:{day.isoformat()}"
+        want, have = expected.get(day, none), counted.get(day, none)
+        check(subject, "uploads = exams recorded", want.uploads, have.uploads)
+        check(subject, "arrears = exams recorded in arrears", want.arrears, have.arrears)
+        check(subject, "voids = exams voided", want.voids, have.voids)

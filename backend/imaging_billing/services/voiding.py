@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..domain.clock import local_date
 from ..domain.errors import RuleViolation
 from ..domain.ledger import Cause, LedgerType, entry
-from ..store import accounts, exams, ledger, lots
+from ..store import accounts, daily_counts, exams, ledger, lots
 from ..store.db import Database
 from ..store.records import ExamRecord
 from . import idempotency
@@ -71,6 +72,8 @@ async def _void(
     if row.voided_at is not None:
         raise RuleViolation("EXAM_ALREADY_VOIDED", "examId")
     await exams.mark_voided(conn, exam_id, voided_at=now, void_reason=reason)
+    voided = daily_counts.DailyCountRecord(row.account_id, local_date(now), voids=1)
+    await daily_counts.add(conn, [voided])
     void_entry = partial(
         entry,
         account_id=row.account_id,

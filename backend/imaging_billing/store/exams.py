@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -150,21 +150,3 @@ async def count_exams(
 ) -> int:
     stmt = sa.select(sa.func.count()).select_from(exam).where(*narrow.where(account_id))
     return int((await conn.execute(stmt)).scalar_one())
-
-
-async def daily_counts(conn: AsyncConnection, account_id: int, since: datetime) -> dict[date, int]:
-    """Exams recorded per Asia/Shanghai calendar day since `since` (R-GEN-6), voids included."""
-    if conn.dialect.name == "sqlite":
-        # Stored as naive UTC text; China has had no daylight saving since 1991.
-        day = sa.func.date(exam.c.recorded_at, "+8 hours")
-    else:
-        day = sa.func.date(sa.func.timezone("Asia/Shanghai", exam.c.recorded_at))
-    stmt = (
-        sa.select(day.label("day"), sa.func.count())
-        .where(exam.c.account_id == account_id, exam.c.recorded_at >= since)
-        .group_by(day)
-    )
-    found: dict[date, int] = {}
-    for value, count in (await conn.execute(stmt)).all():
-        found[value if isinstance(value, date) else date.fromisoformat(str(value))] = int(count)
-    return found

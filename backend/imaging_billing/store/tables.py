@@ -173,3 +173,4 @@ metadata = SQLModel.metadata
 # Registers the commerce tables on the same metadata (migrations see one schema).
 from . import access_tables as _access  # noqa: E402, F401
 from . import commerce_tables as _commerce  # noqa: E402, F401
+from . import usage_tables as _usage  # noqa: E402, F401

@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain import exams as rules
+from ...domain.clock import local_date
 from ...domain.errors import RuleViolation
 from ...domain.ledger import Cause, LedgerType, entry
 from ...domain.notices import NoticeKind, notice_rows
-from ...store import accounts, exams, ledger, lots, notices
+from ...store import accounts, daily_counts, exams, ledger, lots, notices
 from ...store.records import AccountRecord, ExamRecord
 from .. import idempotency
 from .arrears import apply_arrears_change
@@ -216,6 +217,11 @@ async def _insert(
     ]
     inserted = await exams.insert_exams(conn, rows)
     await ledger.append(conn, [_ledger_row(row, now) for row in inserted])
+    # One counter row per batch: every exam of it is recorded at `now`.
+    day = daily_counts.DailyCountRecord(
+        account.id, local_date(now), uploads=len(rows), arrears=draws.count(None)
+    )
+    await daily_counts.add(conn, [day])
     per_lot = Counter(lot_id for lot_id in draws if lot_id is not None)
     await lots.add_used(conn, dict(per_lot))
     available = sum(lot.remaining for lot in usable) - sum(per_lot.values())

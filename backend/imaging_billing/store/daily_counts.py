@@ -1,0 +1,149 @@
+"""Daily exam counters (store/usage_tables.py): written beside the exams they count,
+read by the overview in O(days); counted again from the exams for reconciliation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import exam, ledger_entry
+from .usage_tables import daily_exam_count as counts
+
+_COUNTERS = ("uploads", "arrears", "voids")
+
+
+@dataclass(frozen=True, slots=True)
+class DailyCountRecord:
+    """One account's exams on one Asia/Shanghai day: recorded (voided ones included),
+    of those recorded in arrears (R-ARR-1), and voided that day."""
+
+    account_id: int
+    day: date
+    uploads: int = 0
+    arrears: int = 0
+    voids: int = 0
+
+    def plus(self, other: DailyCountRecord) -> DailyCountRecord:
+        return DailyCountRecord(
+            self.account_id,
+            self.day,
+            self.uploads + other.uploads,
+            self.arrears + other.arrears,
+            self.voids + other.voids,
+        )
+
+
+def _upsert(insert: Any) -> Any:
+    """INSERT ... ON CONFLICT (account_id, day) DO UPDATE adding to the counters: one
+    statement whether or not the day has a row yet (SQLite >= 3.24 and PostgreSQL)."""
+    stmt = insert(counts)
+    added = {name: counts.c[name] + stmt.excluded[name] for name in _COUNTERS}
+    return stmt.on_conflict_do_update(
+        index_elements=[counts.c.account_id, counts.c.day], set_=added
+    )
+
+
+# Built once per dialect (see accounts._LOCK_ACCOUNT): every upload transaction runs one.
+_UPSERT = {"sqlite": _upsert(sqlite.insert), "postgresql": _upsert(postgresql.insert)}
+_UPLOADS = (
+    sa.select(counts.c.day, counts.c.uploads)
+    .where(
+        counts.c.account_id == sa.bindparam("account_id"),
+        counts.c.day >= sa.bindparam("first"),
+        counts.c.day <= sa.bindparam("last"),
+    )
+    .order_by(counts.c.day)
+)
+
+
+async def add(conn: AsyncConnection, rows: Iterable[DailyCountRecord]) -> None:
+    """Add to the counters of each (account, day); call inside the transaction that
+    records or voids the exams counted, with one row per (account, day)."""
+    params = [_params(row) for row in rows]
+    if params:
+        await conn.execute(_UPSERT[conn.dialect.name], params)
+
+
+async def uploads_per_day(
+    conn: AsyncConnection, account_id: int, first: date, last: date
+) -> dict[date, int]:
+    """Exams recorded per day from `first` to `last`, both included: days of the
+    primary key, however many exams the account has."""
+    params = {"account_id": account_id, "first": first, "last": last}
+    return {day: int(n) for day, n in (await conn.execute(_UPLOADS, params)).all()}
+
+
+async def account_days(conn: AsyncConnection, account_id: int) -> dict[date, DailyCountRecord]:
+    """Every counter row of the account, by day."""
+    stmt = sa.select(counts).where(counts.c.account_id == account_id)
+    return {row.day: _record(row) for row in (await conn.execute(stmt)).all()}
+
+
+def _record(row: Any) -> DailyCountRecord:
+    return DailyCountRecord(row.account_id, row.day, row.uploads, row.arrears, row.voids)
+
+
+def local_day(conn: AsyncConnection, column: Any) -> sa.ColumnElement[date]:
+    """The Asia/Shanghai calendar day of a stored UTC time (R-GEN-6)."""
+    if conn.dialect.name == "sqlite":
+        # Stored as naive UTC text; China has had no daylight saving since 1991.
+        return sa.func.date(column, "+8 hours", type_=sa.Date)
+    return sa.func.date(sa.func.timezone("Asia/Shanghai", column), type_=sa.Date)
+
+
+async def count_from_exams(
+    conn: AsyncConnection, account_id: int | None = None
+) -> dict[tuple[int, date], DailyCountRecord]:
+    """What the counters should hold, counted from the exams (all accounts without
+    `account_id`): recorded per day, recorded in arrears (an exam with an ARREARS
+    ledger entry, R-ARR-1) per day recorded, voided per day voided. O(exams): for
+    reconciliation and rebuilding, never for a page."""
+    recorded = local_day(conn, exam.c.recorded_at)
+    voided = local_day(conn, exam.c.voided_at)
+    in_arrears = exam.join(
+        ledger_entry, (ledger_entry.c.exam_id == exam.c.id) & (ledger_entry.c.type == "ARREARS")
+    )
+    queries: dict[
+        str, tuple[sa.FromClause, sa.ColumnElement[date], list[sa.ColumnElement[bool]]]
+    ] = {
+        "uploads": (exam, recorded, []),
+        "arrears": (in_arrears, recorded, []),
+        "voids": (exam, voided, [exam.c.voided_at.is_not(None)]),
+    }
+    found: dict[tuple[int, date], DailyCountRecord] = {}
+    for name, (source, day, where) in queries.items():
+        if account_id is not None:
+            where = [*where, exam.c.account_id == account_id]
+        stmt = (
+            sa.select(exam.c.account_id, day.label("day"), sa.func.count())
+            .select_from(source)
+            .where(*where)
+            .group_by(exam.c.account_id, day)
+        )
+        for account, when, n in (await conn.execute(stmt)).all():
+            add_on = DailyCountRecord(account, when, **{name: int(n)})
+            key = (account, when)
+            found[key] = found[key].plus(add_on) if key in found else add_on
+    return found
+
+
+async def rebuild(conn: AsyncConnection) -> int:
+    """Replace every counter with what the exams say (after exams were written
+    without the services, as the benchmark's seed does). Returns the rows written."""
+    rows = list((await count_from_exams(conn)).values())
+    await conn.execute(counts.delete())
+    if rows:
+        await conn.execute(counts.insert(), [_params(row) for row in rows])
+    return len(rows)
+
+
+def _params(row: DailyCountRecord) -> dict[str, Any]:
+    return {"account_id": row.account_id, "day": row.day} | {
+        name: getattr(row, name) for name in _COUNTERS
+    }
