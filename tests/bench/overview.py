@@ -44,8 +44,8 @@ from imaging_billing.domain.clock import SHANGHAI, local_date
 from imaging_billing.domain.exams import LotMode, lot_terms, storage_ends_at
 from imaging_billing.domain.ledger import Cause
 from imaging_billing.security import KeyBox
-from imaging_billing.services import accounts as account_cases
-from imaging_billing.services import settlement
+from imaging_billing.services.steps import accounts as account_steps
+from imaging_billing.services.steps import lots as lot_steps
 from imaging_billing.store import daily_counts
 from imaging_billing.store.db import Database
 from imaging_billing.store.migrate import upgrade
@@ -135,10 +135,8 @@ async def _seed_services(url: str, now: datetime, quantity: int) -> tuple[int, i
     db = Database(url)
     try:
         async with db.write() as conn:
-            account_id = await account_cases.create_account(
-                conn, name="Overview Hospital", now=start
-            )
-            await account_cases.record_agreement(
+            account_id = await account_steps.add_account(conn, name="Overview Hospital", now=start)
+            await account_steps.add_agreement(
                 conn,
                 account_id=account_id,
                 number="AG-BENCH",
@@ -147,13 +145,13 @@ async def _seed_services(url: str, now: datetime, quantity: int) -> tuple[int, i
                 actor="bench",
                 now=start,
             )
-            issued = await account_cases.create_institution(
+            issued = await account_steps.add_institution(
                 conn, account_id=account_id, name="Main site", now=start, keys=KeyBox(SERVER_SECRET)
             )
-            token = await account_cases.create_operator_token(conn, name="bench", now=now)
+            token = await account_steps.add_operator_token(conn, name="bench", now=now)
             lots = []
             for k in range(LOTS):
-                credit = await settlement.credit_exam_lot(
+                credit = await lot_steps.credit_lot(
                     conn,
                     account_id=account_id,
                     terms=lot_terms(LotMode.VOLUME, quantity, None),
