@@ -5,7 +5,7 @@ Its fields of Account and Institution are mixed into those types (api/accounts/t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import strawberry
 from strawberry import relay
@@ -15,6 +15,7 @@ from ..domain.ai import ReadCover, ReadStatus
 from ..domain.catalog import AiProduct
 from ..services import ai as cases
 from ..services.queries import ai as reads
+from ..services.records import AiLicenceRecord, AiPackRecord, AiReadRecord
 from . import connections as conn_
 from . import ids
 from .connections import Connection
@@ -43,7 +44,7 @@ class AiPack(relay.Node):
     order_id: relay.GlobalID | None
 
     @classmethod
-    def from_row(cls, row: Any) -> AiPack:
+    def from_row(cls, row: AiPackRecord) -> AiPack:
         return cls(
             id=row.id,
             product=AiProduct(row.product),
@@ -76,7 +77,7 @@ class AiLicence(relay.Node):
     order_id: relay.GlobalID | None
 
     @classmethod
-    def from_row(cls, row: Any) -> AiLicence:
+    def from_row(cls, row: AiLicenceRecord) -> AiLicence:
         return cls(
             id=row.id,
             product=AiProduct(row.product),
@@ -97,7 +98,7 @@ class AiRead(relay.Node):
     institution_id: relay.GlobalID
 
     @classmethod
-    def from_row(cls, row: Any) -> AiRead:
+    def from_row(cls, row: AiReadRecord) -> AiRead:
         return cls(
             id=row.id,
             product=AiProduct(row.product),
@@ -133,7 +134,7 @@ class AiRenewal:
     pack_id: relay.GlobalID
 
     @classmethod
-    def from_row(cls, row: Any) -> AiRenewal:
+    def from_row(cls, row: AiPackRecord) -> AiRenewal:
         return cls(
             purchased_at=row.purchased_at,
             product=AiProduct(row.product),

@@ -6,7 +6,7 @@ their resolvers read `self.id`, the institution's or account's key."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import strawberry
 from strawberry import relay
@@ -21,6 +21,7 @@ from ..domain.catalog import (
 from ..domain.entitlements import ServiceState
 from ..services import entitlements as cases
 from ..services.queries import entitlements as reads
+from ..services.records import LicenceRecord, ServiceContractRecord
 from . import connections as conn_
 from . import ids
 from .connections import Connection
@@ -50,7 +51,7 @@ class Licence(relay.Node):
     )
 
     @classmethod
-    def from_row(cls, row: Any) -> Licence:
+    def from_row(cls, row: LicenceRecord) -> Licence:
         return cls(
             id=row.id,
             feature=Feature(row.feature),
@@ -80,10 +81,10 @@ class ServiceContract(relay.Node):
     started_at: datetime | None
     accepted_at: datetime | None
     order_id: relay.GlobalID | None
-    row: strawberry.Private[Any]
+    row: strawberry.Private[ServiceContractRecord]
 
     @classmethod
-    def from_row(cls, row: Any) -> ServiceContract:
+    def from_row(cls, row: ServiceContractRecord) -> ServiceContract:
         return cls(
             id=row.id,
             kind=ServiceKind(row.kind),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
 from strawberry import relay
@@ -13,6 +13,7 @@ from strawberry import relay
 from ...services import people
 from ...services.principals import Role
 from ...services.queries import access as reads
+from ...services.records import ApiTokenRecord, InvitationRecord
 from .. import connections as conn_
 from .. import ids
 from ..connections import Connection
@@ -36,7 +37,7 @@ class Invitation(relay.Node):
     expires_at: datetime
 
     @classmethod
-    def from_row(cls, row: Any) -> Invitation:
+    def from_row(cls, row: InvitationRecord) -> Invitation:
         return cls(
             id=row.id,
             email=row.email,
@@ -58,7 +59,7 @@ class OperatorToken(relay.Node):
     revoked_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Any) -> OperatorToken:
+    def from_row(cls, row: ApiTokenRecord) -> OperatorToken:
         return cls(
             id=row.id,
             name=row.name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from ...domain.errors import describe
 from ...services.principals import Role
+from ...services.records import AuditEntryRecord, UserRecord
 from .. import ids
 from ..context import Info
 
@@ -33,7 +34,7 @@ class User(relay.Node):
     )
 
     @classmethod
-    def from_row(cls, row: Any) -> User:
+    def from_row(cls, row: UserRecord) -> User:
         return cls(
             id=row.id,
             email=row.email,
@@ -61,7 +62,7 @@ class AuditRecord(relay.Node):
     client_address: str | None
 
     @classmethod
-    def from_row(cls, row: Any) -> AuditRecord:
+    def from_row(cls, row: AuditEntryRecord) -> AuditRecord:
         return cls(
             id=row.id,
             occurred_at=row.occurred_at,

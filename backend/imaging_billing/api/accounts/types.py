@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry import relay
 
 from ...domain import exams as rules
 from ...services.queries import accounts as reads
+from ...services.records import AccountRecord, AgreementRecord, InstitutionRecord
 from .. import connections as conn_
 from ..access.fields import AccountAccessFields
 from ..ai import AccountAiFields, InstitutionAiFields
@@ -32,7 +32,7 @@ class Agreement(relay.Node):
     recorded_at: datetime
 
     @classmethod
-    def from_row(cls, row: Any) -> Agreement:
+    def from_row(cls, row: AgreementRecord) -> Agreement:
         return cls(
             id=row.id,
             number=row.number,
@@ -62,10 +62,10 @@ class Institution(InstitutionAiFields, InstitutionEntitlementFields, relay.Node)
     name: str
     created_at: datetime
     account_id: strawberry.Private[int]
-    row: strawberry.Private[Any]
+    row: strawberry.Private[InstitutionRecord]
 
     @classmethod
-    def from_row(cls, row: Any) -> Institution:
+    def from_row(cls, row: InstitutionRecord) -> Institution:
         return cls(
             id=row.id, name=row.name, created_at=row.created_at, account_id=row.account_id, row=row
         )
@@ -106,10 +106,10 @@ class Account(
     name: str
     created_at: datetime
     arrears_since: datetime | None = strawberry.field(description="R-ARR-1: the arrears clock.")
-    row: strawberry.Private[Any]
+    row: strawberry.Private[AccountRecord]
 
     @classmethod
-    def from_row(cls, row: Any) -> Account:
+    def from_row(cls, row: AccountRecord) -> Account:
         return cls(
             id=row.id,
             name=row.name,

@@ -22,6 +22,7 @@ from ...domain.orders import (
     check_line_count,
 )
 from ...services.queries import commerce as reads
+from ...services.records import OrderRecord, PriceRecord
 from .. import ids
 from ..context import Info
 from ..errors import UserError
@@ -57,7 +58,7 @@ class PriceEntry(relay.Node):
     set_by: str
 
     @classmethod
-    def from_row(cls, row: Any) -> PriceEntry:
+    def from_row(cls, row: PriceRecord) -> PriceEntry:
         return cls(
             id=row.id,
             product=row.product,
@@ -195,10 +196,10 @@ class Order(relay.Node):
     fulfilled_at: datetime | None
     cancelled_at: datetime | None
     account_id: strawberry.Private[int]
-    row: strawberry.Private[Any]
+    row: strawberry.Private[OrderRecord]
 
     @classmethod
-    def from_row(cls, row: Any) -> Order:
+    def from_row(cls, row: OrderRecord) -> Order:
         return cls(
             id=row.id,
             number=row.number,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from ...services.queries import exams as reads
+from ...services.records import AccountRecord
 from .. import connections as conn_
 from .. import ids
 from ..connections import Connection
@@ -21,7 +22,7 @@ class AccountExamFields:
 
     if TYPE_CHECKING:
         id: int
-        row: Any
+        row: AccountRecord
 
     @strawberry.field(description="R-EXAM-4: a study of this account by its UID.")
     async def exam(self, info: Info, study_instance_uid: str) -> Exam | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
 
 from ...domain import exams as rules
 from ...domain.usage import RunOut
+from ...services.records import ExamRecord, LotRecord
 from .. import ids
 from ..context import Info
 from ..enums import LotMode, RunOutReason
@@ -37,10 +38,10 @@ class ExamLot(relay.Node):
     purchased_at: datetime
     expires_at: datetime
     contract_ref: str | None
-    row: strawberry.Private[Any]
+    row: strawberry.Private[LotRecord]
 
     @classmethod
-    def from_row(cls, row: Any) -> ExamLot:
+    def from_row(cls, row: LotRecord) -> ExamLot:
         return cls(
             id=row.id,
             mode=LotMode(row.mode),
@@ -78,10 +79,10 @@ class Exam(relay.Node):
     )
     voided_at: datetime | None
     void_reason: str | None
-    row: strawberry.Private[Any]
+    row: strawberry.Private[ExamRecord]
 
     @classmethod
-    def from_row(cls, row: Any) -> Exam:
+    def from_row(cls, row: ExamRecord) -> Exam:
         return cls(
             id=row.id,
             study_instance_uid=row.study_uid,

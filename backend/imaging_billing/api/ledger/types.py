@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from ...services.records import LedgerEntryRecord, NoticeRecord
 from ..enums import LedgerEntryType, NoticeKind, NoticeTarget
 
 
@@ -28,7 +28,7 @@ class LedgerEntry(relay.Node):
     exam_id: relay.GlobalID | None
 
     @classmethod
-    def from_row(cls, row: Any) -> LedgerEntry:
+    def from_row(cls, row: LedgerEntryRecord) -> LedgerEntry:
         return cls(
             id=row.id,
             type=LedgerEntryType(row.type),
@@ -52,7 +52,7 @@ class Notice(relay.Node):
     delivered_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Any) -> Notice:
+    def from_row(cls, row: NoticeRecord) -> Notice:
         return cls(
             id=row.id,
             kind=NoticeKind(row.kind),
