@@ -92,8 +92,9 @@ def _record(row: Any) -> DailyCountRecord:
 def local_day(conn: AsyncConnection, column: Any) -> sa.ColumnElement[date]:
     """The Asia/Shanghai calendar day of a stored UTC time (R-GEN-6)."""
     if conn.dialect.name == "sqlite":
-        # Stored as naive UTC text; China has had no daylight saving since 1991.
-        return sa.func.date(column, "+8 hours", type_=sa.Date)
+        # Stored as naive UTC text; China has had no daylight saving since 1991. Whole
+        # seconds only: SQLite rounds 23:59:59.9995 and later up into the next day.
+        return sa.func.date(sa.func.substr(column, 1, 19), "+8 hours", type_=sa.Date)
     return sa.func.date(sa.func.timezone("Asia/Shanghai", column), type_=sa.Date)
 
 
