@@ -21,6 +21,10 @@ def utc(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
 
 
+# 23:59:59.9996 in Shanghai on 1 March: SQLite's date() would round it into 2 March.
+LAST_MOMENT_1_MARCH = datetime(2026, 3, 1, 15, 59, 59, 999_600, tzinfo=UTC)
+
+
 async def test_exams_recorded_before_the_counters_are_counted_per_shanghai_day(
     database_url: str,
 ) -> None:
@@ -32,7 +36,7 @@ async def test_exams_recorded_before_the_counters_are_counted_per_shanghai_day(
         a, b = await _accounts(conn)
         site_a, site_b = await _institution(conn, a), await _institution(conn, b)
         lot = await _lot(conn, a)
-        await _exam(conn, a, site_a, "1", utc(1, 15, 59), lot_id=lot)  # 23:59, 1 March
+        await _exam(conn, a, site_a, "1", LAST_MOMENT_1_MARCH, lot_id=lot)
         settled = await _exam(conn, a, site_a, "2", utc(1, 16), lot_id=lot)  # 00:00, 2 March
         voided = await _exam(conn, a, site_a, "3", utc(1, 17), voided_at=utc(3, 2))
         await _exam(conn, a, site_a, "4", utc(1, 9), lot_id=lot, voided_at=utc(1, 10))

@@ -8,6 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .daily_counts import local_day
 from .fetch import fetch_all, fetch_one
 from .records import LedgerEntryRecord, LedgerExportRecord
 from .tables import exam, ledger_entry
@@ -85,14 +86,6 @@ async def export_batch(
     return await fetch_all(conn, LedgerExportRecord, stmt)
 
 
-def _local_day(conn: AsyncConnection, column: sa.Column[datetime]) -> sa.ColumnElement[date]:
-    """The Asia/Shanghai calendar day of a stored UTC time (R-GEN-6)."""
-    if conn.dialect.name == "sqlite":
-        # Stored as naive UTC text; China has had no daylight saving since 1991.
-        return sa.func.date(column, "+8 hours")
-    return sa.func.date(sa.func.timezone("Asia/Shanghai", column))
-
-
 async def day_sums(
     conn: AsyncConnection,
     account_id: int,
@@ -102,7 +95,7 @@ async def day_sums(
     until: datetime,
 ) -> list[tuple[date, str, int, int]]:
     """(Shanghai day, type, entries, signed quantity), newest day first."""
-    day = _local_day(conn, ledger_entry.c.occurred_at).label("day")
+    day = local_day(conn, ledger_entry.c.occurred_at).label("day")
     stmt = (
         sa.select(day, ledger_entry.c.type, sa.func.count(), sa.func.sum(ledger_entry.c.quantity))
         .where(*_filtered(account_id, types, since, until))

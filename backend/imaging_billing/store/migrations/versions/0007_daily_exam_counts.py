@@ -85,8 +85,9 @@ def _counted() -> list[dict[str, Any]]:
 def _local_day(dialect: str, column: Any) -> Any:
     """The Asia/Shanghai calendar day of a stored UTC time (R-GEN-6)."""
     if dialect == "sqlite":
-        # Stored as naive UTC text; China has had no daylight saving since 1991.
-        return sa.func.date(column, "+8 hours")
+        # Stored as naive UTC text; China has had no daylight saving since 1991. Whole
+        # seconds only: SQLite rounds 23:59:59.9995 and later up into the next day.
+        return sa.func.date(sa.func.substr(column, 1, 19), "+8 hours")
     return sa.func.date(sa.func.timezone("Asia/Shanghai", column))
 
 
