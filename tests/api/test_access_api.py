@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from imaging_billing.api.context import SESSION_COOKIE, Services
+from imaging_billing.api.cost import CAPACITY
 from imaging_billing.api.ids import encode
 from imaging_billing.api.schema import schema
 from imaging_billing.app import create_app
@@ -911,7 +912,7 @@ async def test_every_response_carries_its_cost_and_budget(
         cost = response.json()["extensions"]["cost"]
         assert cost["requestedQueryCost"] >= 1
         status = cost["throttleStatus"]
-        assert status["maximumAvailable"] == 5_000
+        assert status["maximumAvailable"] == CAPACITY
         assert 0 <= status["currentlyAvailable"] <= status["maximumAvailable"]
         assert status["restoreRate"] > 0
     # viewer 1 + (role, name, email) 3 + account (1 + id, name 2) = 7

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,21 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# Lines a test measured (sizes, times), printed at the end of the run and kept in
+# test-results/measured.txt.
+MEASURED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not MEASURED:
+        return
+    terminalreporter.section("measured in the browser")
+    for line in MEASURED:
+        terminalreporter.write_line(line)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "measured.txt").write_text("\n".join(MEASURED) + "\n")
 
 
 def _chromium() -> str | None:
@@ -123,13 +139,11 @@ class Server:
         return result
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not (DIST / "index.html").is_file() or not (DIST / "graphiql.html").is_file():
-        pytest.skip("frontend/dist is not built (make console)")
+@contextmanager
+def _serving(folder: Path, budget_scale: str) -> Iterator[Server]:
+    """A real uvicorn on a free port over a fresh SQLite database with the demo data."""
     from imaging_billing.store.migrate import upgrade
 
-    folder = tmp_path_factory.mktemp("e2e")
     url = f"sqlite+aiosqlite:///{folder / 'console.sqlite3'}"
     upgrade(url)
     credentials = asyncio.run(_seed(url))
@@ -143,9 +157,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "SERVER_SECRET": SERVER_SECRET,
         "SWEEP_INTERVAL_SECONDS": "0",
         "CONSOLE_DIR": str(DIST),
-        # The tests click through every page many times a second as the same few people,
-        # far beyond anyone's browsing: the query budget is sized for them, not for people.
-        "QUERY_BUDGET_SCALE": "20",
+        "QUERY_BUDGET_SCALE": budget_scale,
     }
     logs = folder / "server.log"
     with logs.open("wb") as out:
@@ -176,6 +188,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _needs_console() -> None:
+    if not (DIST / "index.html").is_file() or not (DIST / "graphiql.html").is_file():
+        pytest.skip("frontend/dist is not built (make console)")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    _needs_console()
+    # The tests click through every page many times a second as the same few people,
+    # far beyond anyone's browsing: the query budget is sized for them, not for people.
+    with _serving(tmp_path_factory.mktemp("e2e"), budget_scale="20") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def people_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with the query budget as deployed (QUERY_BUDGET_SCALE 1), for tests of
+    what a person's browsing costs and how fast it arrives."""
+    _needs_console()
+    with _serving(tmp_path_factory.mktemp("people"), budget_scale="1") as running:
+        yield running
 
 
 # Module scope: the sync Playwright API keeps an event loop running in this thread while
@@ -257,7 +292,7 @@ def console(browser: Any, server: Server) -> Iterator[Any]:
     opened: list[Console] = []
 
     def open_console(**options: Any) -> Console:
-        c = Console(browser, server, **options)
+        c = Console(browser, options.pop("server", server), **options)
         opened.append(c)
         return c
 

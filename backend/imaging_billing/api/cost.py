@@ -11,6 +11,7 @@ in the process: with several API instances each enforces its own share.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +31,11 @@ from graphql import (
 from ..domain.errors import RuleViolation
 from ..services.principals import Role
 
-CAPACITY = 5_000.0
-RESTORE_PER_SECOND = 250.0
+# Sized for people: every query any console page sends, all together once a second for a
+# minute (~2,000 points a second), is never refused; a client repeating the largest single
+# request (MAX_SINGLE_QUERY) is refused within seconds (tests/api/test_browsing_budget.py).
+CAPACITY = 10_000.0
+RESTORE_PER_SECOND = 1_000.0
 MAX_SINGLE_QUERY = 5_000
 # Gateways report every exam as it arrives: a busy hospital sends hundreds a second,
 # each costing a handful of points, so their buckets are larger and refill faster.
@@ -56,9 +60,10 @@ GATEWAYS = Limits(GATEWAY_CAPACITY, GATEWAY_RESTORE_PER_SECOND)
 
 
 class Budgets:
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(self, scale: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         # QUERY_BUDGET_SCALE: capacity and refill multiplied (a deployment's own sizing).
         self.scale = scale
+        self._clock = clock
         self._buckets: dict[str, Bucket] = {}
 
     def limits(self, limits: Limits) -> Limits:
@@ -66,7 +71,7 @@ class Budgets:
 
     def take(self, key: str, cost: float, limits: Limits) -> tuple[bool, float]:
         limits = self.limits(limits)
-        now = time.monotonic()
+        now = self._clock()
         bucket = self._buckets.setdefault(key, Bucket(limits.capacity, now))
         restored = bucket.available + (now - bucket.updated) * limits.rate
         bucket.available = min(limits.capacity, restored)

@@ -4,6 +4,7 @@
  * `Accept-Language` set to the console's language so `userErrors.message` matches it.
  * A 401 anywhere means the session is gone: the handler sends the user to /login.
  */
+import { cacheKey, FreshCache } from './fresh';
 import { Client, fetchExchange, type AnyVariables, type CombinedError, type DocumentInput, type OperationResult } from '@urql/core';
 
 export type ApiLocale = 'zh-CN' | 'en';
@@ -63,10 +64,49 @@ function unwrap<D>(result: OperationResult<D>): D {
   return result.data;
 }
 
-export async function query<D, V extends AnyVariables>(document: DocumentInput<D, V>, variables: V): Promise<D> {
-  return unwrap(await client.query(document, variables).toPromise());
+const fresh = new FreshCache();
+// Answers asked for ahead of the page that will show them, each taken once (PRIMED_MS).
+const primed = new Map<string, { at: number; answer: Promise<unknown> }>();
+const PRIMED_MS = 10_000;
+
+/** Ask now for what a page about to open will ask: its own request then takes this answer. */
+export function prefetch<D, V extends AnyVariables>(document: DocumentInput<D, V>, variables: V): void {
+  const answer = client.query(document, variables).toPromise().then(unwrap);
+  answer.catch(() => undefined); // the page asks again and reports it
+  primed.set(cacheKey(document, variables), { at: Date.now(), answer });
+}
+
+function takePrimed<D>(key: string): Promise<D> | undefined {
+  const entry = primed.get(key);
+  primed.delete(key);
+  return entry && Date.now() - entry.at <= PRIMED_MS ? (entry.answer as Promise<D>) : undefined;
+}
+
+/** Ask the server; with `maxAgeMs`, an answer that old or younger is shown again instead. */
+export async function query<D, V extends AnyVariables>(document: DocumentInput<D, V>, variables: V, maxAgeMs = 0): Promise<D> {
+  const waiting = primed.size > 0 ? takePrimed<D>(cacheKey(document, variables)) : undefined;
+  if (waiting) {
+    try {
+      return await waiting;
+    } catch {
+      // asked again below
+    }
+  }
+  const key = maxAgeMs > 0 ? cacheKey(document, variables) : null;
+  const cached = key ? fresh.get<D>(key, maxAgeMs) : undefined;
+  if (cached !== undefined) return cached;
+  const data = unwrap(await client.query(document, variables).toPromise());
+  if (key) fresh.set(key, data);
+  return data;
 }
 
 export async function mutate<D, V extends AnyVariables>(document: DocumentInput<D, V>, variables: V): Promise<D> {
-  return unwrap(await client.mutation(document, variables).toPromise());
+  fresh.clear();
+  primed.clear();
+  try {
+    return unwrap(await client.mutation(document, variables).toPromise());
+  } finally {
+    // Also after: a query answered while the mutation ran may hold the state before it.
+    fresh.clear();
+  }
 }

@@ -18,6 +18,9 @@ export interface QueryOptions {
   report?: boolean;
   /** Reload also when this changes (e.g. after a payment elsewhere). */
   deps?: () => unknown;
+  /** Show an answer up to this old again instead of asking (any mutation forgets it);
+   * `refresh()` always asks. */
+  maxAgeMs?: number;
 }
 
 export function useQuery<D, V extends AnyVariables>(
@@ -30,7 +33,7 @@ export function useQuery<D, V extends AnyVariables>(
   const error = shallowRef<unknown>(null);
   let latest = 0;
 
-  async function refresh(): Promise<void> {
+  async function load(maxAgeMs: number): Promise<void> {
     if (options.skip?.()) {
       data.value = null;
       return;
@@ -38,7 +41,7 @@ export function useQuery<D, V extends AnyVariables>(
     const ticket = ++latest;
     loading.value = true;
     try {
-      const result = await query(document, variables());
+      const result = await query(document, variables(), maxAgeMs);
       if (ticket === latest) {
         data.value = result;
         error.value = null;
@@ -53,6 +56,7 @@ export function useQuery<D, V extends AnyVariables>(
     }
   }
 
-  watch([variables, options.deps ?? (() => null)], () => void refresh(), { deep: true, immediate: true });
+  const refresh = () => load(0);
+  watch([variables, options.deps ?? (() => null)], () => void load(options.maxAgeMs ?? 0), { deep: true, immediate: true });
   return { data, loading, error, refresh };
 }

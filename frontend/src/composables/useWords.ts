@@ -15,6 +15,7 @@ export function useWords(options: { names?: boolean } = {}) {
   const names = useQuery(ActorNamesDocument, () => ({ id: session.accountId ?? '' }), {
     skip: () => !options.names || !session.accountId || !session.canManage,
     report: false,
+    maxAgeMs: 5 * 60_000, // names change rarely; a rename is a mutation, which forgets this
   });
   const known = computed<words.KnownNames>(() => {
     const account = names.data.value?.account;

@@ -16,6 +16,27 @@ interface ChosenAccount {
 }
 
 const ACCOUNT_KEY = 'ib.operatorAccount';
+// The account this browser showed last: lets the overview ask for its figures while the
+// session is still being checked (an opaque ID, no secret; the server still scopes).
+const LAST_ACCOUNT_KEY = 'ib.lastAccount';
+
+/** The account the console will most likely show, before the session is known. */
+export function expectedAccountId(): string | null {
+  try {
+    return loadChosen()?.id ?? localStorage.getItem(LAST_ACCOUNT_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function rememberLast(id: string | null | undefined): void {
+  try {
+    if (id) localStorage.setItem(LAST_ACCOUNT_KEY, id);
+    else localStorage.removeItem(LAST_ACCOUNT_KEY);
+  } catch {
+    // only a head start is lost
+  }
+}
 
 function loadChosen(): ChosenAccount | null {
   try {
@@ -49,6 +70,7 @@ export const useSession = defineStore('session', () => {
   async function load(): Promise<void> {
     try {
       viewer.value = (await query(ViewerDocument, {})).viewer;
+      if (viewer.value.role !== 'OPERATOR') rememberLast(viewer.value.account?.id);
     } catch (e) {
       if (!(e instanceof ApiError && e.unauthenticated)) throw e;
       viewer.value = null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fillDays, lotTimelineOption, timelineRows, usageTrendOption, type TimelineLot } from '@/pages/overview/dashboard/charts';
+import { fillDays, lotTimelineOption, timelineRows, usageTrendOption, type TimelineLot } from '@/charts/options';
 
 const labels = {
   lot: (lot: TimelineLot) => `${lot.mode} ${lot.quantity}`,

@@ -130,7 +130,8 @@ export function lotTimelineOption(
   const max = ends.length ? Math.max(...ends, now.getTime()) + 7 * day : now.getTime() + 365 * day;
   return {
     animation,
-    grid: { left: 150, right: 32, top: 16, bottom: 32, containLabel: false },
+    // Room for the lot names; longer ones end in an ellipsis rather than being cut off.
+    grid: { left: 196, right: 32, top: 16, bottom: 32, containLabel: false },
     tooltip: {
       trigger: 'item',
       formatter: (p: unknown) => {
@@ -161,6 +162,7 @@ export function lotTimelineOption(
       inverse: true,
       data: lots.map((lot, i) => labels.lot(lot, i)),
       axisTick: { show: false },
+      axisLabel: { width: 180, overflow: 'truncate' },
     },
     series: [
       {
