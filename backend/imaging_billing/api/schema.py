@@ -20,7 +20,6 @@ from .entitlements import EntitlementMutation, EntitlementQuery
 from .exams.ingest import IngestMutation
 from .exams.mutations import ExamMutation
 from .exams.queries import ExamQuery
-from .resolvers import streamline
 from .root import NODE_TYPES, RootQuery
 from .scalars import SCALARS
 from .scope import guard_gateway_reads
@@ -70,8 +69,6 @@ schema = strawberry.Schema(
         auto_camel_case=True, scalar_map=SCALARS, disable_field_suggestions=True
     ),
 )
-# Plain fields resolve directly, before anything below wraps their resolvers.
-streamline(schema._schema, schema.config.info_class)  # noqa: SLF001
 # R-GEN-8: what a gateway may not read is refused on every path (api/scope.py).
 guard_gateway_reads(schema._schema)  # noqa: SLF001 - graphql-core's schema
 cap_order_lines(schema._schema)  # noqa: SLF001

@@ -19,7 +19,6 @@ from ..domain.errors import RuleViolation
 from ..services.principals import Role
 from ..services.reading import gateway_may_read
 from .context import ResolveInfo, Resolver
-from .resolvers import attribute_of
 
 CARRIER_SUFFIXES = ("Payload", "Connection", "Edge", "Result")
 CARRIERS = frozenset({"PageInfo", "UserError"})
@@ -42,26 +41,10 @@ def guarded_objects(schema: GraphQLSchema) -> list[GraphQLObjectType]:
 
 
 def _people_only(resolve: Resolver) -> Resolver:
-    name = attribute_of(resolve)
-    if name is not None:
-        return _people_only_attribute(name)
-
     def guarded(root: object, info: ResolveInfo, **arguments: object) -> object:
         if info.context.principal.role is Role.INSTITUTION:
             raise RuleViolation("FORBIDDEN")
         return resolve(root, info, **arguments)
-
-    return guarded
-
-
-def _people_only_attribute(name: str) -> Resolver:
-    """The guard and a plain attribute in one call: most guarded fields are attributes,
-    and the console's pages resolve a thousand of them per request."""
-
-    def guarded(root: object, info: ResolveInfo) -> object:
-        if info.context.principal.role is Role.INSTITUTION:
-            raise RuleViolation("FORBIDDEN")
-        return getattr(root, name)
 
     return guarded
 
