@@ -6,7 +6,8 @@ import json
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import security
 from .domain.exams import LotMode, lot_terms
@@ -59,7 +60,7 @@ async def is_empty(db: Database) -> bool:
         return await accounts.count_accounts(conn) == 0 and not await _has_tokens(conn)
 
 
-async def _has_tokens(conn: Any) -> bool:
+async def _has_tokens(conn: AsyncConnection) -> bool:
     result = await conn.exec_driver_sql("SELECT COUNT(*) FROM api_token")
     return bool(result.scalar_one())
 

@@ -17,7 +17,7 @@ UPLOADS = """mutation($i: ID!, $items: [ExamUploadInput!]!) {
 USAGE = """query($id: ID!) { account(id: $id) {
   dailyUsage(days: 3) { day exams }
   runOut { averageDaily reason at daysLeft on projectedForfeitTotal
-           lots { expiresAt projectedForfeit } } } }"""
+           lots { lotId expiresAt projectedForfeit } } } }"""
 ACCOUNTS = """query($status: AccountStatus, $order: AccountOrder!, $after: String) {
   accounts(first: 2, after: $after, status: $status, orderBy: $order) {
     totalCount pageInfo { hasNextPage endCursor } edges { node { name status } } } }"""
@@ -33,7 +33,7 @@ async def test_daily_usage_counts_shanghai_days_and_estimates_the_run_out(
     # given an account using 300 exams on one day and 150 the next
     account = await create_account(services)
     gateway = await create_institution(services, account)
-    await credit_lot(services, account, quantity=10_000)
+    lot = await credit_lot(services, account, quantity=10_000)
     token = await create_operator_token(services)
     await api.gateway(gateway, UPLOADS, {"i": gateway.id, "items": items(1, 300)})
     clock.advance(timedelta(days=1))
@@ -49,7 +49,7 @@ async def test_daily_usage_counts_shanghai_days_and_estimates_the_run_out(
     ]
     # and at the 30-day pace (450 / 30 = 15 a day) the 9,550 left would last 636 days,
     # but the lot expires in 364 (R-EXAM-2): it runs out then, forfeiting what is left
-    # (R-GEN-9): 9,550 - 364 x 15 = 4,090
+    # (R-GEN-9): 9,550 - 364 x 15 = 4,090; the lot is named by its ID
     assert shown["runOut"] == {
         "averageDaily": 15.0,
         "reason": "LAST_LOT_EXPIRES",
@@ -57,7 +57,13 @@ async def test_daily_usage_counts_shanghai_days_and_estimates_the_run_out(
         "daysLeft": 364,
         "on": "2027-03-01",
         "projectedForfeitTotal": 4_090,
-        "lots": [{"expiresAt": "2027-03-01T08:00:00+00:00", "projectedForfeit": 4_090}],
+        "lots": [
+            {
+                "lotId": str(encode("ExamLot", lot)),
+                "expiresAt": "2027-03-01T08:00:00+00:00",
+                "projectedForfeit": 4_090,
+            }
+        ],
     }
 
 

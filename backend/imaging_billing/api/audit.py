@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Mapping
 from inspect import isawaitable
-from typing import Any
+from typing import TypedDict
 
 from graphql import (
     ExecutionResult,
@@ -32,6 +32,7 @@ from ..services.ingest import PendingAudit
 from ..services.principals import Principal
 from ..services.queries import nodes as node_reads
 from . import ids
+from .context import Context, Info, ResolveInfo, Resolver
 
 log = logging.getLogger("imaging_billing.audit")
 SECRET_WORDS = ("password", "token", "secret")
@@ -49,7 +50,7 @@ _OWNERS: dict[str, str] = {
 }
 
 
-def redact(value: Any) -> Any:
+def redact(value: object) -> object:
     if isinstance(value, dict):
         return {
             k: "[redacted]" if any(w in k.lower() for w in SECRET_WORDS) else redact(v)
@@ -60,7 +61,7 @@ def redact(value: Any) -> Any:
     return value
 
 
-def arguments_text(arguments: dict[str, Any]) -> str:
+def arguments_text(arguments: Mapping[str, object]) -> str:
     """JSON of the redacted arguments; a summary when too long to keep whole."""
     text = json.dumps(redact(arguments), default=str)
     if len(text) <= MAX_ARGUMENTS:
@@ -68,7 +69,7 @@ def arguments_text(arguments: dict[str, Any]) -> str:
     return json.dumps({"truncated": True, "length": len(text), "names": sorted(arguments)})
 
 
-def outcome_of(payload: Any) -> str:
+def outcome_of(payload: object) -> str:
     """A mutation payload's outcome: its first user error's code, else ok."""
     errors = getattr(payload, "user_errors", None)
     if errors:
@@ -80,8 +81,8 @@ def _raised(error: BaseException) -> str:
     return error.code if isinstance(error, RuleViolation) else "ERROR"
 
 
-def _noting(resolve: Callable[..., Any]) -> Callable[..., Any]:
-    async def settle(pending: Awaitable[Any], context: Any, key: str) -> Any:
+def _noting(resolve: Resolver) -> Resolver:
+    async def settle(pending: Awaitable[object], context: Context, key: str) -> object:
         try:
             payload = await pending
         except Exception as error:
@@ -92,8 +93,8 @@ def _noting(resolve: Callable[..., Any]) -> Callable[..., Any]:
         context.outcomes[key] = outcome_of(payload)
         return payload
 
-    def noted(root: Any, info: Any, **arguments: Any) -> Any:
-        outcomes: dict[str, str] = info.context.outcomes
+    def noted(root: object, info: ResolveInfo, **arguments: object) -> object:
+        outcomes = info.context.outcomes
         key = str(info.path.key)
         try:
             payload = resolve(root, info, **arguments)
@@ -123,7 +124,7 @@ def instrument(graphql_schema: GraphQLSchema) -> None:
             field.resolve = _noting(field.resolve)
 
 
-def _result(context: Any, key: str, failed: set[str] | None) -> str:
+def _result(context: Context, key: str, failed: set[str] | None) -> str:
     """The noted outcome; a field whose resolver never ran failed before it
     (its arguments), or the whole request did (`failed` is None)."""
     noted: str | None = context.outcomes.get(key)
@@ -141,17 +142,24 @@ def _failed_keys(result: ExecutionResult) -> set[str] | None:
     return keys
 
 
+class _Entry(TypedDict):
+    operation: str
+    arguments: str  # redacted, as kept
+    result: str
+    raw: dict[str, object]  # as given: which account it concerned is found from it
+
+
 async def record(
-    context: Any,
+    context: Context,
     graphql_schema: GraphQLSchema,
     operation: OperationDefinitionNode,
-    variables: dict[str, Any],
+    variables: Mapping[str, object],
     result: ExecutionResult,
 ) -> None:
     """Append the audit records of a mutation, after it ran, whatever its outcome."""
     if operation.operation is not OperationType.MUTATION:
         return
-    principal: Principal = context.principal
+    principal = context.principal
     failed = _failed_keys(result)
     mutation_type = graphql_schema.mutation_type
     nodes = [
@@ -165,22 +173,23 @@ async def record(
         graphql_schema, operation.variable_definitions or (), dict(variables)
     )
     values = coerced if isinstance(coerced, VariableValues) else None
-    rows = []
+    rows: list[_Entry] = []
     for node in nodes:
         key = node.alias.value if node.alias else node.name.value
         name = node.name.value
         field = mutation_type.fields.get(name)
+        arguments: dict[str, object]
         try:
             arguments = get_argument_values(field, node, values) if field else {}
         except Exception:  # invalid input: what it was cannot be told safely
             arguments = {"invalidInput": True}
         rows.append(
-            {
-                "operation": name,
-                "arguments": arguments_text(arguments),
-                "result": _result(context, key, failed),
-                "raw": arguments,
-            }
+            _Entry(
+                operation=name,
+                arguments=arguments_text(arguments),
+                result=_result(context, key, failed),
+                raw=arguments,
+            )
         )
     try:
         await _commit(context, principal, rows)
@@ -188,12 +197,14 @@ async def record(
         log.exception("audit record not written, request %s", context.request_id)
 
 
-def _recorded(context: Any, node: FieldNode) -> bool:
+def _recorded(context: Context, node: FieldNode) -> bool:
     """Committed by its use case in the same transaction as its change (see pending_audit)."""
     return (node.alias.value if node.alias else node.name.value) in context.audited
 
 
-async def account_of(context: Any, principal: Principal, arguments: dict[str, Any]) -> int | None:
+async def account_of(
+    context: Context, principal: Principal, arguments: Mapping[str, object]
+) -> int | None:
     """The account an operation concerned: named, owning a named object, or the caller's."""
     if principal.account_id is not None:
         return principal.account_id  # people and gateways act on their own account only
@@ -218,9 +229,9 @@ async def account_of(context: Any, principal: Principal, arguments: dict[str, An
     return principal.account_id
 
 
-async def _commit(context: Any, principal: Principal, entries: list[dict[str, Any]]) -> None:
+async def _commit(context: Context, principal: Principal, entries: list[_Entry]) -> None:
     # A successful login is recorded under the person who logged in.
-    who: Principal = getattr(context, "authenticated_as", None) or principal
+    who = context.authenticated_as or principal
     now = context.now()
     rows = [
         {
@@ -240,12 +251,12 @@ async def _commit(context: Any, principal: Principal, entries: list[dict[str, An
     await context.services.group_commit.record_audit(rows)
 
 
-def pending_audit(info: Any, arguments: dict[str, Any]) -> PendingAudit:
+def pending_audit(info: Info, arguments: Mapping[str, object]) -> PendingAudit:
     """The audit record of the field being resolved, for a use case that commits it
     together with its change (the ingest hot path). It stays the resolver's until the
     use case answers that it committed it (`committed_by_use_case`)."""
     context = info.context
-    principal: Principal = context.principal
+    principal = context.principal
     return PendingAudit(
         {
             "principal": principal.actor,
@@ -260,7 +271,7 @@ def pending_audit(info: Any, arguments: dict[str, Any]) -> PendingAudit:
     )
 
 
-def committed_by_use_case(info: Any, pending: PendingAudit) -> None:
+def committed_by_use_case(info: Info, pending: PendingAudit) -> None:
     """The use case committed the field's audit record with its change: `record`
     must not write it again."""
-    info.context.audited[info.path.key] = pending
+    info.context.audited[str(info.path.key)] = pending

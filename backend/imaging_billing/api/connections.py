@@ -6,7 +6,7 @@ import base64
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import strawberry
 
@@ -14,6 +14,16 @@ from ..domain.errors import RuleViolation
 
 MAX_PAGE = 100
 T = TypeVar("T")
+
+
+class _Keyed(Protocol):
+    """A record with a primary key: what a keyset cursor is made of."""
+
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Keyed)
 
 
 @strawberry.type
@@ -114,10 +124,10 @@ def start_of(after: str | None) -> Start:
 
 
 def build(
-    rows: Sequence[Any],
+    rows: Sequence[R],
     first: int,
     total: int,
-    node: Callable[[Any], T],
+    node: Callable[[R], T],
     *,
     offset: int | None = None,
 ) -> Connection[T]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import strawberry
+from graphql import GraphQLResolveInfo
+from starlette.responses import Response
 
 from ..security import KeyBox
 from ..services.auth import Authenticator
 from ..services.clock import Clock
-from ..services.group_commit import GroupCommit
+from ..services.group_commit import GroupCommit, PendingAudit
 from ..services.principals import Principal
 from ..services.reader import Database, Reader
 from ..services.refusals import RefusalLog
@@ -46,11 +48,12 @@ class Context:
     request_id: str  # the server's own, always
     correlation_id: str | None = None  # the client's X-Request-Id, sanitised
     client_address: str = "-"
-    response: Any = None  # the HTTP response, for the session cookie
+    # What login and logout set on the HTTP answer (the session cookie).
+    response: Response = field(default_factory=Response)
     session_token: str | None = None
     authenticated_as: Principal | None = None  # set by a successful login
     # Response key -> audit record a use case committed with its change (api/audit.py).
-    audited: dict[str, Any] = field(default_factory=dict)
+    audited: dict[str, PendingAudit] = field(default_factory=dict)
     # Response key -> the outcome its root mutation resolver produced (api/audit.py).
     outcomes: dict[str, str] = field(default_factory=dict)
     # The request's reads: one snapshot (services/reader.py) and its DataLoaders.
@@ -76,3 +79,8 @@ class Context:
 
 
 Info = strawberry.Info[Context, None]
+
+# What graphql-core hands the resolvers it runs, and a resolver as it calls one: the
+# schema-wide wrappers (audit, R-GEN-8 guard, line cap) take and give these.
+ResolveInfo = GraphQLResolveInfo[Context]
+Resolver = Callable[..., object]

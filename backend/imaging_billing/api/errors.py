@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError
 
 from ..domain.errors import RuleViolation
+from .context import Context
 
 log = logging.getLogger("imaging_billing.api")
 T = TypeVar("T")
@@ -34,15 +35,13 @@ class UserError:
         )
 
 
-def mask_errors(result: Any, context: Any) -> None:
+def mask_errors(result: ExecutionResult, context: Context) -> None:
     """Unexpected exceptions reach the client as 'Unexpected error' with the request id
     (the stack trace goes to the log under the same id); a rule broken below the
     resolver keeps its code and messages."""
-    if result is None or not result.errors:
+    if not result.errors:
         return
-    request_id = getattr(context, "request_id", "-")
-    lang = getattr(context, "lang", "zh-CN")
-    result.errors = [_masked(error, request_id, lang) for error in result.errors]
+    result.errors = [_masked(e, context.request_id, context.lang) for e in result.errors]
 
 
 def _masked(error: GraphQLError, request_id: str, lang: str) -> GraphQLError:

@@ -17,7 +17,6 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
-from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -56,14 +55,15 @@ class Prepared:
 @dataclass(frozen=True)
 class Outcome:
     status: int
-    payload: dict[str, Any]
+    payload: dict[str, object]  # the JSON answer
 
 
-def in_language(error: Mapping[str, Any], lang: str) -> dict[str, Any]:
+def in_language(error: Mapping[str, object], lang: str) -> dict[str, object]:
     """`message` in the request's language where the error carries both (a refusal cached
     per query text, or made before the language was known, holds the English one)."""
-    extensions = error.get("extensions") or {}
-    wanted = extensions.get("messageEn" if lang == "en" else "messageZh")
+    extensions = error.get("extensions")
+    key = "messageEn" if lang == "en" else "messageZh"
+    wanted = extensions.get(key) if isinstance(extensions, Mapping) else None
     if isinstance(wanted, str) and wanted != error.get("message"):
         return {**error, "message": wanted}
     return dict(error)
@@ -132,7 +132,7 @@ class Executor:
         mask_errors(result, context)
         if operation.operation is OperationType.MUTATION:
             await audit.record(context, self.schema, operation, request.variables, result)
-        payload: dict[str, Any] = {"data": result.data}
+        payload: dict[str, object] = {"data": result.data}
         if result.errors:
             payload["errors"] = [in_language(e.formatted, context.lang) for e in result.errors]
         payload["extensions"] = extensions

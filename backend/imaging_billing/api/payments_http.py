@@ -17,8 +17,8 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,7 +58,7 @@ class _Call:
     principal: str = "anonymous"
     role: str = "ANONYMOUS"
     account_id: int | None = None
-    arguments: dict[str, Any] = field(default_factory=dict)
+    arguments: dict[str, object] = field(default_factory=dict)
     result: str = "ok"
 
 
@@ -152,7 +152,9 @@ async def _audit(services: Services, call: _Call) -> None:
         log.exception("audit record not written, request %s", call.request_id)
 
 
-def payment_callback(services: Services, secret: str | None, window_seconds: int) -> Any:
+def payment_callback(
+    services: Services, secret: str | None, window_seconds: int
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         call = _Call(
             new_request_id(),

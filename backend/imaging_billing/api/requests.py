@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -19,7 +18,7 @@ from ..domain.errors import RuleViolation
 @dataclass(frozen=True)
 class GraphQLRequest:
     query: str
-    variables: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, object] = field(default_factory=dict)
     operation_name: str | None = None
     via_get: bool = False
 
@@ -32,14 +31,14 @@ class RequestRefused(Exception):
         *,
         field: str | None = None,
         headers: dict[str, str] | None = None,
-        **params: Any,
+        **params: object,
     ) -> None:
         super().__init__(code)
         self.status = status
         self.rule = RuleViolation(code, field, params=params)
         self.headers = headers or {}
 
-    def payload(self, lang: str, request_id: str) -> dict[str, Any]:
+    def payload(self, lang: str, request_id: str) -> dict[str, object]:
         rule = self.rule
         return {
             "errors": [
@@ -65,9 +64,8 @@ def read_request(
     method: str, content_type: str, body: bytes, params: QueryParams
 ) -> GraphQLRequest:
     if method == "GET":
-        variables: Any = params.get("variables")
-        if variables:
-            variables = _json(variables)
+        text = params.get("variables")
+        variables: object = _json(text) if text else text
         return _request(params.get("query"), variables, params.get("operationName"), True)
     if not is_json(content_type):
         raise RequestRefused(415, "REQUEST_CONTENT_TYPE")
@@ -77,14 +75,16 @@ def read_request(
     return _request(data.get("query"), data.get("variables"), data.get("operationName"), False)
 
 
-def _json(text: str | bytes) -> Any:
+def _json(text: str | bytes) -> object:
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as error:
         raise RequestRefused(400, "REQUEST_NOT_JSON") from error
 
 
-def _request(query: Any, variables: Any, operation_name: Any, via_get: bool) -> GraphQLRequest:
+def _request(
+    query: object, variables: object, operation_name: object, via_get: bool
+) -> GraphQLRequest:
     if not isinstance(query, str) or not query.strip():
         raise RequestRefused(400, "REQUEST_SHAPE")
     if variables is not None and not isinstance(variables, dict):
@@ -100,9 +100,9 @@ def _request(query: Any, variables: Any, operation_name: Any, via_get: bool) -> 
 MAX_VARIABLE_LIST = 2_000
 
 
-def _check_lists(variables: Any) -> None:
+def _check_lists(variables: object) -> None:
     """Refuse a list in the variables longer than MAX_VARIABLE_LIST, before coercion."""
-    pending = [variables]
+    pending: list[object] = [variables]
     while pending:
         value = pending.pop()
         if isinstance(value, dict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import assert_never
 
 import strawberry
 from strawberry import relay
@@ -12,6 +12,21 @@ from ..domain.errors import RuleViolation
 from ..domain.text import storable
 from ..services.queries import accounts as reads
 from ..services.queries import nodes
+from ..services.records import (
+    AccountRecord,
+    AgreementRecord,
+    AiLicenceRecord,
+    AiPackRecord,
+    AiReadRecord,
+    ExamRecord,
+    InstitutionRecord,
+    LedgerEntryRecord,
+    LicenceRecord,
+    LotRecord,
+    NoticeRecord,
+    OrderRecord,
+    ServiceContractRecord,
+)
 from . import connections as conn_
 from . import ids
 from .access.types import AuditRecord, User
@@ -26,7 +41,7 @@ from .exams.types import Exam, ExamLot
 from .ledger.types import LedgerEntry, Notice
 
 # GraphQL type name -> the type built from what services/queries/nodes.py finds.
-_NODE_TYPES: dict[str, Any] = {
+_NODE_TYPES: dict[str, type[relay.Node]] = {
     "Account": Account,
     "Institution": Institution,
     "ExamLot": ExamLot,
@@ -88,21 +103,52 @@ class Reconciliation:
     discrepancies: list[Discrepancy]
 
 
-async def _node(info: Info, value: strawberry.ID) -> Any:
-    """Any node the principal may see; malformed or foreign IDs are simply null."""
+def _as_node(row: nodes.NodeRecord) -> relay.Node:
+    """The GraphQL object of a record `nodes.node` found: one record type per node type."""
+    match row:
+        case AccountRecord():
+            return Account.from_row(row)
+        case InstitutionRecord():
+            return Institution.from_row(row)
+        case LotRecord():
+            return ExamLot.from_row(row)
+        case ExamRecord():
+            return Exam.from_row(row)
+        case LedgerEntryRecord():
+            return LedgerEntry.from_row(row)
+        case NoticeRecord():
+            return Notice.from_row(row)
+        case AgreementRecord():
+            return Agreement.from_row(row)
+        case OrderRecord():
+            return Order.from_row(row)
+        case AiPackRecord():
+            return AiPack.from_row(row)
+        case AiLicenceRecord():
+            return AiLicence.from_row(row)
+        case AiReadRecord():
+            return AiRead.from_row(row)
+        case LicenceRecord():
+            return Licence.from_row(row)
+        case ServiceContractRecord():
+            return ServiceContract.from_row(row)
+    assert_never(row)
+
+
+async def _node(info: Info, value: strawberry.ID) -> relay.Node | None:
+    """A node the principal may see; malformed or foreign IDs are simply null."""
     try:
         gid = relay.GlobalID.from_id(value)
     except (ValueError, TypeError):
         return None
-    kind = _NODE_TYPES.get(gid.type_name)
-    if kind is None:
+    if gid.type_name not in _NODE_TYPES:
         return None
     try:
         pk = ids.decode(value, gid.type_name, missing="NODE_NOT_FOUND", field="id")
     except RuleViolation:
         return None
     row = await nodes.node(info.context.reader, gid.type_name, pk)
-    return kind.from_row(row) if row is not None else None
+    return _as_node(row) if row is not None else None
 
 
 @strawberry.type
@@ -120,8 +166,7 @@ class RootQuery:
 
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
-        node: relay.Node | None = await _node(info, id)
-        return node
+        return await _node(info, id)
 
     @strawberry.field
     async def account(self, info: Info, id: strawberry.ID) -> Account | None:

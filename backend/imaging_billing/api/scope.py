@@ -13,14 +13,12 @@ Fields a gateway may read keep their resolver untouched, so the upload path pays
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from graphql import GraphQLObjectType, GraphQLSchema, default_field_resolver
 
 from ..domain.errors import RuleViolation
 from ..services.principals import Role
 from ..services.reading import gateway_may_read
+from .context import ResolveInfo, Resolver
 
 CARRIER_SUFFIXES = ("Payload", "Connection", "Edge", "Result")
 CARRIERS = frozenset({"PageInfo", "UserError"})
@@ -42,8 +40,8 @@ def guarded_objects(schema: GraphQLSchema) -> list[GraphQLObjectType]:
     ]
 
 
-def _people_only(resolve: Callable[..., Any]) -> Callable[..., Any]:
-    def guarded(root: Any, info: Any, **arguments: Any) -> Any:
+def _people_only(resolve: Resolver) -> Resolver:
+    def guarded(root: object, info: ResolveInfo, **arguments: object) -> object:
         if info.context.principal.role is Role.INSTITUTION:
             raise RuleViolation("FORBIDDEN")
         return resolve(root, info, **arguments)

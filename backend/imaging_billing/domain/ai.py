@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from itertools import chain, repeat
-from typing import Any
 
 from .catalog import AiProduct
 from .clock import add_years
@@ -131,7 +130,7 @@ def ledger_entry(
     actor: str,
     read_id: int | None = None,
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """One AI ledger row (R-GEN-7): the signed change of the pack's remainder."""
     return {
         "account_id": account_id,

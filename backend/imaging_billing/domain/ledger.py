@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 
 class LedgerType(StrEnum):
@@ -43,7 +42,7 @@ def entry(
     reason: str | None = None,
     order_id: int | None = None,
     contract_ref: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """One ledger row, as the store appends it."""
     return {
         "account_id": account_id,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 
 class NoticeKind(StrEnum):
@@ -34,8 +34,8 @@ def notice_rows(
     account_id: int,
     now: datetime,
     lot_id: int | None = None,
-    detail: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
+    detail: Mapping[str, object] | None = None,
+) -> list[dict[str, object]]:
     """One row per platform: every notice goes to both (R-ARR-2)."""
     text = json.dumps(detail or {}, sort_keys=True, default=str)
     return [

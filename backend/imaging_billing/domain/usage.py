@@ -52,11 +52,8 @@ class RunOut:
 
 def daily_series(counts: dict[date, int], today: date, days: int) -> list[DailyUsage]:
     """One point per day, oldest first, zero where nothing was uploaded."""
-    start = today - timedelta(days=days - 1)
-    return [
-        DailyUsage(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
-        for i in range(days)
-    ]
+    days_shown = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    return [DailyUsage(day, counts.get(day, 0)) for day in days_shown]
 
 
 def average_daily(series: list[DailyUsage]) -> float:

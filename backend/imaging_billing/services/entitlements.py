@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,7 +58,7 @@ async def _reload(conn: AsyncConnection, service_id: int) -> ServiceContractReco
 # --- reads (inside the caller's read transaction) -------------------------------------
 
 
-def service_state(row: Any, now: datetime) -> rules.ServiceState:
+def service_state(row: ServiceContractRecord, now: datetime) -> rules.ServiceState:
     return store.to_service(row).state(now)
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from ..domain.errors import RuleViolation
 from ..store import audit
@@ -40,7 +40,7 @@ class PendingAudit:
     """An audit record (an `audit_record` row but its time and result) waiting for the
     outcome of the change it describes."""
 
-    row: dict[str, Any]
+    row: Mapping[str, object]
 
 
 @dataclass
@@ -58,7 +58,7 @@ class _UploadJob:
 
 @dataclass
 class _AuditJob:
-    rows: list[dict[str, Any]]
+    rows: Sequence[Mapping[str, object]]
     future: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -84,7 +84,7 @@ class GroupCommit:
         await self._enqueue(job)
         return await job.future
 
-    async def record_audit(self, rows: list[dict[str, Any]]) -> None:
+    async def record_audit(self, rows: Sequence[Mapping[str, object]]) -> None:
         """Durably append audit records; returns once they are committed."""
         job = _AuditJob(rows)
         await self._enqueue(job)
@@ -129,11 +129,14 @@ class GroupCommit:
             for job in jobs:
                 await self._run([job])
             return
-        for job, answer in answers:
-            if not job.future.done():
-                job.future.set_result(answer)
+        for job in jobs:
+            if isinstance(job, _AuditJob) and not job.future.done():
+                job.future.set_result(None)
+        for upload, answer in answers:
+            if not upload.future.done():
+                upload.future.set_result(answer)
 
-    async def _commit(self, jobs: list[_Job]) -> list[tuple[Any, Any]]:
+    async def _commit(self, jobs: list[_Job]) -> list[tuple[_UploadJob, Answer]]:
         now = self.clock.now()
         audits = [job for job in jobs if isinstance(job, _AuditJob)]
         by_account: dict[int, list[_UploadJob]] = defaultdict(list)
@@ -149,10 +152,12 @@ class GroupCommit:
                 answers = await record_requests(conn, account_id, [j.request for j in group], now)
                 answered += zip(group, answers, strict=True)
             await audit.append(conn, _audit_rows(answered, now))
-        return [(job, None) for job in audits] + answered
+        return answered
 
 
-def _audit_rows(answered: list[tuple[_UploadJob, Answer]], now: datetime) -> list[dict[str, Any]]:
+def _audit_rows(
+    answered: list[tuple[_UploadJob, Answer]], now: datetime
+) -> list[dict[str, object]]:
     return [
         {
             **job.audit.row,

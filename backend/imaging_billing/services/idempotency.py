@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,9 +21,13 @@ from ..store import idempotency as repo
 
 MAX_KEY_LENGTH = 200
 T = TypeVar("T")
+S = TypeVar("S")  # what a key keeps of an answer: JSON-shaped, so it survives the round trip
+
+# What `once` keeps for a key: the ids its effect made (an order, a lot, an exam).
+Response = dict[str, int]
 
 
-def request_hash(operation: str, payload: Any) -> str:
+def request_hash(operation: str, payload: object) -> str:
     text = json.dumps([operation, payload], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -40,10 +44,10 @@ async def once(
     scope: str,
     key: str | None,
     operation: str,
-    payload: Any,
+    payload: object,
     now: datetime,
-    effect: Callable[[], Awaitable[dict[str, Any]]],
-) -> dict[str, Any]:
+    effect: Callable[[], Awaitable[Response]],
+) -> Response:
     """Run `effect` once per (scope, key); a replay returns the first response."""
     if check_key(key) is None:
         return await effect()
@@ -81,8 +85,8 @@ async def once_each(
     *,
     now: datetime,
     run: Callable[[list[int]], Awaitable[list[T]]],
-    response: Callable[[T], Any],
-    replay: Callable[[Any], Awaitable[T]],
+    response: Callable[[T], S],
+    replay: Callable[[S], Awaitable[T]],
 ) -> list[T | RuleViolation]:
     """`once` for a batch: one answer per request, in order.
 
@@ -143,7 +147,7 @@ async def _replayed(
     stored_hash: str,
     stored_operation: str,
     stored_response: str,
-    replay: Callable[[Any], Awaitable[T]],
+    replay: Callable[[S], Awaitable[T]],
 ) -> T | RuleViolation:
     try:
         _same_request(stored_hash, stored_operation, request.digest, request.operation)
@@ -158,7 +162,7 @@ async def _keep(
     key: str,
     operation: str,
     digest: str,
-    response: Any,
+    response: object,
     now: datetime,
 ) -> str:
     """Record the key with its request and first response; returns the response kept."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -51,7 +50,7 @@ async def credit_exam_lot(
 
     async with db.write() as conn:
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> idempotency.Response:
             credit = await credit_lot(
                 conn,
                 account_id=account_id,
@@ -97,7 +96,7 @@ async def adjust_exam_lot(
         if found is None:
             raise RuleViolation("LOT_NOT_FOUND", "lotId")
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> idempotency.Response:
             await _adjust(
                 conn,
                 lot_id=lot_id,

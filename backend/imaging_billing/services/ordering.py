@@ -4,7 +4,6 @@ purchases recorded already paid, and cancellation before payment."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,6 +16,7 @@ from ..domain.orders import (
     Channel,
     LineRequest,
     OrderState,
+    PricedLine,
     Quote,
     can_cancel,
     check_licences,
@@ -51,7 +51,7 @@ async def place_order(
     check_line_count(lines)
     async with db.write() as conn:
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> idempotency.Response:
             priced = await _validated(conn, account_id, lines, online=True, now=now)
             order_id = await _insert(
                 conn, account_id, priced, Channel.ONLINE, principal.actor, now, terms=True
@@ -88,7 +88,7 @@ async def record_offline_order(
     check_line_count(lines)
     async with db.write() as conn:
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> idempotency.Response:
             priced = await _validated(conn, account_id, lines, online=False, now=now)
             order_id = await _insert(
                 conn,
@@ -232,7 +232,7 @@ async def _institution_names(conn: AsyncConnection, priced: Quote) -> dict[int |
     return names
 
 
-def _remark(p: Any, names: dict[int | None, str]) -> str | None:
+def _remark(p: PricedLine, names: dict[int | None, str]) -> str | None:
     """R-SVC-4: service lines name the institution (and its ID when on the platform)."""
     if p.product.family is not Family.SERVICE:
         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,7 +37,7 @@ async def void_exam(
     principal.require_operator()
     async with db.write() as conn:
 
-        async def effect() -> dict[str, Any]:
+        async def effect() -> idempotency.Response:
             voided = await _void(
                 conn, exam_id=exam_id, reason=reason, actor=principal.actor, now=now
             )

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .fetch import fetch_all
 from .tables import exam, ledger_entry
 from .usage_tables import daily_exam_count as counts
 
@@ -39,10 +39,9 @@ class DailyCountRecord:
         )
 
 
-def _upsert(insert: Any) -> Any:
+def _upsert(stmt: sqlite.Insert | postgresql.Insert) -> sqlite.Insert | postgresql.Insert:
     """INSERT ... ON CONFLICT (account_id, day) DO UPDATE adding to the counters: one
     statement whether or not the day has a row yet (SQLite >= 3.24 and PostgreSQL)."""
-    stmt = insert(counts)
     added = {name: counts.c[name] + stmt.excluded[name] for name in _COUNTERS}
     return stmt.on_conflict_do_update(
         index_elements=[counts.c.account_id, counts.c.day], set_=added
@@ -50,7 +49,10 @@ def _upsert(insert: Any) -> Any:
 
 
 # Built once per dialect (see accounts._LOCK_ACCOUNT): every upload transaction runs one.
-_UPSERT = {"sqlite": _upsert(sqlite.insert), "postgresql": _upsert(postgresql.insert)}
+_UPSERT = {
+    "sqlite": _upsert(sqlite.insert(counts)),
+    "postgresql": _upsert(postgresql.insert(counts)),
+}
 _UPLOADS = (
     sa.select(counts.c.day, counts.c.uploads)
     .where(
@@ -82,14 +84,10 @@ async def uploads_per_day(
 async def account_days(conn: AsyncConnection, account_id: int) -> dict[date, DailyCountRecord]:
     """Every counter row of the account, by day."""
     stmt = sa.select(counts).where(counts.c.account_id == account_id)
-    return {row.day: _record(row) for row in (await conn.execute(stmt)).all()}
+    return {row.day: row for row in await fetch_all(conn, DailyCountRecord, stmt)}
 
 
-def _record(row: Any) -> DailyCountRecord:
-    return DailyCountRecord(row.account_id, row.day, row.uploads, row.arrears, row.voids)
-
-
-def local_day(conn: AsyncConnection, column: Any) -> sa.ColumnElement[date]:
+def local_day(conn: AsyncConnection, column: sa.ColumnElement[datetime]) -> sa.ColumnElement[date]:
     """The Asia/Shanghai calendar day of a stored UTC time (R-GEN-6)."""
     if conn.dialect.name == "sqlite":
         # Stored as naive UTC text; China has had no daylight saving since 1991. Whole
@@ -144,7 +142,7 @@ async def rebuild(conn: AsyncConnection) -> int:
     return len(rows)
 
 
-def _params(row: DailyCountRecord) -> dict[str, Any]:
+def _params(row: DailyCountRecord) -> dict[str, object]:
     return {"account_id": row.account_id, "day": row.day} | {
         name: getattr(row, name) for name in _COUNTERS
     }

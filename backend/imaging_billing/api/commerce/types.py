@@ -5,9 +5,8 @@ fields (commerce/fields.py), which return these types."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from graphql import GraphQLSchema
@@ -24,7 +23,7 @@ from ...domain.orders import (
 from ...services.queries import commerce as reads
 from ...services.records import OrderRecord, PriceRecord
 from .. import ids
-from ..context import Info
+from ..context import Info, ResolveInfo, Resolver
 from ..errors import UserError
 from ..scalars import Fen
 
@@ -119,10 +118,10 @@ def cap_order_lines(schema: GraphQLSchema) -> None:
                 field.resolve = _at_most_one_line_too_many(field.resolve)
 
 
-def _at_most_one_line_too_many(resolve: Callable[..., Any]) -> Callable[..., Any]:
-    def capped(root: Any, info: Any, **arguments: Any) -> Any:
-        lines = arguments.get("lines")
-        if lines is not None and len(lines) > MAX_ORDER_LINES:
+def _at_most_one_line_too_many(resolve: Resolver) -> Resolver:
+    def capped(root: object, info: ResolveInfo, **arguments: object) -> object:
+        lines = arguments.get("lines")  # graphql-core has coerced it to a list
+        if isinstance(lines, list) and len(lines) > MAX_ORDER_LINES:
             arguments["lines"] = lines[: MAX_ORDER_LINES + 1]
         return resolve(root, info, **arguments)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import strawberry
 
@@ -25,7 +25,14 @@ class ExamUploadInput:
     uploaded_at: datetime | None = None
 
 
-def _upload_from_input(cls: type, value: Mapping[str, Any], _: Any) -> ExamUploadInput:
+class _UploadValue(TypedDict):
+    """An ExamUploadInput as graphql-core coerced it (GraphQL field names)."""
+
+    studyInstanceUid: str
+    uploadedAt: NotRequired[datetime | None]
+
+
+def _upload_from_input(cls: type, value: _UploadValue, _: object) -> ExamUploadInput:
     """graphql-core has already validated and parsed the item (the DateTime scalar
     included); building it directly skips Strawberry's generic per-field conversion,
     which dominated a 1,000-item batch."""
@@ -81,7 +88,7 @@ async def _record(
     institution_id: strawberry.ID,
     items: list[tuple[str, datetime | None]],
     idempotency_key: str | None,
-    arguments: dict[str, Any],
+    arguments: Mapping[str, object],
 ) -> list[UploadOutcome]:
     """The request's audit record goes with it; the use case answers whether it
     committed the record with the uploads (then the audit trail skips the field)."""

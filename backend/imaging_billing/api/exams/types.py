@@ -139,9 +139,15 @@ class DailyUsage:
     exams: int
 
 
+def _lot_id(root: LotForecast) -> strawberry.ID:
+    return strawberry.ID(str(ids.encode("ExamLot", root.pk)))
+
+
 @strawberry.type(description="R-GEN-9: a lot's remainder projected to be forfeited at expiry.")
 class LotForecast:
-    lot_id: strawberry.ID
+    pk: strawberry.Private[int]
+    # Encoded when asked: the overview lists every usable lot and asks for none.
+    lot_id: strawberry.ID = strawberry.field(resolver=_lot_id)
     expires_at: datetime
     projected_forfeit: int
 
@@ -171,7 +177,7 @@ class RunOutEstimate:
             projected_forfeit_total=found.projected_forfeit_total,
             lots=[
                 LotForecast(
-                    lot_id=strawberry.ID(str(ids.encode("ExamLot", lot.lot_id))),
+                    pk=lot.lot_id,
                     expires_at=lot.expires_at,
                     projected_forfeit=lot.projected_forfeit,
                 )

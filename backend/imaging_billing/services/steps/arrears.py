@@ -4,22 +4,22 @@ the notices it triggers."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain.exams import change_arrears
 from ...domain.notices import NoticeKind, notice_rows
 from ...store import accounts, notices
+from ...store.records import AccountRecord
 
 
 async def apply_arrears_change(
-    conn: AsyncConnection, account: Any, delta: int, now: datetime, **extra: Any
+    conn: AsyncConnection, account: AccountRecord, delta: int, now: datetime, **extra: object
 ) -> None:
     """Write the account's new arrears state and the notices it triggers (R-ARR-2)."""
     change = change_arrears(account.arrears_count, account.arrears_since, delta, now)
-    values: dict[str, Any] = {"arrears_count": change.count, "arrears_since": change.since}
-    rows: list[dict[str, Any]] = []
+    values: dict[str, object] = {"arrears_count": change.count, "arrears_since": change.since}
+    rows: list[dict[str, object]] = []
     if change.started:
         rows += notice_rows(NoticeKind.ARREARS_STARTED, account_id=account.id, now=now)
     if change.since is None:

@@ -4,7 +4,6 @@ order fulfilment credits everything a payment bought in the payment's own (R-GEN
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,6 +13,7 @@ from ...domain.errors import RuleViolation
 from ...domain.identity import public_id
 from ...store import accounts
 from ...store import entitlements as store
+from ...store.records import InstitutionRecord
 
 
 async def enable_licence(
@@ -85,7 +85,9 @@ async def open_service(
     )
 
 
-async def _own_institution(conn: AsyncConnection, account_id: int, institution_id: int) -> Any:
+async def _own_institution(
+    conn: AsyncConnection, account_id: int, institution_id: int
+) -> InstitutionRecord:
     # Entitlements are per institution (R-LIC-1, R-SVC-1) and belong to the paying account.
     row = await accounts.get_institution(conn, institution_id)
     if row is None or row.account_id != account_id:

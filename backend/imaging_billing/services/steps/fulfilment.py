@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,9 +17,18 @@ from ...domain.exams import LotMode, lot_terms
 from ...domain.ledger import Cause
 from ...domain.orders import OrderState
 from ...store import orders
+from ...store.records import OrderLineRecord, OrderRecord
 from .ai import credit_ai_pack, grant_ai_licence
 from .entitlements import enable_licence, open_service
 from .lots import credit_lot
+
+
+class _Common(TypedDict):
+    """What every line's credit is given: whose, when, from which order."""
+
+    account_id: int
+    now: datetime
+    order_id: int
 
 
 class PaymentMethod(StrEnum):
@@ -30,7 +39,7 @@ class PaymentMethod(StrEnum):
 
 async def accept_payment(
     conn: AsyncConnection,
-    order: Any,
+    order: OrderRecord,
     *,
     reference: str,
     method: PaymentMethod,
@@ -55,10 +64,10 @@ async def accept_payment(
 
 
 async def _credit_line(
-    conn: AsyncConnection, order: Any, line: Any, *, now: datetime, actor: str
+    conn: AsyncConnection, order: OrderRecord, line: OrderLineRecord, *, now: datetime, actor: str
 ) -> None:
     product = PRODUCTS[line.product]
-    common = {"account_id": order.account_id, "now": now, "order_id": order.id}
+    common = _Common(account_id=order.account_id, now=now, order_id=order.id)
     if product.family is Family.EXAM:
         mode = LotMode.ANNUAL if product.per_year else LotMode.VOLUME
         await credit_lot(
@@ -76,11 +85,13 @@ async def _credit_line(
         )
     elif product.family is Family.AI_LICENCE:
         assert product.ai_product is not None
+        assert line.institution_id is not None  # per-institution lines name one (R-ORD-2)
         await grant_ai_licence(
             conn, institution_id=line.institution_id, product=product.ai_product, **common
         )
     elif product.family is Family.LICENCE:
         assert product.feature is not None
+        assert line.institution_id is not None
         await enable_licence(
             conn, institution_id=line.institution_id, feature=product.feature, **common
         )

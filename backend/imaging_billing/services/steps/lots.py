@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,6 +12,7 @@ from ...domain.errors import RuleViolation
 from ...domain.exams import LotTerms, lot_expires_at, settle, storage_ends_at
 from ...domain.ledger import Cause, LedgerType, entry
 from ...store import accounts, exams, ledger, lots
+from ...store.records import AccountRecord, ArrearsExamRecord
 from .arrears import apply_arrears_change
 
 
@@ -77,14 +77,14 @@ async def credit_lot(
 
 async def settle_into_lot(
     conn: AsyncConnection,
-    account: Any,
+    account: AccountRecord,
     *,
     lot_id: int,
     storage_years: int,
     available: int,
     now: datetime,
     actor: str,
-    **account_values: Any,
+    **account_values: object,
 ) -> int:
     """R-ARR-4: cover the oldest arrears exams from `available` credit of the lot.
 
@@ -105,7 +105,7 @@ async def settle_into_lot(
 
 async def _cover(
     conn: AsyncConnection,
-    owed: Sequence[Any],
+    owed: Sequence[ArrearsExamRecord],
     *,
     account_id: int,
     lot_id: int,

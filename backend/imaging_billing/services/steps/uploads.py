@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -66,6 +66,16 @@ class UploadRequest:
         return idempotency.request_hash(self.operation, payload)
 
 
+class KeptOutcome(TypedDict):
+    """What an idempotency key keeps of one upload's answer (stored as JSON)."""
+
+    status: str
+    uid: str
+    exam: int | None
+    code: str | None
+    field: str | None
+
+
 async def record_requests(
     conn: AsyncConnection, account_id: int, requests: Sequence[UploadRequest], now: datetime
 ) -> list[list[UploadOutcome] | RuleViolation]:
@@ -87,7 +97,7 @@ async def record_requests(
             offset += len(requests[i].items)
         return answers
 
-    async def replay(stored: Any) -> list[UploadOutcome]:
+    async def replay(stored: list[KeptOutcome]) -> list[UploadOutcome]:
         return await _replay(conn, stored)
 
     return await idempotency.once_each(
@@ -95,21 +105,21 @@ async def record_requests(
     )
 
 
-def _response(outcomes: list[UploadOutcome]) -> list[dict[str, Any]]:
+def _response(outcomes: list[UploadOutcome]) -> list[KeptOutcome]:
     """What an idempotency key keeps of a request's answer."""
     return [
-        {
-            "status": o.status.value,
-            "uid": o.study_uid,
-            "exam": o.exam.id if o.exam is not None else None,
-            "code": o.error.code if o.error else None,
-            "field": o.error.field if o.error else None,
-        }
+        KeptOutcome(
+            status=o.status.value,
+            uid=o.study_uid,
+            exam=o.exam.id if o.exam is not None else None,
+            code=o.error.code if o.error else None,
+            field=o.error.field if o.error else None,
+        )
         for o in outcomes
     ]
 
 
-async def _replay(conn: AsyncConnection, stored: list[dict[str, Any]]) -> list[UploadOutcome]:
+async def _replay(conn: AsyncConnection, stored: list[KeptOutcome]) -> list[UploadOutcome]:
     rows = await exams.get_exams(conn, [s["exam"] for s in stored if s["exam"] is not None])
     return [
         UploadOutcome(
@@ -193,7 +203,7 @@ async def record_uploads(
 
 async def _insert(
     conn: AsyncConnection,
-    account: Any,
+    account: AccountRecord,
     items: list[UploadItem],
     fresh: dict[str, tuple[int, datetime]],
     new: list[tuple[str, datetime]],
@@ -229,7 +239,7 @@ async def _insert(
     return {row.study_uid: row for row in inserted}
 
 
-def _ledger_row(row: ExamRecord, now: datetime) -> dict[str, Any]:
+def _ledger_row(row: ExamRecord, now: datetime) -> dict[str, object]:
     covered = row.lot_id is not None
     return entry(
         LedgerType.CONSUMPTION if covered else LedgerType.ARREARS,
@@ -244,7 +254,7 @@ def _ledger_row(row: ExamRecord, now: datetime) -> dict[str, Any]:
 
 
 async def _after_draw(
-    conn: AsyncConnection, account: Any, arrears: int, available: int, now: datetime
+    conn: AsyncConnection, account: AccountRecord, arrears: int, available: int, now: datetime
 ) -> None:
     """Arrears clock and notices (R-ARR-1/2) after a draw."""
     threshold = rules.low_balance_threshold(
@@ -265,7 +275,7 @@ async def _after_draw(
         await accounts.update_account(conn, account.id, low_balance_noticed=True)
 
 
-async def _notice_suspension(conn: AsyncConnection, account: Any, now: datetime) -> None:
+async def _notice_suspension(conn: AsyncConnection, account: AccountRecord, now: datetime) -> None:
     """The first refused upload of a suspension records its notice, unless the sweep did."""
     if account.suspension_noticed:
         return

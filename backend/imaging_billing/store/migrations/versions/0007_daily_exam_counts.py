@@ -12,8 +12,7 @@ Create Date: 2026-12-02 10:00:00.000000
 """
 
 from collections.abc import Sequence
-from datetime import date
-from typing import Any
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -52,19 +51,21 @@ def upgrade() -> None:
         op.bulk_insert(table, rows)
 
 
-def _counted() -> list[dict[str, Any]]:
+def _counted() -> list[dict[str, object]]:
     bind = op.get_bind()
     recorded = _local_day(bind.dialect.name, _exam.c.recorded_at)
     voided = _local_day(bind.dialect.name, _exam.c.voided_at)
     in_arrears = _exam.join(
         _ledger, (_ledger.c.exam_id == _exam.c.id) & (_ledger.c.type == "ARREARS")
     )
-    sources: list[tuple[str, Any, Any, list[Any]]] = [
+    sources: list[
+        tuple[str, sa.FromClause, sa.ColumnElement[date], list[sa.ColumnElement[bool]]]
+    ] = [
         ("uploads", _exam, recorded, []),
         ("arrears", in_arrears, recorded, []),
         ("voids", _exam, voided, [_exam.c.voided_at.is_not(None)]),
     ]
-    found: dict[tuple[int, date], dict[str, Any]] = {}
+    found: dict[tuple[int, date], dict[str, object]] = {}
     for name, source, day, where in sources:
         stmt = (
             sa.select(_exam.c.account_id, day, sa.func.count())
@@ -82,7 +83,7 @@ def _counted() -> list[dict[str, Any]]:
     return list(found.values())
 
 
-def _local_day(dialect: str, column: Any) -> Any:
+def _local_day(dialect: str, column: sa.ColumnElement[datetime]) -> sa.ColumnElement[date]:
     """The Asia/Shanghai calendar day of a stored UTC time (R-GEN-6)."""
     if dialect == "sqlite":
         # Stored as naive UTC text; China has had no daylight saving since 1991. Whole
