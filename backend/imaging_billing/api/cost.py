@@ -11,9 +11,9 @@ in the process: with several API instances each enforces its own share.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from graphql import (
     DocumentNode,
@@ -30,6 +30,9 @@ from graphql import (
 
 from ..domain.errors import RuleViolation
 from ..services.principals import Role
+
+if TYPE_CHECKING:  # the context holds the budgets: a name only, no import cycle at runtime
+    from .context import Context
 
 # Sized for people: every query any console page sends, all together once a second for a
 # minute (~2,000 points a second), is never refused; a client repeating the largest single
@@ -83,7 +86,7 @@ class Budgets:
 
 
 def query_cost(
-    document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any]
+    document: DocumentNode, operation: OperationDefinitionNode, variables: Mapping[str, object]
 ) -> int:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -91,7 +94,7 @@ def query_cost(
     return _Costing(fragments, variables).cost(operation.selection_set)
 
 
-def _first(node: FieldNode, variables: dict[str, Any]) -> int:
+def _first(node: FieldNode, variables: Mapping[str, object]) -> int:
     for argument in node.arguments or ():
         if argument.name.value != "first":
             continue
@@ -110,7 +113,7 @@ class _Costing:
     A spread inside a cycle costs nothing (validation has refused cycles already)."""
 
     fragments: dict[str, FragmentDefinitionNode]
-    variables: dict[str, Any]
+    variables: Mapping[str, object]
     costs: dict[str, int] = field(default_factory=dict)
     visiting: set[str] = field(default_factory=set)
 
@@ -140,7 +143,7 @@ class _Costing:
         return self.costs[name]
 
 
-def bucket_key(context: Any) -> str:
+def bucket_key(context: Context) -> str:
     """Whose budget pays: a principal's own; anonymous callers' per client address, so
     one caller emptying its bucket does not throttle everyone else's logins."""
     principal = context.principal
@@ -151,11 +154,11 @@ def bucket_key(context: Any) -> str:
 
 
 def charge(
-    context: Any,
+    context: Context,
     document: DocumentNode,
     operation: OperationDefinitionNode,
-    variables: dict[str, Any],
-) -> tuple[dict[str, Any], GraphQLError | None]:
+    variables: Mapping[str, object],
+) -> tuple[dict[str, object], GraphQLError | None]:
     """Take the operation's cost from its principal's bucket.
 
     Returns what `extensions.cost` shows, and the THROTTLED error when it cannot pay."""

@@ -165,6 +165,7 @@ const en: typeof zhCN = {
     expired: 'Expired',
     empty: 'No lots',
     years: 'stored {n} yr',
+    timelineSummary: '{n} lots, bought from {from}; the last expires on {to}; {remaining} exams left in lots not yet expired',
   },
   ledger: {
     title: 'Ledger',

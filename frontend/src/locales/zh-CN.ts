@@ -163,6 +163,7 @@ const zhCN = {
     expired: '已过期',
     empty: '暂无资源批次',
     years: '存储 {n} 年',
+    timelineSummary: '共 {n} 批，最早购于 {from}，最晚于 {to} 到期；未过期批次剩余 {remaining} 例',
   },
   ledger: {
     title: '资源流水',
