@@ -343,9 +343,7 @@ async def test_admins_manage_their_account_endpoints_and_only_operators_manageme
     viewer = Principal(Role.ACCOUNT_VIEWER, 8, "viewer", account_id=mine, kind="user")
     # when each tries; then only the rightful ones succeed
     assert await create(admin_of(mine), NoticeTarget.BUSINESS, mine) == "ok"
-    assert (
-        await create(admin_of(mine), NoticeTarget.BUSINESS, other) == "WEBHOOK_ENDPOINT_NOT_FOUND"
-    )
+    assert await create(admin_of(mine), NoticeTarget.BUSINESS, other) == "ACCOUNT_NOT_FOUND"
     assert await create(admin_of(mine), NoticeTarget.MANAGEMENT, None) == "FORBIDDEN"
     assert await create(viewer, NoticeTarget.BUSINESS, mine) == "FORBIDDEN"
     assert await create(OPERATOR, NoticeTarget.MANAGEMENT, None) == "ok"

@@ -27,7 +27,7 @@ from ..domain.webhooks import (
 from ..security import KeyBox
 from ..store import accounts, webhooks
 from ..store.db import Database
-from ..store.records import WebhookDeliveryRecord, WebhookEndpointRecord
+from ..store.records import WebhookDeliveryRowRecord, WebhookEndpointRecord
 from .principals import Principal
 from .steps.outbox import enqueue
 
@@ -90,22 +90,32 @@ def _description(value: str) -> str:
     )
 
 
-def _authorise(principal: Principal, target: NoticeTarget, account_id: int | None) -> None:
+def _authorise(
+    principal: Principal,
+    target: NoticeTarget,
+    account_id: int | None,
+    missing: str = "WEBHOOK_ENDPOINT_NOT_FOUND",
+) -> None:
     """MANAGEMENT: operators. BUSINESS: the account's admins and operators; another
-    account's endpoints look unknown."""
+    account's endpoints look unknown (`missing`)."""
     if target is NoticeTarget.MANAGEMENT:
         principal.require_operator()
     else:
         assert account_id is not None
-        principal.require_account_admin(account_id, missing="WEBHOOK_ENDPOINT_NOT_FOUND")
+        principal.require_account_admin(account_id, missing=missing)
 
 
-async def _endpoint(db: Database, principal: Principal, endpoint_id: int) -> WebhookEndpointRecord:
+async def _endpoint(
+    db: Database,
+    principal: Principal,
+    endpoint_id: int,
+    missing: str = "WEBHOOK_ENDPOINT_NOT_FOUND",
+) -> WebhookEndpointRecord:
     async with db.read() as conn:
         found = await webhooks.get_endpoint(conn, endpoint_id)
     if found is None:
-        raise RuleViolation("WEBHOOK_ENDPOINT_NOT_FOUND", "endpointId")
-    _authorise(principal, NoticeTarget(found.target), found.account_id)
+        raise RuleViolation(missing)  # as `require_account` does: no field
+    _authorise(principal, NoticeTarget(found.target), found.account_id, missing)
     return found
 
 
@@ -127,7 +137,7 @@ async def create_endpoint(
         account_id = None
     elif account_id is None:
         raise RuleViolation("ACCOUNT_NOT_FOUND", "accountId")
-    _authorise(principal, target, account_id)
+    _authorise(principal, target, account_id, "ACCOUNT_NOT_FOUND")
     checked_url = await policy.check(url)
     text = _description(description)
     shown, sealed = new_secret(keys)
@@ -178,7 +188,7 @@ async def update_endpoint(
             await webhooks.update_endpoint(conn, endpoint_id, **values)
         updated = await webhooks.get_endpoint(conn, endpoint_id)
     if updated is None:
-        raise RuleViolation("WEBHOOK_ENDPOINT_NOT_FOUND", "endpointId")
+        raise RuleViolation("WEBHOOK_ENDPOINT_NOT_FOUND")
     return updated
 
 
@@ -209,7 +219,7 @@ async def rotate_secret(
     async with db.write() as conn:
         current = await webhooks.get_endpoint(conn, endpoint_id)
         if current is None:
-            raise RuleViolation("WEBHOOK_ENDPOINT_NOT_FOUND", "endpointId")
+            raise RuleViolation("WEBHOOK_ENDPOINT_NOT_FOUND")
         await webhooks.update_endpoint(
             conn,
             endpoint_id,
@@ -224,26 +234,23 @@ async def rotate_secret(
 
 async def resend_delivery(
     db: Database, principal: Principal, delivery_id: int, now: datetime
-) -> WebhookDeliveryRecord:
+) -> WebhookDeliveryRowRecord:
     """Send a delivery again (delivered or failed alike), with a fresh retry schedule."""
     async with db.read() as conn:
         found = await webhooks.get_delivery(conn, delivery_id)
     if found is None:
-        raise RuleViolation("WEBHOOK_DELIVERY_NOT_FOUND", "deliveryId")
-    try:
-        await _endpoint(db, principal, found.endpoint_id)
-    except RuleViolation as error:
-        raise RuleViolation("WEBHOOK_DELIVERY_NOT_FOUND", "deliveryId") from error
+        raise RuleViolation("WEBHOOK_DELIVERY_NOT_FOUND")
+    await _endpoint(db, principal, found.endpoint_id, "WEBHOOK_DELIVERY_NOT_FOUND")
     async with db.write() as conn:
         await webhooks.reschedule(conn, delivery_id, now)
-        again = await webhooks.get_delivery(conn, delivery_id)
+        again = await webhooks.delivery_row(conn, delivery_id)
     assert again is not None
     return again
 
 
 async def send_test_event(
     db: Database, principal: Principal, endpoint_id: int, now: datetime
-) -> WebhookDeliveryRecord:
+) -> WebhookDeliveryRowRecord:
     """A `webhook.test` event to this endpoint alone, sent by the worker like any other."""
     endpoint = await _endpoint(db, principal, endpoint_id)
     key = f"tst_{secrets.token_hex(12)}"
@@ -259,6 +266,7 @@ async def send_test_event(
             only=endpoint_id,
         )
         assert event_id is not None
-        delivery = await webhooks.delivery_of(conn, event_id, endpoint_id)
+        found = await webhooks.delivery_of(conn, event_id, endpoint_id)
+        delivery = None if found is None else await webhooks.delivery_row(conn, found.id)
     assert delivery is not None
     return delivery

@@ -228,6 +228,16 @@ async def reschedule(conn: AsyncConnection, delivery_id: int, now: datetime) -> 
     )
 
 
+_LISTED = sa.select(
+    webhook_delivery,
+    webhook_event.c.type.label("event_type"),
+    webhook_event.c.key.label("event_key"),
+    webhook_event.c.payload,
+).select_from(
+    webhook_delivery.join(webhook_event, webhook_event.c.id == webhook_delivery.c.event_id)
+)
+
+
 async def page_deliveries(
     conn: AsyncConnection, endpoint_id: int, *, after_id: int | None, limit: int
 ) -> list[WebhookDeliveryRowRecord]:
@@ -235,21 +245,13 @@ async def page_deliveries(
     where = [webhook_delivery.c.endpoint_id == endpoint_id]
     if after_id is not None:
         where.append(webhook_delivery.c.id < after_id)
-    stmt = (
-        sa.select(
-            webhook_delivery,
-            webhook_event.c.type.label("event_type"),
-            webhook_event.c.key.label("event_key"),
-            webhook_event.c.payload,
-        )
-        .select_from(
-            webhook_delivery.join(webhook_event, webhook_event.c.id == webhook_delivery.c.event_id)
-        )
-        .where(*where)
-        .order_by(webhook_delivery.c.id.desc())
-        .limit(limit)
-    )
+    stmt = _LISTED.where(*where).order_by(webhook_delivery.c.id.desc()).limit(limit)
     return await fetch_all(conn, WebhookDeliveryRowRecord, stmt)
+
+
+async def delivery_row(conn: AsyncConnection, delivery_id: int) -> WebhookDeliveryRowRecord | None:
+    stmt = _LISTED.where(webhook_delivery.c.id == delivery_id)
+    return await fetch_one(conn, WebhookDeliveryRowRecord, stmt)
 
 
 async def count_deliveries(conn: AsyncConnection, endpoint_id: int) -> int:
