@@ -5,6 +5,7 @@ on the published schedule and recorded attempt by attempt."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -25,6 +26,7 @@ from imaging_billing.services.steps.uploads import UploadItem, record_uploads
 from imaging_billing.services.sweep import run_sweep
 from imaging_billing.services.webhook_worker import LEASE, WebhookWorker
 from imaging_billing.store import webhooks as outbox
+from imaging_billing.store.db import Database
 from imaging_billing.store.tables import notice
 from imaging_billing.store.webhook_tables import webhook_attempt, webhook_delivery, webhook_event
 
@@ -424,3 +426,39 @@ async def test_a_delivery_claimed_by_a_worker_that_died_is_sent_once_its_lease_r
         assert await worker.run_once() == 1
     # then the event was sent, once
     assert len(receiver.received) == 1
+
+
+async def test_two_server_instances_deliver_each_event_once(
+    services: Services, clock: ManualClock
+) -> None:
+    # given twelve queued test events and two workers, each on its own engine (as two
+    # server processes on one database), taking three deliveries per round
+    account_id = await create_account(services)
+    other = Database(services.db.url)
+    workers = [
+        WebhookWorker(db, clock, services.keys, policy=LOOPBACK, batch=3)
+        for db in (services.db, other)
+    ]
+    async with receiving() as receiver:
+        created = await endpoint_for(services, receiver, account_id=account_id)
+        for _ in range(12):
+            await webhooks.send_test_event(
+                services.db, admin_of(account_id), created.endpoint.id, clock.now()
+            )
+
+        async def drain(worker: WebhookWorker) -> int:
+            sent = 0
+            while taken := await worker.run_once():
+                sent += taken
+            return sent
+
+        # when both drain the queue at once
+        counts = await asyncio.gather(*(drain(w) for w in workers))
+    for worker in workers:
+        await worker.close()
+    await other.dispose()
+    # then every event arrived exactly once, and both took part
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert len(ids) == len(set(ids)) == 12
+    assert sum(counts) == 12
+    assert all(counts), counts
