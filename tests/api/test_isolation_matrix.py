@@ -148,6 +148,7 @@ POLICY: dict[str, dict[str, str]] = {
     "Mutation.rotateWebhookSecret": ADMINS,
     "Mutation.resendWebhookDelivery": ADMINS,
     "Mutation.sendTestWebhook": ADMINS,
+    "Mutation.resendFailedWebhookDeliveries": ADMINS,
 }
 
 # Arguments naming an account-owned object; any other ID argument fails the coverage test.
@@ -1444,4 +1445,11 @@ async def _resend_webhook(world: World, role: str, side: Side, nonce: str) -> li
 async def _test_webhook(world: World, role: str, side: Side, nonce: str) -> list[Op]:
     query = """mutation($id: ID!) { sendTestWebhook(id: $id) {
       delivery { id status } userErrors { code } } }"""
+    return [Op(query, {"id": gid("WebhookEndpoint", side.endpoint)})]
+
+
+@builds("Mutation.resendFailedWebhookDeliveries")
+async def _resend_failed(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($id: ID!) { resendFailedWebhookDeliveries(id: $id,
+      since: "2026-01-01T00:00:00Z") { count userErrors { code } } }"""
     return [Op(query, {"id": gid("WebhookEndpoint", side.endpoint)})]

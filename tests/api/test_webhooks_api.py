@@ -35,6 +35,8 @@ DELIVERIES = """query($id: ID!) { webhookEndpoint(id: $id) {
     attempts { attemptedAt statusCode latencyMs error nextRetryAt } } } } } }"""
 TEST_EVENT = """mutation($id: ID!) { sendTestWebhook(id: $id) {
   delivery { id status eventType nextAttemptAt } userErrors { code } } }"""
+RESEND_FAILED = """mutation($id: ID!, $since: DateTime!) {
+  resendFailedWebhookDeliveries(id: $id, since: $since) { count userErrors { code } } }"""
 RESEND = """mutation($id: ID!) { resendWebhookDelivery(id: $id) {
   delivery { id status attemptCount } userErrors { code } } }"""
 ROTATE = """mutation($id: ID!, $s: Int!) { rotateWebhookSecret(id: $id, overlapSeconds: $s) {
@@ -246,3 +248,38 @@ async def test_a_paid_order_reaches_the_account_endpoint_with_its_figures(
     assert event["data"]["orderId"] == str(encode("Order", order.id))
     assert event["data"]["totalFen"] == order.total_fen
     assert event["data"]["figures"]["available"] == 10_000
+
+
+async def test_failed_deliveries_since_a_time_are_sent_again_after_an_outage(
+    services: Services, api: Api, clock: ManualClock, worker: WebhookWorker
+) -> None:
+    # given an endpoint whose receiver was down for a whole retry schedule: two events
+    # failed, one before the outage's start and one after
+    token = await create_operator_token(services)
+    down = [503] * (2 * len(RETRY_SCHEDULE))
+    async with receiving(down) as receiver:
+        created = await create(api, token, target="MANAGEMENT", url=receiver.url)
+        endpoint_id = created["endpoint"]["id"]
+        await api.operator(token, TEST_EVENT, {"id": endpoint_id})
+        clock.advance(timedelta(hours=1))
+        outage = clock.now()
+        await api.operator(token, TEST_EVENT, {"id": endpoint_id})
+        for wait in RETRY_SCHEDULE:
+            clock.advance(wait)
+            await worker.run_once()
+        failed = await api.operator(token, DELIVERIES, {"id": endpoint_id})
+        # when it is back and the failed deliveries since the outage are resent
+        resent = (
+            await api.operator(
+                token, RESEND_FAILED, {"id": endpoint_id, "since": outage.isoformat()}
+            )
+        )["resendFailedWebhookDeliveries"]
+        await worker.run_once()
+        after = await api.operator(token, DELIVERIES, {"id": endpoint_id})
+    # then one was queued again and delivered; the older one stays failed
+    states = [e["node"]["status"] for e in failed["webhookEndpoint"]["deliveries"]["edges"]]
+    assert states == ["FAILED", "FAILED"]
+    assert resent == {"count": 1, "userErrors": []}
+    states = [e["node"]["status"] for e in after["webhookEndpoint"]["deliveries"]["edges"]]
+    assert states == ["DELIVERED", "FAILED"]
+    assert len(receiver.received) == 2 * len(RETRY_SCHEDULE) + 1

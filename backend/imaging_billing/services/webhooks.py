@@ -248,6 +248,15 @@ async def resend_delivery(
     return again
 
 
+async def resend_failed(
+    db: Database, principal: Principal, endpoint_id: int, *, since: datetime, now: datetime
+) -> int:
+    """After an outage: every failed delivery made since `since` is sent again."""
+    await _endpoint(db, principal, endpoint_id)
+    async with db.write() as conn:
+        return await webhooks.reschedule_failed(conn, endpoint_id, since, now)
+
+
 async def send_test_event(
     db: Database, principal: Principal, endpoint_id: int, now: datetime
 ) -> WebhookDeliveryRowRecord:

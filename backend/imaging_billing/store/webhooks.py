@@ -238,6 +238,22 @@ _LISTED = sa.select(
 )
 
 
+async def reschedule_failed(
+    conn: AsyncConnection, endpoint_id: int, since: datetime, now: datetime
+) -> int:
+    """Every failed delivery of the endpoint made since `since`, back in the queue; how many."""
+    result = await conn.execute(
+        webhook_delivery.update()
+        .where(
+            webhook_delivery.c.endpoint_id == endpoint_id,
+            webhook_delivery.c.status == "FAILED",
+            webhook_delivery.c.created_at >= since,
+        )
+        .values(status=PENDING, attempts=0, next_attempt_at=now)
+    )
+    return int(result.rowcount)
+
+
 async def page_deliveries(
     conn: AsyncConnection, endpoint_id: int, *, after_id: int | None, limit: int
 ) -> list[WebhookDeliveryRowRecord]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import strawberry
 
@@ -34,6 +34,12 @@ class DeleteWebhookEndpointPayload:
 @strawberry.type
 class WebhookDeliveryPayload:
     delivery: WebhookDelivery | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ResendFailedWebhookDeliveriesPayload:
+    count: int = strawberry.field(default=0, description="Deliveries queued again.")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -157,6 +163,22 @@ class WebhookMutation:
 
         delivery, errors = await attempt(c.lang, run())
         return WebhookDeliveryPayload(delivery=delivery, user_errors=errors)
+
+    @strawberry.mutation(
+        description="Send again every failed delivery to this endpoint made since `since`."
+    )
+    async def resend_failed_webhook_deliveries(
+        self, info: Info, id: strawberry.ID, since: datetime
+    ) -> ResendFailedWebhookDeliveriesPayload:
+        c = info.context
+
+        async def run() -> int:
+            return await webhooks.resend_failed(
+                c.db, c.principal, endpoint_pk(id), since=since, now=c.now()
+            )
+
+        count, errors = await attempt(c.lang, run())
+        return ResendFailedWebhookDeliveriesPayload(count=count or 0, user_errors=errors)
 
     @strawberry.mutation(description="Queue a `webhook.test` event to this endpoint.")
     async def send_test_webhook(self, info: Info, id: strawberry.ID) -> WebhookDeliveryPayload:
