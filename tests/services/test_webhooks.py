@@ -17,7 +17,7 @@ from imaging_billing.api.context import Services
 from imaging_billing.api.ids import encode
 from imaging_billing.domain.errors import RuleViolation
 from imaging_billing.domain.notices import NoticeTarget
-from imaging_billing.domain.webhooks import RETRY_SCHEDULE, EventType
+from imaging_billing.domain.webhooks import DISABLE_AFTER, RETRY_SCHEDULE, EventType
 from imaging_billing.services import webhooks
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
@@ -462,3 +462,52 @@ async def test_two_server_instances_deliver_each_event_once(
     assert len(ids) == len(set(ids)) == 12
     assert sum(counts) == 12
     assert all(counts), counts
+
+
+async def test_an_endpoint_failing_for_days_is_disabled_and_the_operators_are_told(
+    services: Services, worker: WebhookWorker, clock: ManualClock
+) -> None:
+    # given an account's endpoint that never answers 2xx, and the operators' endpoint
+    account_id = await create_account(services)
+    admin = admin_of(account_id)
+    async with receiving([503] * 50) as broken, receiving() as operators:
+        mine = await endpoint_for(services, broken, account_id=account_id)
+        await endpoint_for(services, operators, account_id=None)
+        # when it fails at once, and still fails four days on
+        await webhooks.send_test_event(services.db, admin, mine.endpoint.id, clock.now())
+        await worker.run_once()
+        first_failure = clock.now()
+        clock.advance(DISABLE_AFTER - timedelta(days=1))
+        await webhooks.send_test_event(services.db, admin, mine.endpoint.id, clock.now())
+        await worker.run_once()
+        still_on = await endpoint_state(services, mine.endpoint.id)
+        # and again once it has failed for the whole period
+        clock.advance(timedelta(days=1))
+        await webhooks.send_test_event(services.db, admin, mine.endpoint.id, clock.now())
+        await worker.run_once()
+        await worker.run_once()  # the operators' event, queued by the last failure
+        disabled = await endpoint_state(services, mine.endpoint.id)
+        # then nothing more goes to it
+        tried = len(broken.received)
+        clock.advance(timedelta(days=2))
+        await worker.run_once()
+    assert still_on == (True, first_failure, None)
+    assert disabled == (False, first_failure, clock.now() - timedelta(days=2))
+    assert len(broken.received) == tried
+    # and the operators heard which endpoint, and since when it has failed
+    [told] = [json.loads(r.body) for r in operators.received]
+    assert told["type"] == "webhook.endpoint_disabled"
+    assert told["data"]["endpointId"] == global_id("WebhookEndpoint", mine.endpoint.id)
+    assert told["data"]["failingSince"] == first_failure.isoformat()
+    # when an admin enables it again, the days of failure are forgotten
+    await webhooks.update_endpoint(
+        services.db, admin, mine.endpoint.id, enabled=True, policy=LOOPBACK
+    )
+    assert await endpoint_state(services, mine.endpoint.id) == (True, None, None)
+
+
+async def endpoint_state(services: Services, endpoint_id: int) -> tuple[bool, object, object]:
+    async with services.db.read() as conn:
+        found = await outbox.get_endpoint(conn, endpoint_id)
+    assert found is not None
+    return found.enabled, found.failing_since, found.disabled_at

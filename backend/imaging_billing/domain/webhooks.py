@@ -52,8 +52,13 @@ class EventType(StrEnum):
     LOT_EXPIRING_30D = "lot.expiring_30d"
     LOT_EXPIRING_7D = "lot.expiring_7d"
     ORDER_PAID = "order.paid"
+    ENDPOINT_DISABLED = "webhook.endpoint_disabled"
     TEST = "webhook.test"
 
+
+# An endpoint that has answered no attempt with success for this long is disabled, and
+# operators are told (a `webhook.endpoint_disabled` event to the MANAGEMENT endpoints).
+DISABLE_AFTER = timedelta(days=5)
 
 EVENT_OF_NOTICE: dict[NoticeKind, EventType] = {kind: EventType[kind.name] for kind in NoticeKind}
 
@@ -193,6 +198,10 @@ def next_attempt(attempts_made: int, now: datetime, jitter: Callable[[], float])
         return None
     wait = RETRY_SCHEDULE[attempts_made]
     return now + wait * (1 + JITTER * jitter())
+
+
+def disable_due(failing_since: datetime, now: datetime) -> bool:
+    return now - failing_since >= DISABLE_AFTER
 
 
 def succeeded(status_code: int | None) -> bool:

@@ -22,9 +22,11 @@ from datetime import datetime, timedelta
 import httpx
 
 from ..domain.errors import RuleViolation
+from ..domain.notices import NoticeTarget
 from ..domain.webhooks import (
     MAX_RESPONSE_BYTES,
     DeliveryStatus,
+    disable_due,
     headers,
     next_attempt,
     succeeded,
@@ -34,6 +36,7 @@ from ..store import webhooks
 from ..store.db import Database
 from ..store.records import DueDeliveryRecord
 from .clock import Clock
+from .steps.outbox import disable_failing_endpoint
 from .webhooks import UrlPolicy, open_secret
 
 log = logging.getLogger("imaging_billing.webhooks")
@@ -130,8 +133,24 @@ class WebhookWorker:
                     **({"delivered_at": finished} if ok else {}),
                 },
             )
-            if recorded and ok and due.notice_id is not None:
-                await webhooks.mark_notice_delivered(conn, due.notice_id, finished)
+            if not recorded:
+                return
+            if ok:
+                await webhooks.note_success(conn, due.endpoint_id)
+                if due.notice_id is not None:
+                    await webhooks.mark_notice_delivered(conn, due.notice_id, finished)
+                return
+            since = await webhooks.note_failure(conn, due.endpoint_id, finished)
+            if disable_due(since, finished):
+                await disable_failing_endpoint(
+                    conn,
+                    endpoint_id=due.endpoint_id,
+                    account_id=due.account_id,
+                    target=NoticeTarget(due.target),
+                    url=due.url,
+                    failing_since=since,
+                    now=finished,
+                )
 
     def _secrets(self, due: DueDeliveryRecord, now: datetime) -> list[bytes]:
         stored = [due.secret]

@@ -183,6 +183,8 @@ async def update_endpoint(
         values["event_types"] = " ".join(t.value for t in check_event_types(event_types))
     if enabled is not None:
         values["enabled"] = enabled
+    if enabled:  # a fresh start: the days of failure are forgotten
+        values.update(failing_since=None, disabled_at=None)
     async with db.write() as conn:
         if values:
             await webhooks.update_endpoint(conn, endpoint_id, **values)

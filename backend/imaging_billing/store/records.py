@@ -420,6 +420,8 @@ class WebhookEndpointRecord:
     created_at: datetime
     created_by: str
     deleted_at: datetime | None
+    failing_since: datetime | None
+    disabled_at: datetime | None
 
 
 @final
@@ -479,6 +481,8 @@ class DueDeliveryRecord:
     event_key: str
     payload: str
     notice_id: int | None
+    account_id: int | None
+    target: str
 
 
 @final

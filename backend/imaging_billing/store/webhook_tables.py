@@ -43,6 +43,10 @@ class WebhookEndpoint(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts())
     created_by: str = Field(max_length=200)
     deleted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The first failed attempt since the last success; an endpoint failing for days is
+    # disabled (domain/webhooks.py DISABLE_AFTER) and operators are told.
+    failing_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    disabled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class WebhookEvent(SQLModel, table=True):

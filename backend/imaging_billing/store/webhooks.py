@@ -18,6 +18,7 @@ from .records import (
     WebhookEndpointRecord,
 )
 from .tables import notice
+from .types import UTCDateTime
 from .webhook_tables import webhook_attempt, webhook_delivery, webhook_endpoint, webhook_event
 
 PENDING = "PENDING"
@@ -131,6 +132,8 @@ _DUE_COLUMNS = (
     webhook_event.c.key.label("event_key"),
     webhook_event.c.payload,
     webhook_event.c.notice_id,
+    webhook_endpoint.c.account_id,
+    webhook_endpoint.c.target,
 )
 
 
@@ -191,6 +194,28 @@ async def record_attempt(
         return False
     await conn.execute(webhook_attempt.insert().values(delivery_id=delivery_id, **attempt))
     return True
+
+
+async def note_success(conn: AsyncConnection, endpoint_id: int) -> None:
+    stmt = webhook_endpoint.update().where(
+        webhook_endpoint.c.id == endpoint_id, webhook_endpoint.c.failing_since.is_not(None)
+    )
+    await conn.execute(stmt.values(failing_since=None))
+
+
+async def note_failure(conn: AsyncConnection, endpoint_id: int, now: datetime) -> datetime:
+    """Since when the endpoint has been failing (now, if it was not)."""
+    since = sa.func.coalesce(
+        webhook_endpoint.c.failing_since, sa.bindparam("now", now, type_=UTCDateTime())
+    )
+    stmt = (
+        webhook_endpoint.update()
+        .where(webhook_endpoint.c.id == endpoint_id)
+        .values(failing_since=since)
+        .returning(webhook_endpoint.c.failing_since)
+    )
+    found: datetime = (await conn.execute(stmt)).scalar_one()
+    return found
 
 
 async def mark_notice_delivered(conn: AsyncConnection, notice_id: int, now: datetime) -> None:

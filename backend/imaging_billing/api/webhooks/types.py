@@ -111,6 +111,12 @@ class WebhookEndpoint:
     previous_secret_valid_until: datetime | None = strawberry.field(
         description="After a rotation, the old secret also signs until then."
     )
+    failing_since: datetime | None = strawberry.field(
+        description="The first failed attempt since the last success."
+    )
+    disabled_at: datetime | None = strawberry.field(
+        description="When it was disabled for failing for days (enable it to resume)."
+    )
     pk: strawberry.Private[int]
 
     @classmethod
@@ -125,6 +131,8 @@ class WebhookEndpoint:
             enabled=row.enabled,
             created_at=row.created_at,
             previous_secret_valid_until=row.previous_valid_until,
+            failing_since=row.failing_since,
+            disabled_at=row.disabled_at,
             pk=row.id,
         )
 

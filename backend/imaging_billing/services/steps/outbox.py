@@ -141,3 +141,32 @@ async def _figures(
         "arrearsSince": account.arrears_since.isoformat() if account.arrears_since else None,
     }
     return AccountRef(global_id("Account", account.id), account.name), snapshot
+
+
+async def disable_failing_endpoint(
+    conn: AsyncConnection,
+    *,
+    endpoint_id: int,
+    account_id: int | None,
+    target: NoticeTarget,
+    url: str,
+    failing_since: datetime,
+    now: datetime,
+) -> None:
+    """Stop sending to an endpoint that has failed for days, and tell the operators
+    (its pending deliveries wait; re-enabling it sends them)."""
+    await webhooks.update_endpoint(conn, endpoint_id, enabled=False, disabled_at=now)
+    await enqueue(
+        conn,
+        EventType.ENDPOINT_DISABLED,
+        key=f"dis_{endpoint_id}_{int(now.timestamp())}",
+        target=NoticeTarget.MANAGEMENT,
+        account_id=account_id,
+        data={
+            "endpointId": global_id("WebhookEndpoint", endpoint_id),
+            "endpointTarget": target.value,
+            "url": url,
+            "failingSince": failing_since.isoformat(),
+        },
+        now=now,
+    )

@@ -46,6 +46,12 @@ def upgrade() -> None:
         sa.Column(
             "deleted_at", imaging_billing.store.types.UTCDateTime(timezone=True), nullable=True
         ),
+        sa.Column(
+            "failing_since", imaging_billing.store.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "disabled_at", imaging_billing.store.types.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["account.id"],
