@@ -5,18 +5,23 @@ loopback and verified with the reference library `standardwebhooks`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from imaging_billing.api.context import Services
 from imaging_billing.api.ids import encode
+from imaging_billing.app import create_app
+from imaging_billing.config import Settings
+from imaging_billing.domain.notices import NoticeTarget
 from imaging_billing.domain.orders import LineRequest
 from imaging_billing.domain.webhooks import RETRY_SCHEDULE
-from imaging_billing.services import ordering, payments, pricing
+from imaging_billing.services import ordering, payments, pricing, webhooks
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
 from imaging_billing.services.webhook_worker import WebhookWorker
@@ -283,3 +288,36 @@ async def test_failed_deliveries_since_a_time_are_sent_again_after_an_outage(
     states = [e["node"]["status"] for e in after["webhookEndpoint"]["deliveries"]["edges"]]
     assert states == ["DELIVERED", "FAILED"]
     assert len(receiver.received) == 2 * len(RETRY_SCHEDULE) + 1
+
+
+async def test_the_server_sends_queued_deliveries_by_itself(
+    services: Services, clock: ManualClock, tmp_path: Path
+) -> None:
+    # given a queued test event to a MANAGEMENT endpoint
+    services.webhook_policy = UrlPolicy(allow_private=True)
+    operator = Principal(Role.OPERATOR, 1, "operator")
+    async with receiving() as receiver:
+        created = await webhooks.create_endpoint(
+            services.db,
+            services.keys,
+            operator,
+            target=NoticeTarget.MANAGEMENT,
+            account_id=None,
+            url=receiver.url,
+            policy=services.webhook_policy,
+            now=clock.now(),
+        )
+        await webhooks.send_test_event(services.db, operator, created.endpoint.id, clock.now())
+        settings = Settings(
+            sweep_interval_seconds=0,
+            webhook_interval_seconds=0.05,
+            console_dir=tmp_path / "no-console",
+            tune_gc=False,
+        )
+        app = create_app(settings, services)
+        # when the server starts (its lifespan), with no request made
+        async with app.router.lifespan_context(app):
+            await asyncio.wait_for(receiver.arrived.wait(), timeout=10)
+    # then its worker delivered the event
+    assert len(receiver.received) == 1
+    assert json.loads(receiver.received[0].body)["type"] == "webhook.test"

@@ -31,6 +31,7 @@ class Receiver:
     port: int = 0
     answers: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set on each request
 
     @property
     def url(self) -> str:
@@ -49,6 +50,7 @@ class Receiver:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             method, path, _ = request_line.split(" ", 2)
             self.received.append(Received(method, path, headers, body))
+            self.arrived.set()
             status = self.answers.pop(0) if self.answers else 200
             writer.write(
                 f"HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".encode()
