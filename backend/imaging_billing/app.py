@@ -28,6 +28,8 @@ from .services.auth import Authenticator
 from .services.clock import Clock, SystemClock
 from .services.group_commit import GroupCommit
 from .services.sweep import run_sweep
+from .services.webhook_worker import WebhookWorker
+from .services.webhooks import UrlPolicy
 from .store.db import Database
 
 log = logging.getLogger("imaging_billing")
@@ -49,6 +51,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         keys=keys,
         secure_cookies=settings.cookies_secure,
         budgets=Budgets(settings.query_budget_scale),
+        webhook_policy=UrlPolicy(allow_private=settings.webhook_allow_private),
     )
 
 
@@ -87,11 +90,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 )
             )
         flusher = asyncio.create_task(_flush_refusals_forever(services))
+        # Webhook deliveries are sent here, beside the requests, never inside one.
+        worker = WebhookWorker(
+            services.db, services.clock, services.keys, policy=services.webhook_policy
+        )
+        sender = None
+        if settings.webhook_interval_seconds > 0:
+            sender = asyncio.create_task(worker.run_forever(settings.webhook_interval_seconds))
         try:
             yield
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+            await worker.close()
             flusher.cancel()
             with contextlib.suppress(Exception):
                 await services.refusals.flush(services.clock.now(), everything=True)

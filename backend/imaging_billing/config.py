@@ -47,6 +47,11 @@ class Settings:
     secure_cookies: bool = False
     # Query cost budgets (api/cost.py) scaled: capacity and refill rate multiplied.
     query_budget_scale: float = 1.0
+    # Webhook endpoints may point to loopback, private and link-local addresses (tests, a
+    # receiver on the same machine); refused otherwise.
+    webhook_allow_private: bool = False
+    # How often the webhook worker looks for due deliveries; 0 turns it off (tests drive it).
+    webhook_interval_seconds: float = 1.0
 
     @property
     def cookies_secure(self) -> bool:
@@ -77,4 +82,8 @@ class Settings:
             payment_callback_secret=env.get("PAYMENT_CALLBACK_SECRET") or None,
             server_secret=env.get("SERVER_SECRET") or None,
             audit_retention_days=int(env.get("AUDIT_RETENTION_DAYS", base.audit_retention_days)),
+            webhook_allow_private=env.get("WEBHOOK_ALLOW_PRIVATE", "0") in ("1", "true", "yes"),
+            webhook_interval_seconds=float(
+                env.get("WEBHOOK_INTERVAL_SECONDS", base.webhook_interval_seconds)
+            ),
         )

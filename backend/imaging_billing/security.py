@@ -155,18 +155,20 @@ class KeyBox:
         ).derive(server_secret.encode())
         self._aead = AESGCM(key)
 
-    def seal(self, key: str) -> str:
+    def seal(self, key: str, purpose: bytes = _AAD) -> str:
+        """`purpose` binds the sealed value to its use: a value sealed for one column
+        does not open as another's (a webhook secret is no institution key)."""
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, bytes.fromhex(key), _AAD)
+        sealed = self._aead.encrypt(nonce, bytes.fromhex(key), purpose)
         return _SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
-    def open(self, stored: str) -> str | None:
+    def open(self, stored: str, purpose: bytes = _AAD) -> str | None:
         """The key, or None when `stored` is not sealed or not sealed by this secret."""
         if not is_sealed(stored):
             return None
         try:
             raw = base64.urlsafe_b64decode(stored.removeprefix(_SEALED_PREFIX))
-            key = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _AAD)
+            key = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], purpose)
         except (ValueError, InvalidTag):
             return None
         return key.hex()

@@ -44,8 +44,17 @@ from imaging_billing.api.scope import is_carrier
 from imaging_billing.app import create_app
 from imaging_billing.config import Settings
 from imaging_billing.domain.catalog import AiProduct, Feature, ServiceKind
+from imaging_billing.domain.notices import NoticeTarget
 from imaging_billing.domain.orders import LineRequest
-from imaging_billing.services import access, entitlements, ordering, payee, people, pricing
+from imaging_billing.services import (
+    access,
+    entitlements,
+    ordering,
+    payee,
+    people,
+    pricing,
+    webhooks,
+)
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
 from imaging_billing.services.steps import ai as ai_steps
@@ -63,6 +72,8 @@ ROLES = (OPERATOR, ADMIN, VIEWER, INSTITUTION)
 OUTSIDERS = (ADMIN, VIEWER, INSTITUTION)  # the roles bound to one account
 ALLOWED, DENIED = "ALLOWED", "DENIED"
 PASSWORD = "matrix password 1"
+# A public address given as such (no name to resolve); nothing is ever sent to it here.
+WEBHOOK_URL = "https://8.8.8.8/matrix-hook"
 
 
 def only(*roles: str) -> dict[str, str]:
@@ -128,6 +139,16 @@ POLICY: dict[str, dict[str, str]] = {
     "Mutation.revokeOperatorToken": OPERATORS,
     "Query.payee": PEOPLE,  # whom to pay by transfer: shown on every pay step
     "Mutation.setPayee": OPERATORS,
+    # R-ARR-2 delivery: an account's BUSINESS endpoints are its admins' (and operators')
+    "Query.webhookEndpoints": ADMINS,
+    "Query.webhookEndpoint": ADMINS,
+    "Mutation.createWebhookEndpoint": ADMINS,
+    "Mutation.updateWebhookEndpoint": ADMINS,
+    "Mutation.deleteWebhookEndpoint": ADMINS,
+    "Mutation.rotateWebhookSecret": ADMINS,
+    "Mutation.resendWebhookDelivery": ADMINS,
+    "Mutation.sendTestWebhook": ADMINS,
+    "Mutation.resendFailedWebhookDeliveries": ADMINS,
 }
 
 # Arguments naming an account-owned object; any other ID argument fails the coverage test.
@@ -153,6 +174,8 @@ NOT_FOUND = {
     "USER_NOT_FOUND",
     "INVITATION_NOT_FOUND",
     "OPERATOR_TOKEN_NOT_FOUND",
+    "WEBHOOK_ENDPOINT_NOT_FOUND",
+    "WEBHOOK_DELIVERY_NOT_FOUND",
 }
 # R-ORD-4: a quote prices before institutions are chosen, so it ignores the one it is given.
 IGNORES_INSTITUTION = {"Query.quote"}
@@ -219,6 +242,8 @@ class Side:
     kind: str  # "own", "other" or "ghost"
     user: int = 0  # the viewer (another account's, for the foreign runs)
     invitation: int = 0  # a pending invitation
+    endpoint: int = 0  # a BUSINESS webhook endpoint
+    delivery: int = 0  # a test event's delivery to it
 
     @property
     def account_id(self) -> str:
@@ -361,6 +386,11 @@ class World:
         assert row is not None
         return int(row.id)
 
+    async def fresh_endpoint(self, side: Side) -> int:
+        if side.kind != "own":
+            return side.endpoint
+        return await endpoint_of(self.services, side)
+
     async def fresh_session(self, role: str) -> str:
         email = f"{role.lower()}@alpha.example.cn"
         done = await access.login(
@@ -467,7 +497,27 @@ async def seed_side(world_services: Services, client: httpx.AsyncClient, name: s
         )
         side.user = int(row.id)  # the viewer, created last
     side.invitation = await invitation_of(services, side, "pending")
+    side.endpoint = await endpoint_of(services, side)
+    delivery = await webhooks.send_test_event(
+        services.db, operator, side.endpoint, services.clock.now()
+    )
+    side.delivery = delivery.id
     return side
+
+
+async def endpoint_of(services: Services, side: Side) -> int:
+    operator = Principal(Role.OPERATOR, 0, "matrix operator", kind="token")
+    created = await webhooks.create_endpoint(
+        services.db,
+        services.keys,
+        operator,
+        target=NoticeTarget.BUSINESS,
+        account_id=side.account,
+        url=WEBHOOK_URL,
+        policy=webhooks.UrlPolicy(),
+        now=services.clock.now(),
+    )
+    return created.endpoint.id
 
 
 async def grant_licences(services: Services, side: Side) -> None:
@@ -514,6 +564,8 @@ def ghost_side() -> Side:
         kind="ghost",
         user=unknown,
         invitation=unknown,
+        endpoint=unknown,
+        delivery=unknown,
     )
 
 
@@ -1333,3 +1385,71 @@ async def test_a_gateway_cannot_read_orders_by_another_path(world: World) -> Non
     payload = response.json()
     assert (payload.get("data") or {}).get("order") is None
     assert payload["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+# --- webhooks (R-ARR-2 delivery) -----------------------------------------------------------
+
+ENDPOINT_PAYLOAD = "{ endpoint { id url } secret userErrors { code } }"
+
+
+@builds("Query.webhookEndpoints")
+async def _webhook_endpoints(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """query($a: ID) { webhookEndpoints(target: BUSINESS, accountId: $a) { id url } }"""
+    return [Op(query, {"a": side.account_id})]
+
+
+@builds("Query.webhookEndpoint")
+async def _webhook_endpoint(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """query($id: ID!) { webhookEndpoint(id: $id) { id url
+      deliveries(first: 5) { totalCount edges { node { id status } } } } }"""
+    return [Op(query, {"id": gid("WebhookEndpoint", side.endpoint)})]
+
+
+@builds("Mutation.createWebhookEndpoint")
+async def _create_webhook(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = f"""mutation($i: WebhookEndpointInput!) {{ createWebhookEndpoint(input: $i)
+      {ENDPOINT_PAYLOAD} }}"""
+    fields = {"target": "BUSINESS", "accountId": side.account_id, "url": WEBHOOK_URL}
+    return [Op(query, {"i": fields})]
+
+
+@builds("Mutation.updateWebhookEndpoint")
+async def _update_webhook(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($id: ID!) { updateWebhookEndpoint(id: $id, description: "matrix") {
+      endpoint { id description } userErrors { code } } }"""
+    return [Op(query, {"id": gid("WebhookEndpoint", side.endpoint)})]
+
+
+@builds("Mutation.deleteWebhookEndpoint")
+async def _delete_webhook(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = (
+        """mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { deleted userErrors { code } } }"""
+    )
+    return [Op(query, {"id": gid("WebhookEndpoint", await world.fresh_endpoint(side))})]
+
+
+@builds("Mutation.rotateWebhookSecret")
+async def _rotate_webhook(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = f"mutation($id: ID!) {{ rotateWebhookSecret(id: $id) {ENDPOINT_PAYLOAD} }}"
+    return [Op(query, {"id": gid("WebhookEndpoint", await world.fresh_endpoint(side))})]
+
+
+@builds("Mutation.resendWebhookDelivery")
+async def _resend_webhook(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($id: ID!) { resendWebhookDelivery(id: $id) {
+      delivery { id status } userErrors { code } } }"""
+    return [Op(query, {"id": gid("WebhookDelivery", side.delivery)})]
+
+
+@builds("Mutation.sendTestWebhook")
+async def _test_webhook(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($id: ID!) { sendTestWebhook(id: $id) {
+      delivery { id status } userErrors { code } } }"""
+    return [Op(query, {"id": gid("WebhookEndpoint", side.endpoint)})]
+
+
+@builds("Mutation.resendFailedWebhookDeliveries")
+async def _resend_failed(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """mutation($id: ID!) { resendFailedWebhookDeliveries(id: $id,
+      since: "2026-01-01T00:00:00Z") { count userErrors { code } } }"""
+    return [Op(query, {"id": gid("WebhookEndpoint", side.endpoint)})]

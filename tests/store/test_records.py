@@ -41,6 +41,12 @@ from imaging_billing.store.tables import (
     ledger_entry,
     notice,
 )
+from imaging_billing.store.webhook_tables import (
+    webhook_attempt,
+    webhook_delivery,
+    webhook_endpoint,
+    webhook_event,
+)
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -52,6 +58,10 @@ TABLE_RECORDS: list[tuple[type, sa.Table]] = [
     (records.ExamRecord, exam),
     (records.LedgerEntryRecord, ledger_entry),
     (records.NoticeRecord, notice),
+    (records.WebhookEndpointRecord, webhook_endpoint),
+    (records.WebhookEventRecord, webhook_event),
+    (records.WebhookDeliveryRecord, webhook_delivery),
+    (records.WebhookAttemptRecord, webhook_attempt),
     (records.IdempotencyKeyRecord, idempotency_record),
     (records.UserRecord, user),
     (records.InvitationRecord, invitation),

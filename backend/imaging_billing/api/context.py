@@ -17,6 +17,7 @@ from ..services.group_commit import GroupCommit, PendingAudit
 from ..services.principals import Principal
 from ..services.reader import Database, Reader
 from ..services.refusals import RefusalLog
+from ..services.webhooks import UrlPolicy
 from .cost import Budgets
 from .loaders import Loaders
 
@@ -34,6 +35,7 @@ class Services:
     keys: KeyBox  # seals institution signing keys (the server secret, never in the database)
     budgets: Budgets = field(default_factory=lambda: Budgets())
     secure_cookies: bool = False  # set behind HTTPS
+    webhook_policy: UrlPolicy = field(default_factory=UrlPolicy)  # where endpoints may point
     refusals: RefusalLog = field(init=False)
 
     def __post_init__(self) -> None:

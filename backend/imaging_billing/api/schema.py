@@ -23,6 +23,8 @@ from .exams.queries import ExamQuery
 from .root import NODE_TYPES, RootQuery
 from .scalars import SCALARS
 from .scope import guard_gateway_reads
+from .webhooks.mutations import WebhookMutation
+from .webhooks.queries import WebhookQuery
 
 
 @strawberry.type
@@ -34,6 +36,7 @@ class Query(
     AccessQuery,
     PeopleQuery,
     PayeeQuery,
+    WebhookQuery,
 ):
     pass
 
@@ -49,6 +52,7 @@ class Mutation(
     AccessMutation,
     PeopleMutation,
     PayeeMutation,
+    WebhookMutation,
 ):
     pass
 

@@ -318,6 +318,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "导出参数无效：{name}",
         "Invalid export argument: {name}",
     ),
+    # Webhook endpoints: where notices are delivered (R-ARR-2 delivery decision).
+    "R_ARR_2_WEBHOOK_URL_INVALID": (
+        "Webhook 地址无效（须为带主机名的完整 URL，最多 2000 个字符，不含用户名和密码）",
+        "Invalid webhook URL (a full URL with a host, at most 2000 characters, no user "
+        "name or password)",
+    ),
+    "R_ARR_2_WEBHOOK_URL_SCHEME": (
+        "Webhook 地址只能使用 http 或 https",
+        "A webhook URL must use http or https",
+    ),
+    "R_ARR_2_WEBHOOK_URL_PRIVATE": (
+        "Webhook 地址不能指向本机、内网或链路本地地址",
+        "A webhook URL cannot point to a loopback, private or link-local address",
+    ),
+    "R_ARR_2_WEBHOOK_URL_UNRESOLVED": (
+        "无法解析 Webhook 地址的主机名",
+        "The webhook URL's host name does not resolve",
+    ),
+    "R_ARR_2_WEBHOOK_DESCRIPTION": (
+        "Webhook 说明最多 500 个字符",
+        "A webhook description has at most 500 characters",
+    ),
+    "R_ARR_2_WEBHOOK_OVERLAP": (
+        "新旧密钥并行期须在 0 到 7 天之间",
+        "The overlap of old and new secrets must be between 0 and 7 days",
+    ),
+    "WEBHOOK_ENDPOINT_NOT_FOUND": ("未找到该 Webhook 端点", "No such webhook endpoint"),
+    "WEBHOOK_DELIVERY_NOT_FOUND": ("未找到该 Webhook 投递", "No such webhook delivery"),
     # Paying by transfer: the payee operators set (R-ORD-1).
     "PAYEE_NAME_REQUIRED": (
         "须填写收款单位名称（最多 200 个字符）",

@@ -12,6 +12,7 @@ from ..store.records import (
     ApiTokenRecord,
     ArrearsExamRecord,
     AuditEntryRecord,
+    DueDeliveryRecord,
     ExamRecord,
     IdempotencyKeyRecord,
     InstitutionKeysRecord,
@@ -30,6 +31,11 @@ from ..store.records import (
     ServiceContractRecord,
     SessionUserRecord,
     UserRecord,
+    WebhookAttemptRecord,
+    WebhookDeliveryRecord,
+    WebhookDeliveryRowRecord,
+    WebhookEndpointRecord,
+    WebhookEventRecord,
 )
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "AiReadRecord",
     "ApiTokenRecord",
     "ArrearsExamRecord",
+    "DueDeliveryRecord",
     "AuditEntryRecord",
     "ExamRecord",
     "IdempotencyKeyRecord",
@@ -59,4 +66,9 @@ __all__ = [
     "ServiceContractRecord",
     "SessionUserRecord",
     "UserRecord",
+    "WebhookAttemptRecord",
+    "WebhookDeliveryRecord",
+    "WebhookDeliveryRowRecord",
+    "WebhookEndpointRecord",
+    "WebhookEventRecord",
 ]

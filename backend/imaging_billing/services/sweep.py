@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.exams import ARREARS_GRACE
 from ..domain.ledger import Cause, LedgerType, entry
 from ..domain.notices import EXPIRY_WARNINGS, NoticeKind, notice_rows
-from ..store import accounts, ledger, lots, notices
+from ..store import accounts, ledger, lots
 from ..store.db import Database
 from .principals import Principal
 from .steps.ai import sweep_ai_packs
+from .steps.outbox import record_notices
 
 BATCH = 500
 
@@ -85,9 +86,8 @@ async def _expire(conn: AsyncConnection, lot_id: int, account_id: int, now: date
 async def _notice_suspensions(conn: AsyncConnection, now: datetime) -> int:
     ids = await accounts.suspended_unnoticed(conn, now - ARREARS_GRACE)
     for account_id in ids:
-        await notices.append(
-            conn, notice_rows(NoticeKind.UPLOADS_SUSPENDED, account_id=account_id, now=now)
-        )
+        rows = notice_rows(NoticeKind.UPLOADS_SUSPENDED, account_id=account_id, now=now)
+        await record_notices(conn, rows, now)
         await accounts.update_account(conn, account_id, suspension_noticed=True)
     return len(ids)
 
@@ -101,10 +101,10 @@ async def _warn_expiring(conn: AsyncConnection, now: datetime) -> int:
         )
         for lot in due:
             detail = {"expiresAt": lot.expires_at.isoformat(), "remaining": lot.quantity - lot.used}
-            await notices.append(
-                conn,
-                notice_rows(kind, account_id=lot.account_id, now=now, lot_id=lot.id, detail=detail),
+            rows = notice_rows(
+                kind, account_id=lot.account_id, now=now, lot_id=lot.id, detail=detail
             )
+            await record_notices(conn, rows, now)
         flags = {c: True for _, lead_c, c in EXPIRY_WARNINGS if lead_c >= lead}
         await lots.set_flags(conn, [lot.id for lot in due], **flags)
         warned += len(due)

@@ -12,9 +12,12 @@ from .records import NoticeRecord
 from .tables import notice
 
 
-async def append(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> None:
-    if rows:
-        await conn.execute(notice.insert(), list(rows))
+async def append(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> list[NoticeRecord]:
+    """The notices as written, in the order of `rows`."""
+    if not rows:
+        return []
+    stmt = notice.insert().returning(*notice.c, sort_by_parameter_order=True)
+    return await fetch_all(conn, NoticeRecord, stmt, list(rows))
 
 
 async def page_notices(

@@ -399,3 +399,109 @@ class ServiceContractRecord:
     started_at: datetime | None
     accepted_at: datetime | None
     order_id: int | None
+
+
+# --- webhooks -------------------------------------------------------------------------
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WebhookEndpointRecord:
+    id: int
+    target: str
+    account_id: int | None
+    url: str
+    description: str
+    event_types: str
+    enabled: bool
+    secret: str
+    previous_secret: str | None
+    previous_valid_until: datetime | None
+    created_at: datetime
+    created_by: str
+    deleted_at: datetime | None
+    failing_since: datetime | None
+    disabled_at: datetime | None
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WebhookEventRecord:
+    id: int
+    key: str
+    type: str
+    target: str
+    account_id: int | None
+    notice_id: int | None
+    occurred_at: datetime
+    payload: str
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryRecord:
+    id: int
+    event_id: int
+    endpoint_id: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    last_latency_ms: int | None
+    delivered_at: datetime | None
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WebhookAttemptRecord:
+    id: int
+    delivery_id: int
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    next_retry_at: datetime | None
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class DueDeliveryRecord:
+    """A delivery the worker claimed, with what it needs to send it."""
+
+    id: int
+    attempts: int
+    endpoint_id: int
+    url: str
+    secret: str
+    previous_secret: str | None
+    previous_valid_until: datetime | None
+    event_key: str
+    payload: str
+    notice_id: int | None
+    account_id: int | None
+    target: str
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryRowRecord:
+    """A delivery as listed: its row with its event's type, key and body."""
+
+    id: int
+    event_id: int
+    endpoint_id: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    last_latency_ms: int | None
+    delivered_at: datetime | None
+    event_type: str
+    event_key: str
+    payload: str

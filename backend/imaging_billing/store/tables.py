@@ -174,3 +174,4 @@ metadata = SQLModel.metadata
 from . import access_tables as _access  # noqa: E402, F401
 from . import commerce_tables as _commerce  # noqa: E402, F401
 from . import usage_tables as _usage  # noqa: E402, F401
+from . import webhook_tables as _webhooks  # noqa: E402, F401

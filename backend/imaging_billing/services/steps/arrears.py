@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain.exams import change_arrears
 from ...domain.notices import NoticeKind, notice_rows
-from ...store import accounts, notices
+from ...store import accounts
 from ...store.records import AccountRecord
+from .outbox import record_notices
 
 
 async def apply_arrears_change(
@@ -27,4 +28,4 @@ async def apply_arrears_change(
     if change.resumed:
         rows += notice_rows(NoticeKind.UPLOADS_RESUMED, account_id=account.id, now=now)
     await accounts.update_account(conn, account.id, **values, **extra)
-    await notices.append(conn, rows)
+    await record_notices(conn, rows, now)

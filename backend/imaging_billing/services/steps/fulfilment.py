@@ -21,6 +21,7 @@ from ...store.records import OrderLineRecord, OrderRecord
 from .ai import credit_ai_pack, grant_ai_licence
 from .entitlements import enable_licence, open_service
 from .lots import credit_lot
+from .outbox import record_order_paid
 
 
 class _Common(TypedDict):
@@ -61,6 +62,16 @@ async def accept_payment(
     for line in await orders.order_lines(conn, order.id):
         await _credit_line(conn, order, line, now=now, actor=actor)
     await orders.update_order(conn, order.id, state=OrderState.FULFILLED.value, fulfilled_at=now)
+    data = {
+        "number": order.number,
+        "totalFen": order.total_fen,
+        "amountFen": amount_fen,
+        "method": method.value,
+        "state": OrderState.FULFILLED.value,
+    }
+    await record_order_paid(
+        conn, order_id=order.id, account_id=order.account_id, data=data, now=now
+    )
 
 
 async def _credit_line(

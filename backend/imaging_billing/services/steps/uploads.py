@@ -23,10 +23,11 @@ from ...domain.clock import local_date
 from ...domain.errors import RuleViolation
 from ...domain.ledger import Cause, LedgerType, entry
 from ...domain.notices import NoticeKind, notice_rows
-from ...store import accounts, daily_counts, exams, ledger, lots, notices
+from ...store import accounts, daily_counts, exams, ledger, lots
 from ...store.records import AccountRecord, ExamRecord
 from .. import idempotency
 from .arrears import apply_arrears_change
+from .outbox import record_notices
 
 
 class UploadStatus(StrEnum):
@@ -265,9 +266,8 @@ async def _after_draw(
     )
     if low:
         detail = {"available": available, "threshold": threshold}
-        await notices.append(
-            conn, notice_rows(NoticeKind.LOW_BALANCE, account_id=account.id, now=now, detail=detail)
-        )
+        rows = notice_rows(NoticeKind.LOW_BALANCE, account_id=account.id, now=now, detail=detail)
+        await record_notices(conn, rows, now)
     if arrears:
         extra = {"low_balance_noticed": True} if low else {}
         await apply_arrears_change(conn, account, arrears, now, **extra)
@@ -280,5 +280,5 @@ async def _notice_suspension(conn: AsyncConnection, account: AccountRecord, now:
     if account.suspension_noticed:
         return
     rows = notice_rows(NoticeKind.UPLOADS_SUSPENDED, account_id=account.id, now=now)
-    await notices.append(conn, rows)
+    await record_notices(conn, rows, now)
     await accounts.update_account(conn, account.id, suspension_noticed=True)

@@ -1,0 +1,1 @@
+"""Webhook endpoints and deliveries (R-ARR-2 delivery decision)."""

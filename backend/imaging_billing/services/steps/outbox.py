@@ -1,0 +1,172 @@
+"""The transactional outbox (R-ARR-2 delivery decision): a notice and the webhook
+deliveries it owes are written in one transaction, the one of the ledger change that
+causes the notice. The worker (services/webhook_worker.py) sends them afterwards.
+
+Every notice of the services is written through `record_notices`; nothing is enqueued
+when its target has no enabled endpoint taking the event, so an upload pays for the
+outbox only when a notice is due and someone listens. Each event has a unique key
+(the notice's, or the paid order's and target's): it is enqueued once however often
+the code that writes it runs."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ...domain.exams import account_status, figures
+from ...domain.notices import NoticeKind, NoticeTarget
+from ...domain.webhooks import EVENT_OF_NOTICE, AccountRef, EventType, envelope, wants
+from ...store import accounts, lots, notices, webhooks
+from ...store.records import NoticeRecord
+
+
+def global_id(type_name: str, pk: int) -> str:
+    """The object's ID in the GraphQL API (api/ids.py: base64 of `Type:pk`), so a
+    receiver can ask about what an event names."""
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+async def record_notices(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, object]], now: datetime
+) -> list[NoticeRecord]:
+    """Write the notices and, for each, an event to every enabled endpoint of its target."""
+    written = await notices.append(conn, rows)
+    for row in written:
+        event_type = EVENT_OF_NOTICE[NoticeKind(row.kind)]
+        data: dict[str, Any] = {
+            "noticeId": global_id("Notice", row.id),
+            "target": row.target,
+            **json.loads(row.detail),
+        }
+        if row.lot_id is not None:
+            data["lotId"] = global_id("ExamLot", row.lot_id)
+        await enqueue(
+            conn,
+            event_type,
+            key=f"ntc_{row.id}",
+            target=NoticeTarget(row.target),
+            account_id=row.account_id,
+            data=data,
+            now=now,
+            notice_id=row.id,
+        )
+    return written
+
+
+async def record_order_paid(
+    conn: AsyncConnection, *, order_id: int, account_id: int, data: dict[str, Any], now: datetime
+) -> None:
+    """An order paid and fulfilled (R-GEN-4): an event to both platforms."""
+    for target in NoticeTarget:
+        await enqueue(
+            conn,
+            EventType.ORDER_PAID,
+            key=f"ord_{order_id}_{target.value.lower()}",
+            target=target,
+            account_id=account_id,
+            data={"orderId": global_id("Order", order_id), "target": target.value, **data},
+            now=now,
+        )
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    event_type: EventType,
+    *,
+    key: str,
+    target: NoticeTarget,
+    account_id: int | None,
+    data: dict[str, Any],
+    now: datetime,
+    notice_id: int | None = None,
+    only: int | None = None,
+) -> int | None:
+    """The event's id, when some endpoint takes it and it was not enqueued before.
+    `only`: to that one endpoint (a test event), whatever its filter."""
+    if only is not None:
+        endpoints = [only]
+    else:
+        scope = account_id if target is NoticeTarget.BUSINESS else None
+        endpoints = [
+            endpoint_id
+            for endpoint_id, chosen in await webhooks.enabled_endpoints(conn, target.value, scope)
+            if wants(chosen, event_type.value)
+        ]
+    if not endpoints:
+        return None
+    account, snapshot = (None, {}) if account_id is None else await _figures(conn, account_id, now)
+    payload = envelope(
+        event_type,
+        event_id=key,
+        occurred_at=now,
+        account=account,
+        data={**data, "figures": snapshot} if snapshot else data,
+    )
+    event_id = await webhooks.insert_event(
+        conn,
+        key=key,
+        type=event_type.value,
+        target=target.value,
+        account_id=account_id,
+        notice_id=notice_id,
+        occurred_at=now,
+        payload=payload,
+    )
+    if event_id is not None:
+        await webhooks.insert_deliveries(conn, event_id, endpoints, now)
+    return event_id
+
+
+async def _figures(
+    conn: AsyncConnection, account_id: int, now: datetime
+) -> tuple[AccountRef | None, dict[str, object]]:
+    """The account and its exam figures at this instant, in this transaction."""
+    account = await accounts.get_account(conn, account_id)
+    if account is None:
+        return None, {}
+    lot_rows = await lots.account_lots(conn, account_id)
+    found = figures([lots.to_lot(r) for r in lot_rows], account.arrears_count, now)
+    snapshot: dict[str, object] = {
+        "status": account_status(account.arrears_since, now).value,
+        "available": found.available,
+        "used": found.used,
+        "arrears": found.arrears,
+        "expired": found.expired,
+        "bought": found.bought,
+        "arrearsSince": account.arrears_since.isoformat() if account.arrears_since else None,
+    }
+    return AccountRef(global_id("Account", account.id), account.name), snapshot
+
+
+async def disable_failing_endpoint(
+    conn: AsyncConnection,
+    *,
+    endpoint_id: int,
+    account_id: int | None,
+    target: NoticeTarget,
+    url: str,
+    failing_since: datetime,
+    now: datetime,
+) -> None:
+    """Stop sending to an endpoint that has failed for days, and tell the operators
+    (its pending deliveries wait; re-enabling it sends them)."""
+    await webhooks.update_endpoint(conn, endpoint_id, enabled=False, disabled_at=now)
+    await enqueue(
+        conn,
+        EventType.ENDPOINT_DISABLED,
+        key=f"dis_{endpoint_id}_{int(now.timestamp())}",
+        target=NoticeTarget.MANAGEMENT,
+        account_id=account_id,
+        data={
+            "endpointId": global_id("WebhookEndpoint", endpoint_id),
+            "endpointTarget": target.value,
+            "url": url,
+            "failingSince": failing_since.isoformat(),
+        },
+        now=now,
+    )
