@@ -158,6 +158,9 @@ def _serving(folder: Path, budget_scale: str) -> Iterator[Server]:
         "SWEEP_INTERVAL_SECONDS": "0",
         "CONSOLE_DIR": str(DIST),
         "QUERY_BUDGET_SCALE": budget_scale,
+        # The webhook tests' receiver listens on loopback; deliveries go out every second.
+        "WEBHOOK_ALLOW_PRIVATE": "1",
+        "WEBHOOK_INTERVAL_SECONDS": "1",
     }
     logs = folder / "server.log"
     with logs.open("wb") as out:

@@ -291,6 +291,7 @@ ADMIN_PAGES = [
     "/orders",
     "/notices",
     "/audit",
+    "/webhooks",
     "/users",
 ]
 OPERATOR_PAGES = [

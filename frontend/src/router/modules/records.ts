@@ -15,6 +15,12 @@ const routes: RouteRecordRaw[] = [
     meta: { title: 'nav.audit', group: 'records', icon: 'secured' },
   },
   {
+    path: '/webhooks',
+    name: 'webhooks',
+    component: () => import('@/pages/records/webhooks/index.vue'),
+    meta: { title: 'nav.webhooks', group: 'records', icon: 'link' },
+  },
+  {
     path: '/users',
     name: 'users',
     component: () => import('@/pages/records/users/index.vue'),
