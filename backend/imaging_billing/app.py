@@ -27,6 +27,7 @@ from .services import retention
 from .services.auth import Authenticator
 from .services.clock import Clock, SystemClock
 from .services.group_commit import GroupCommit
+from .services.mail_worker import MailWorker, mail_transport
 from .services.sweep import run_sweep
 from .services.webhook_worker import WebhookWorker
 from .services.webhooks import UrlPolicy
@@ -97,11 +98,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         sender = None
         if settings.webhook_interval_seconds > 0:
             sender = asyncio.create_task(worker.run_forever(settings.webhook_interval_seconds))
+        # Notices by e-mail, beside the webhooks (SMTP, or .eml files without SMTP_URL).
+        mailer = None
+        if settings.mail_interval_seconds > 0:
+            transport = mail_transport(settings.smtp_url, settings.outbox_dir)
+            postman = MailWorker(services.db, services.clock, transport, sender=settings.mail_from)
+            mailer = asyncio.create_task(postman.run_forever(settings.mail_interval_seconds))
         try:
             yield
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            if mailer is not None:
+                mailer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await mailer
             if sender is not None:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -52,6 +52,18 @@ class Settings:
     webhook_allow_private: bool = False
     # How often the webhook worker looks for due deliveries; 0 turns it off (tests drive it).
     webhook_interval_seconds: float = 1.0
+    # Notices by e-mail: `smtp://user:pass@host:port` (STARTTLS when offered) or
+    # `smtps://…`. Unset: each mail is written as an .eml file to `mail_outbox_dir`
+    # (default var/outbox) instead.
+    smtp_url: str | None = None
+    mail_outbox_dir: Path | None = None
+    mail_from: str = "Imaging Billing <billing@localhost>"
+    # How often the mail worker looks for due mails; 0 turns it off (tests drive it).
+    mail_interval_seconds: float = 1.0
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.mail_outbox_dir or self.var_dir / "outbox"
 
     @property
     def cookies_secure(self) -> bool:
@@ -85,5 +97,11 @@ class Settings:
             webhook_allow_private=env.get("WEBHOOK_ALLOW_PRIVATE", "0") in ("1", "true", "yes"),
             webhook_interval_seconds=float(
                 env.get("WEBHOOK_INTERVAL_SECONDS", base.webhook_interval_seconds)
+            ),
+            smtp_url=env.get("SMTP_URL") or None,
+            mail_outbox_dir=Path(env["MAIL_OUTBOX_DIR"]) if env.get("MAIL_OUTBOX_DIR") else None,
+            mail_from=env.get("MAIL_FROM") or base.mail_from,
+            mail_interval_seconds=float(
+                env.get("MAIL_INTERVAL_SECONDS", base.mail_interval_seconds)
             ),
         )

@@ -505,3 +505,27 @@ class WebhookDeliveryRowRecord:
     event_type: str
     event_key: str
     payload: str
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class MailRecipientRecord:
+    """Someone a notice is mailed to."""
+
+    id: int
+    email: str
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class DueMailRecord:
+    """A mail the worker claimed, with what it needs to send it."""
+
+    id: int
+    attempts: int
+    key: str
+    recipient: str
+    subject: str
+    body: str
+    created_at: datetime
+    notice_id: int | None

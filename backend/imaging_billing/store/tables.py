@@ -173,5 +173,6 @@ metadata = SQLModel.metadata
 # Registers the commerce tables on the same metadata (migrations see one schema).
 from . import access_tables as _access  # noqa: E402, F401
 from . import commerce_tables as _commerce  # noqa: E402, F401
+from . import mail_tables as _mail  # noqa: E402, F401
 from . import usage_tables as _usage  # noqa: E402, F401
 from . import webhook_tables as _webhooks  # noqa: E402, F401

@@ -6,11 +6,13 @@ Every notice of the services is written through `record_notices`; nothing is enq
 when its target has no enabled endpoint taking the event, so an upload pays for the
 outbox only when a notice is due and someone listens. Each event has a unique key
 (the notice's, or the paid order's and target's): it is enqueued once however often
-the code that writes it runs."""
+the code that writes it runs.
+
+The same transaction writes the notice's e-mails to the people behind its target
+(services/steps/mail.py), sent by the mail worker."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -18,17 +20,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ...domain.exams import account_status, figures
 from ...domain.notices import NoticeKind, NoticeTarget
-from ...domain.webhooks import EVENT_OF_NOTICE, AccountRef, EventType, envelope, wants
-from ...store import accounts, lots, notices, webhooks
+from ...domain.webhooks import EVENT_OF_NOTICE, EventType, envelope, wants
+from ...store import notices, webhooks
 from ...store.records import NoticeRecord
-
-
-def global_id(type_name: str, pk: int) -> str:
-    """The object's ID in the GraphQL API (api/ids.py: base64 of `Type:pk`), so a
-    receiver can ask about what an event names."""
-    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+from .mail import mail_notice
+from .snapshot import account_snapshot, global_id
 
 
 async def record_notices(
@@ -37,6 +34,7 @@ async def record_notices(
     """Write the notices and, for each, an event to every enabled endpoint of its target."""
     written = await notices.append(conn, rows)
     for row in written:
+        await mail_notice(conn, row, now)
         event_type = EVENT_OF_NOTICE[NoticeKind(row.kind)]
         data: dict[str, Any] = {
             "noticeId": global_id("Notice", row.id),
@@ -99,7 +97,9 @@ async def enqueue(
         ]
     if not endpoints:
         return None
-    account, snapshot = (None, {}) if account_id is None else await _figures(conn, account_id, now)
+    account, snapshot = (
+        (None, {}) if account_id is None else await account_snapshot(conn, account_id, now)
+    )
     payload = envelope(
         event_type,
         event_id=key,
@@ -120,27 +120,6 @@ async def enqueue(
     if event_id is not None:
         await webhooks.insert_deliveries(conn, event_id, endpoints, now)
     return event_id
-
-
-async def _figures(
-    conn: AsyncConnection, account_id: int, now: datetime
-) -> tuple[AccountRef | None, dict[str, object]]:
-    """The account and its exam figures at this instant, in this transaction."""
-    account = await accounts.get_account(conn, account_id)
-    if account is None:
-        return None, {}
-    lot_rows = await lots.account_lots(conn, account_id)
-    found = figures([lots.to_lot(r) for r in lot_rows], account.arrears_count, now)
-    snapshot: dict[str, object] = {
-        "status": account_status(account.arrears_since, now).value,
-        "available": found.available,
-        "used": found.used,
-        "arrears": found.arrears,
-        "expired": found.expired,
-        "bought": found.bought,
-        "arrearsSince": account.arrears_since.isoformat() if account.arrears_since else None,
-    }
-    return AccountRef(global_id("Account", account.id), account.name), snapshot
 
 
 async def disable_failing_endpoint(

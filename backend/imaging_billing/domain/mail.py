@@ -1,0 +1,137 @@
+"""Notices by e-mail, for the people behind an account (R-ARR-2 delivery decision).
+
+A notice to the BUSINESS platform is mailed to the account's administrators, one to the
+MANAGEMENT platform to the operators. Users have no language of their own yet (the
+console keeps its choice in the browser), so a mail is written in zh-CN, the default,
+with the English text below it; `Language` is what a stored preference would choose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .notices import NoticeKind
+
+
+class Language(StrEnum):
+    ZH_CN = "zh-CN"
+    EN = "en"
+
+
+DEFAULT_LANGUAGES = (Language.ZH_CN, Language.EN)
+
+# {account} is the account's name; other fields come from the notice's detail and the
+# figures at its instant (`figure_lines`).
+SUBJECTS: dict[NoticeKind, dict[Language, str]] = {
+    NoticeKind.LOW_BALANCE: {
+        Language.ZH_CN: "{account}：可用检查余额不足",
+        Language.EN: "{account}: exam balance is low",
+    },
+    NoticeKind.ARREARS_STARTED: {
+        Language.ZH_CN: "{account}：已进入欠费",
+        Language.EN: "{account}: arrears have started",
+    },
+    NoticeKind.UPLOADS_SUSPENDED: {
+        Language.ZH_CN: "{account}：上传已暂停",
+        Language.EN: "{account}: uploads are suspended",
+    },
+    NoticeKind.UPLOADS_RESUMED: {
+        Language.ZH_CN: "{account}：上传已恢复",
+        Language.EN: "{account}: uploads have resumed",
+    },
+    NoticeKind.LOT_EXPIRING_30D: {
+        Language.ZH_CN: "{account}：有检查批次将在 30 天内到期",
+        Language.EN: "{account}: an exam lot expires within 30 days",
+    },
+    NoticeKind.LOT_EXPIRING_7D: {
+        Language.ZH_CN: "{account}：有检查批次将在 7 天内到期",
+        Language.EN: "{account}: an exam lot expires within 7 days",
+    },
+}
+
+LEADS: dict[NoticeKind, dict[Language, str]] = {
+    NoticeKind.LOW_BALANCE: {
+        Language.ZH_CN: "可用检查数已降至 {available}，低于提醒阈值 {threshold}。",
+        Language.EN: "Available exams are down to {available}, below the threshold of {threshold}.",
+    },
+    NoticeKind.ARREARS_STARTED: {
+        Language.ZH_CN: "已无可用检查，新上传的检查计入欠费。",
+        Language.EN: "No exams are available; new uploads are counted as arrears.",
+    },
+    NoticeKind.UPLOADS_SUSPENDED: {
+        Language.ZH_CN: "欠费已超过宽限期，上传已暂停，充值后恢复。",
+        Language.EN: "Arrears outlasted the grace period; uploads resume after a recharge.",
+    },
+    NoticeKind.UPLOADS_RESUMED: {
+        Language.ZH_CN: "欠费已结清，上传已恢复。",
+        Language.EN: "Arrears are settled and uploads have resumed.",
+    },
+    NoticeKind.LOT_EXPIRING_30D: {
+        Language.ZH_CN: "一个批次剩余 {remaining} 次检查，将于 {expiresAt} 到期，"
+        "到期未用部分作废。",
+        Language.EN: "A lot with {remaining} exams left expires at {expiresAt}; "
+        "what is unused then is forfeited.",
+    },
+    NoticeKind.LOT_EXPIRING_7D: {
+        Language.ZH_CN: "一个批次剩余 {remaining} 次检查，将于 {expiresAt} 到期，"
+        "到期未用部分作废。",
+        Language.EN: "A lot with {remaining} exams left expires at {expiresAt}; "
+        "what is unused then is forfeited.",
+    },
+}
+
+FIGURES: tuple[tuple[str, dict[Language, str]], ...] = (
+    ("available", {Language.ZH_CN: "可用", Language.EN: "Available"}),
+    ("used", {Language.ZH_CN: "已用", Language.EN: "Used"}),
+    ("arrears", {Language.ZH_CN: "欠费", Language.EN: "In arrears"}),
+    ("expired", {Language.ZH_CN: "已作废", Language.EN: "Forfeited"}),
+    ("bought", {Language.ZH_CN: "已购", Language.EN: "Bought"}),
+)
+
+HEADINGS = {
+    Language.ZH_CN: "截至 {at} 的数字：",
+    Language.EN: "Figures as of {at}:",
+}
+
+STATUS = {Language.ZH_CN: "状态", Language.EN: "Status"}
+
+
+@dataclass(frozen=True)
+class MailText:
+    subject: str
+    body: str
+
+
+class _Blank(dict[str, object]):
+    """A template field the notice does not carry reads as a dash, never an error."""
+
+    def __missing__(self, key: str) -> str:
+        return "-"
+
+
+def compose(
+    kind: NoticeKind,
+    *,
+    account: str,
+    at: str,
+    detail: Mapping[str, object],
+    figures: Mapping[str, object],
+    languages: tuple[Language, ...] = DEFAULT_LANGUAGES,
+) -> MailText:
+    """The mail of a notice: a subject and a plain-text body in each language, in order
+    (the first language's subject first, the others after a slash)."""
+    fields = _Blank({**detail, "account": account, "at": at})
+    subject = " / ".join(SUBJECTS[kind][lang].format_map(fields) for lang in languages)
+    parts = [_body(kind, lang, fields, figures) for lang in languages]
+    return MailText(subject, "\n\n----\n\n".join(parts) + "\n")
+
+
+def _body(kind: NoticeKind, lang: Language, fields: _Blank, figures: Mapping[str, object]) -> str:
+    lines = [SUBJECTS[kind][lang].format_map(fields), "", LEADS[kind][lang].format_map(fields)]
+    if figures:
+        lines += ["", HEADINGS[lang].format_map(fields)]
+        lines += [f"  {label[lang]}: {figures.get(key, '-')}" for key, label in FIGURES]
+        lines.append(f"  {STATUS[lang]}: {figures.get('status', '-')}")
+    return "\n".join(lines)
