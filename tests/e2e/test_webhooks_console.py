@@ -47,6 +47,7 @@ def receiver() -> Iterator[tuple[str, Inbox]]:
         yield f"http://127.0.0.1:{server.server_address[1]}/hooks", inbox
     finally:
         server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
@@ -62,8 +63,10 @@ def test_an_admin_adds_an_endpoint_and_a_test_event_arrives_signed(
     # when she adds an endpoint for her receiver and keeps the secret shown once
     admin.page.click("[data-testid=webhook-new]")
     admin.page.fill("[data-testid=webhook-url] input", url)
-    admin.page.locator(".t-dialog__confirm").click()
-    secret = admin.page.locator("[data-testid=secret-value]").inner_text().strip()
+    admin.page.locator(".t-dialog__confirm:visible").click()
+    shown = admin.page.locator("[data-testid=secret-value]:visible")
+    shown.wait_for()
+    secret = shown.inner_text().strip()
     assert secret.startswith("whsec_")
     admin.shot(f"webhooks-secret-{language}")
     admin.page.keyboard.press("Escape")
