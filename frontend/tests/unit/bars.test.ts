@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { TimelineLot } from '@/charts/options';
 import { lotSpans, usageBars } from '@/pages/overview/dashboard/bars';
-
-const lot = (over: Partial<TimelineLot> = {}): TimelineLot => ({
-  id: 'L1',
-  mode: 'VOLUME',
-  quantity: 10_000,
-  used: 2_500,
-  remaining: 7_500,
-  forfeited: 0,
-  expired: false,
-  purchasedAt: '2026-01-01T00:00:00Z',
-  expiresAt: '2027-01-01T00:00:00Z',
-  ...over,
-});
+import { lot } from './lots';
 
 describe('usage bars', () => {
   const days = ['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04'];

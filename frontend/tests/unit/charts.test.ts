@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fillDays, lotTimelineOption, timelineRows, usageTrendOption, type TimelineLot } from '@/charts/options';
+import { lot } from './lots';
 
 const labels = {
   lot: (lot: TimelineLot) => `${lot.mode} ${lot.quantity}`,
@@ -10,19 +11,6 @@ const labels = {
   purchased: 'purchased',
   expires: 'expires',
 };
-
-const lot = (over: Partial<TimelineLot> = {}): TimelineLot => ({
-  id: 'L1',
-  mode: 'VOLUME',
-  quantity: 10_000,
-  used: 2_500,
-  remaining: 7_500,
-  forfeited: 0,
-  expired: false,
-  purchasedAt: '2026-01-01T00:00:00Z',
-  expiresAt: '2027-01-01T00:00:00Z',
-  ...over,
-});
 
 describe('usage trend', () => {
   const days = ['2026-03-01', '2026-03-02', '2026-03-03'];
