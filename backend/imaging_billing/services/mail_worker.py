@@ -33,6 +33,7 @@ from ..store import mail, webhooks
 from ..store.db import Database
 from ..store.records import DueMailRecord
 from .clock import Clock
+from .rounds import keep_sending
 
 log = logging.getLogger("imaging_billing.mail")
 TIMEOUT_SECONDS = 10.0
@@ -171,14 +172,7 @@ class MailWorker:
         return len(due)
 
     async def run_forever(self, every: float) -> None:
-        while True:
-            try:
-                sent = await self.run_once()
-            except Exception:
-                log.exception("mail round failed; retrying next period")
-                sent = 0
-            if sent < self.batch:
-                await asyncio.sleep(every)
+        await keep_sending(self.run_once, self.batch, every, log)
 
     async def _deliver(self, due: DueMailRecord, now: datetime) -> None:
         error: MailRefused | None = None

@@ -36,6 +36,7 @@ from ..store import webhooks
 from ..store.db import Database
 from ..store.records import DueDeliveryRecord
 from .clock import Clock
+from .rounds import keep_sending
 from .steps.outbox import disable_failing_endpoint
 from .webhooks import UrlPolicy, open_secret
 
@@ -93,14 +94,7 @@ class WebhookWorker:
         return len(due)
 
     async def run_forever(self, every: float) -> None:
-        while True:
-            try:
-                sent = await self.run_once()
-            except Exception:
-                log.exception("webhook round failed; retrying next period")
-                sent = 0
-            if sent < self.batch:
-                await asyncio.sleep(every)
+        await keep_sending(self.run_once, self.batch, every, log)
 
     async def _deliver(self, due: DueDeliveryRecord, now: datetime) -> None:
         outcome = await self._send(due, now)
