@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import RuleViolation
@@ -173,7 +172,7 @@ def envelope(
     event_id: str,
     occurred_at: datetime,
     account: AccountRef | None,
-    data: dict[str, Any],
+    data: dict[str, object],
 ) -> str:
     """The JSON body of an event: versioned, with the figures of its instant in `data`
     so a receiver need not call back."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,7 +35,7 @@ async def record_notices(
     for row in written:
         await mail_notice(conn, row, now)
         event_type = EVENT_OF_NOTICE[NoticeKind(row.kind)]
-        data: dict[str, Any] = {
+        data: dict[str, object] = {
             "noticeId": global_id("Notice", row.id),
             "target": row.target,
             **json.loads(row.detail),
@@ -57,7 +56,7 @@ async def record_notices(
 
 
 async def record_order_paid(
-    conn: AsyncConnection, *, order_id: int, account_id: int, data: dict[str, Any], now: datetime
+    conn: AsyncConnection, *, order_id: int, account_id: int, data: dict[str, object], now: datetime
 ) -> None:
     """An order paid and fulfilled (R-GEN-4): an event to both platforms."""
     for target in NoticeTarget:
@@ -79,7 +78,7 @@ async def enqueue(
     key: str,
     target: NoticeTarget,
     account_id: int | None,
-    data: dict[str, Any],
+    data: dict[str, object],
     now: datetime,
     notice_id: int | None = None,
     only: int | None = None,
