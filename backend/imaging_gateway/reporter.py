@@ -63,11 +63,18 @@ class ReconcileReport:
 
 class Reporter:
     def __init__(
-        self, client: GatewayClient, spool: Spool, *, clock: Callable[[], datetime] = utc_now
+        self,
+        client: GatewayClient,
+        spool: Spool,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        on_drain: Callable[[DrainReport], None] | None = None,
     ) -> None:
         self.client = client
         self.spool = spool
         self.clock = clock
+        # Told after each drain of the sending thread (a plugin logs it; tests wait on it).
+        self.on_drain = on_drain
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -154,9 +161,11 @@ class Reporter:
             if self._stop.is_set():
                 return
             try:
-                self.drain()
+                report = self.drain()
             except Exception:  # noqa: BLE001 - the thread must outlive any one failure
                 continue
+            if self.on_drain is not None:
+                self.on_drain(report)
 
 
 def pages(

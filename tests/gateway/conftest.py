@@ -11,12 +11,17 @@ import pytest
 
 from imaging_gateway import GatewayClient
 
-from ..support.serving import LiveServer
+from ..support.serving import LiveServer, seeded_database
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    return seeded_database(tmp_path_factory.mktemp("seeded"))
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path)
+def live(tmp_path: Path, seeded: tuple[Path, dict[str, str]]) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path, seeded)
     server.start()
     yield server
     server.stop()

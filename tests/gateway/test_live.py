@@ -4,6 +4,7 @@ passed in (`now`); the server runs on the wall clock, so store times are set rel
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,3 +147,26 @@ def test_reconciliation_re_reports_what_the_ledger_lacks_and_flags_the_rest(
         (7, 0, 1),
         (7, 2, 1),
     ]
+
+
+def test_the_sending_thread_reports_a_study_as_soon_as_it_is_spooled(
+    live: LiveServer, client: GatewayClient, tmp_path: Path
+) -> None:
+    # given a reporter running its own thread, with an interval far longer than the test
+    sent = threading.Event()
+    reporter = Reporter(
+        client,
+        Spool(tmp_path / "spool.sqlite3"),
+        on_drain=lambda report: sent.set() if report.sent else None,
+    )
+    reporter.start(interval=3_600)
+    before = used_exams(live)
+    try:
+        # when the PACS spools a study
+        reporter.spool_study(uid(7, 1))
+        # then the thread, woken, reports it (waiting on its signal, not on a timer)
+        assert sent.wait(30)
+    finally:
+        reporter.stop()
+    assert reporter.spool.counts()[SENT] == 1
+    assert used_exams(live) == before + 1

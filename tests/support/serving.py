@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,16 +35,29 @@ async def _seed(url: str) -> dict[str, str]:
         await db.dispose()
 
 
+def seeded_database(folder: Path) -> tuple[Path, dict[str, str]]:
+    """A migrated SQLite file with the demo data, and the demo's credentials: made once,
+    copied for each server (migrating and seeding takes seconds, a copy nothing)."""
+    from imaging_billing.store.migrate import upgrade
+
+    path = folder / "seeded.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    return path, asyncio.run(_seed(url))
+
+
 class LiveServer:
     """`credentials` are the demo's (operatorToken, institutionId, institutionToken, …)."""
 
-    def __init__(self, folder: Path) -> None:
-        from imaging_billing.store.migrate import upgrade
-
+    def __init__(self, folder: Path, seeded: tuple[Path, dict[str, str]]) -> None:
+        template, self.credentials = seeded
+        database = folder / "billing.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            source = template.with_name(template.name + suffix)
+            if source.exists():
+                shutil.copyfile(source, database.with_name(database.name + suffix))
         self.folder = folder
-        self.url = f"sqlite+aiosqlite:///{folder / 'billing.sqlite3'}"
-        upgrade(self.url)
-        self.credentials = asyncio.run(_seed(self.url))
+        self.url = f"sqlite+aiosqlite:///{database}"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = folder / "server.log"
