@@ -22,6 +22,7 @@ from .client import (
     Unreachable,
     UploadResult,
 )
+from .permission import PermissionCache
 from .reporter import DrainReport, ReconcileReport, Reporter, pages
 from .signing import signature, signed_headers
 from .spool import Backoff, Spool, Spooled
@@ -33,6 +34,7 @@ __all__ = [
     "GatewayClient",
     "GatewayError",
     "Permission",
+    "PermissionCache",
     "ReconcileReport",
     "Reconciliation",
     "Refused",

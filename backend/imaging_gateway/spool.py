@@ -90,6 +90,13 @@ class Spool:
             )
             return cursor.rowcount == 1
 
+    def contains(self, uid: str) -> bool:
+        """Was this study spooled (accepted by the PACS) before? Its further instances
+        belong to an accepted study, whatever the account's state now."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM study WHERE uid = ?", (uid,)).fetchone()
+        return row is not None
+
     def due(self, now: datetime, limit: int) -> list[Spooled]:
         """Pending studies whose back-off is over, oldest first."""
         with self._lock:
