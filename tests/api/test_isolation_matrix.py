@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -49,6 +50,7 @@ from imaging_billing.domain.orders import LineRequest
 from imaging_billing.services import (
     access,
     entitlements,
+    exam_reconciliation,
     ordering,
     payee,
     people,
@@ -112,6 +114,7 @@ POLICY: dict[str, dict[str, str]] = {
     "Mutation.runExpirySweep": OPERATORS,
     "Mutation.recordExamUpload": GATEWAYS,
     "Mutation.recordExamUploads": GATEWAYS,
+    "Mutation.reconcileExams": GATEWAYS,  # a gateway's own studies against the ledger
     "Mutation.setPrice": OPERATORS,
     "Mutation.placeOrder": ADMINS,  # R-ORD-1
     "Mutation.cancelOrder": ADMINS,  # R-GEN-5
@@ -141,6 +144,7 @@ POLICY: dict[str, dict[str, str]] = {
     "Mutation.setPayee": OPERATORS,
     # R-ARR-2 delivery: an account's BUSINESS endpoints are its admins' (and operators')
     "Query.webhookEndpoints": ADMINS,
+    "Query.examReconciliations": ADMINS,  # operators, and the account's admins
     "Query.webhookEndpoint": ADMINS,
     "Mutation.createWebhookEndpoint": ADMINS,
     "Mutation.updateWebhookEndpoint": ADMINS,
@@ -502,7 +506,26 @@ async def seed_side(world_services: Services, client: httpx.AsyncClient, name: s
         services.db, operator, side.endpoint, services.clock.now()
     )
     side.delivery = delivery.id
+    await reconciliation_of(services, side)
     return side
+
+
+async def reconciliation_of(services: Services, side: Side) -> None:
+    """A reconciliation run of the side's gateway, for the runs to list."""
+    pk = side.gateway.institution_pk
+    gateway = Principal(
+        Role.INSTITUTION, pk, "matrix gateway", account_id=side.account, institution_id=pk
+    )
+    now = services.clock.now()
+    await exam_reconciliation.reconcile_exams(
+        services.db,
+        gateway,
+        institution_id=pk,
+        starts_at=now - timedelta(days=1),
+        ends_at=now,
+        study_uids=[side.exam_uid],
+        now=now,
+    )
 
 
 async def endpoint_of(services: Services, side: Side) -> int:
@@ -1189,11 +1212,16 @@ GATEWAY_READS: dict[str, set[str]] = {
     "Institution": {"id", "name", "account", "aiLicences", "licences", "features"}
     | {"featureEnabled"},
     "Licence": {"id", "feature", "enabledAt", "institutionId"},
+    "ExamReconciliation": {"id", "ranAt", "startsAt", "endsAt", "sent", "matched"}
+    | {"missingCount", "unexpectedCount", "missing", "unexpected"},
 }
 
 # How the gateway gets one object of each kind; {F} is where the field goes.
 AI_READ = """mutation($i: ID!, $u: String!) { recordAiRead(institutionId: $i, product: GLAUCOMA,
   studyInstanceUid: $u, idempotencyKey: "gateway-reach") { read { {F} } } }"""
+RECONCILE_EXAMS = """mutation($i: ID!) { reconcileExams(institutionId: $i,
+  startsAt: "2020-01-01T00:00:00Z", endsAt: "2030-01-01T00:00:00Z",
+  studyInstanceUids: ["1.2.828.1"]) { reconciliation { {F} } userErrors { code } } }"""
 GATEWAY_PATHS: dict[str, str] = {
     "Viewer": "query { viewer { {F} } }",
     "SessionViewer": """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
@@ -1208,6 +1236,7 @@ GATEWAY_PATHS: dict[str, str] = {
     "AiLicence": "query { viewer { institution { aiLicences { {F} } } } }",
     "Institution": "query { viewer { institution { {F} } } }",
     "Licence": "query { viewer { institution { licences { {F} } } } }",
+    "ExamReconciliation": RECONCILE_EXAMS,
 }
 
 
@@ -1390,6 +1419,17 @@ async def test_a_gateway_cannot_read_orders_by_another_path(world: World) -> Non
 # --- webhooks (R-ARR-2 delivery) -----------------------------------------------------------
 
 ENDPOINT_PAYLOAD = "{ endpoint { id url } secret userErrors { code } }"
+
+
+@builds("Query.examReconciliations")
+async def _reconciliations(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    query = """query($i: ID!) { examReconciliations(institutionId: $i) { id sent missing } }"""
+    return [Op(query, {"i": side.gateway_id})]
+
+
+@builds("Mutation.reconcileExams")
+async def _reconcile_exams(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    return [Op(RECONCILE_EXAMS.replace("{F}", "sent missing"), {"i": side.gateway_id})]
 
 
 @builds("Query.webhookEndpoints")

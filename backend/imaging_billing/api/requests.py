@@ -95,13 +95,17 @@ def _request(
     return GraphQLRequest(query, variables or {}, operation_name or None, via_get)
 
 
-# Twice the largest batch any field takes (1,000 uploads, AI reads): a longer list can only
-# be refused, and graphql-core would coerce every item of it before any resolver could.
+# Twice the largest batch of objects any field takes (1,000 uploads, AI reads): a longer
+# list can only be refused, and graphql-core would coerce every item of it before any
+# resolver could.
 MAX_VARIABLE_LIST = 2_000
+# Twice the largest list of strings (reconciliation's 10,000 Study Instance UIDs): a string
+# coerces in about 2 µs, against 32 µs for an input object.
+MAX_STRING_LIST = 20_000
 
 
 def _check_lists(variables: object) -> None:
-    """Refuse a list in the variables longer than MAX_VARIABLE_LIST, before coercion."""
+    """Refuse a list in the variables longer than its limit, before coercion."""
     pending: list[object] = [variables]
     while pending:
         value = pending.pop()
@@ -109,7 +113,11 @@ def _check_lists(variables: object) -> None:
             pending.extend(value.values())
         elif isinstance(value, list):
             if len(value) > MAX_VARIABLE_LIST:
-                raise RequestRefused(400, "VARIABLES_LIST_TOO_LONG", limit=MAX_VARIABLE_LIST)
+                if not all(isinstance(item, str) for item in value):
+                    raise RequestRefused(400, "VARIABLES_LIST_TOO_LONG", limit=MAX_VARIABLE_LIST)
+                if len(value) > MAX_STRING_LIST:
+                    raise RequestRefused(400, "VARIABLES_LIST_TOO_LONG", limit=MAX_STRING_LIST)
+                continue  # strings hold no lists
             pending.extend(value)
 
 

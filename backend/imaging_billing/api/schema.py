@@ -20,6 +20,7 @@ from .entitlements import EntitlementMutation, EntitlementQuery
 from .exams.ingest import IngestMutation
 from .exams.mutations import ExamMutation
 from .exams.queries import ExamQuery
+from .exams.reconciliation import ReconciliationMutation, ReconciliationQuery
 from .root import NODE_TYPES, RootQuery
 from .scalars import SCALARS
 from .scope import guard_gateway_reads
@@ -31,6 +32,7 @@ from .webhooks.queries import WebhookQuery
 class Query(
     RootQuery,
     ExamQuery,
+    ReconciliationQuery,
     CommerceQuery,
     EntitlementQuery,
     AccessQuery,
@@ -46,6 +48,7 @@ class Mutation(
     AccountMutation,
     ExamMutation,
     IngestMutation,
+    ReconciliationMutation,
     CommerceMutation,
     AiMutation,
     EntitlementMutation,

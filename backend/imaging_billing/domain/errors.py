@@ -51,6 +51,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The time is out of range (years 1900-2200)",
     ),
     "EXAM_NOT_FOUND": ("未找到该检查", "No such exam"),
+    "RECONCILE_WINDOW": (
+        "对账时间窗的结束时间须晚于开始时间",
+        "The reconciliation window must end after it starts",
+    ),
     "EXAM_ALREADY_VOIDED": ("该检查已作废", "This exam is already voided"),
     "ACCOUNT_NOT_FOUND": ("未找到该账户", "No such account"),
     "INSTITUTION_NOT_FOUND": ("未找到该机构", "No such institution"),

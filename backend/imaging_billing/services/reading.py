@@ -36,6 +36,9 @@ _READS: dict[str, str] = {
     # R-LIC-5: a partner asks whether a feature is enabled for its institution.
     "Institution": "id name account aiLicences licences features featureEnabled",
     "Licence": "id feature enabledAt institutionId",
+    # The answer to its own reconciliation call (the runs are listed to people only).
+    "ExamReconciliation": "id ranAt startsAt endsAt sent matched missingCount"
+    " unexpectedCount missing unexpected",
 }
 GATEWAY_READS: Mapping[str, frozenset[str]] = {
     name: frozenset(fields.split()) for name, fields in _READS.items()

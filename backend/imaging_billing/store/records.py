@@ -529,3 +529,23 @@ class DueMailRecord:
     body: str
     created_at: datetime
     notice_id: int | None
+
+
+# --- exam reconciliation ----------------------------------------------------------------
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ExamReconciliationRecord:
+    id: int
+    account_id: int
+    institution_id: int
+    ran_at: datetime
+    starts_at: datetime
+    ends_at: datetime
+    sent: int
+    matched: int
+    missing_count: int
+    unexpected_count: int
+    missing: str
+    unexpected: str

@@ -86,6 +86,8 @@ class Exam(SQLModel, table=True):
         sa.UniqueConstraint("account_id", "study_uid", name="uq_exam_account_study"),
         # Arrears exams are settled oldest upload first (R-ARR-4).
         sa.Index("ix_exam_arrears", "account_id", "lot_id", "uploaded_at"),
+        # Reconciliation reads an institution's exams by upload time.
+        sa.Index("ix_exam_institution_upload", "institution_id", "uploaded_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id")
@@ -174,5 +176,6 @@ metadata = SQLModel.metadata
 from . import access_tables as _access  # noqa: E402, F401
 from . import commerce_tables as _commerce  # noqa: E402, F401
 from . import mail_tables as _mail  # noqa: E402, F401
+from . import reconciliation_tables as _reconciliation  # noqa: E402, F401
 from . import usage_tables as _usage  # noqa: E402, F401
 from . import webhook_tables as _webhooks  # noqa: E402, F401
