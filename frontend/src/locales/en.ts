@@ -634,6 +634,7 @@ const en: typeof zhCN = {
     },
     cause: { EXAM: 'Exam upload', ORDER: 'Order', OPERATOR: 'Operator action', SWEEP: 'Expiry sweep' },
     operation: {
+      reconcileExams: 'Reconcile exams with a gateway',
       createWebhookEndpoint: 'Add webhook endpoint',
       updateWebhookEndpoint: 'Change webhook endpoint',
       deleteWebhookEndpoint: 'Remove webhook endpoint',

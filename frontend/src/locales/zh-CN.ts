@@ -632,6 +632,7 @@ const zhCN = {
     },
     cause: { EXAM: '检查上传', ORDER: '订单', OPERATOR: '运营操作', SWEEP: '到期清理' },
     operation: {
+      reconcileExams: '检查数据对账',
       createWebhookEndpoint: '新建推送地址',
       updateWebhookEndpoint: '修改推送地址',
       deleteWebhookEndpoint: '删除推送地址',
