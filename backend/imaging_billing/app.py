@@ -95,28 +95,31 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         worker = WebhookWorker(
             services.db, services.clock, services.keys, policy=services.webhook_policy
         )
+        # Set on shutdown: the workers finish the round they are in, then return.
+        stopping = asyncio.Event()
         sender = None
         if settings.webhook_interval_seconds > 0:
-            sender = asyncio.create_task(worker.run_forever(settings.webhook_interval_seconds))
+            sender = asyncio.create_task(
+                worker.run_forever(settings.webhook_interval_seconds, stopping)
+            )
         # Notices by e-mail, beside the webhooks (SMTP, or .eml files without SMTP_URL).
         mailer = None
         if settings.mail_interval_seconds > 0:
             transport = mail_transport(settings.smtp_url, settings.outbox_dir)
             postman = MailWorker(services.db, services.clock, transport, sender=settings.mail_from)
-            mailer = asyncio.create_task(postman.run_forever(settings.mail_interval_seconds))
+            mailer = asyncio.create_task(
+                postman.run_forever(settings.mail_interval_seconds, stopping)
+            )
         try:
             yield
         finally:
             if sweeper is not None:
                 sweeper.cancel()
-            if mailer is not None:
-                mailer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await mailer
-            if sender is not None:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sender
+            stopping.set()
+            for task in (mailer, sender):
+                if task is not None:
+                    with contextlib.suppress(Exception):
+                        await task
             await worker.close()
             flusher.cancel()
             with contextlib.suppress(Exception):

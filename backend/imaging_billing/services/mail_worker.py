@@ -171,8 +171,8 @@ class MailWorker:
             await self._deliver(one, now)
         return len(due)
 
-    async def run_forever(self, every: float) -> None:
-        await keep_sending(self.run_once, self.batch, every, log)
+    async def run_forever(self, every: float, stop: asyncio.Event | None = None) -> None:
+        await keep_sending(self.run_once, self.batch, every, log, stop)
 
     async def _deliver(self, due: DueMailRecord, now: datetime) -> None:
         error: MailRefused | None = None

@@ -93,8 +93,8 @@ class WebhookWorker:
         await asyncio.gather(*(self._deliver(d, now) for d in due))
         return len(due)
 
-    async def run_forever(self, every: float) -> None:
-        await keep_sending(self.run_once, self.batch, every, log)
+    async def run_forever(self, every: float, stop: asyncio.Event | None = None) -> None:
+        await keep_sending(self.run_once, self.batch, every, log, stop)
 
     async def _deliver(self, due: DueDeliveryRecord, now: datetime) -> None:
         outcome = await self._send(due, now)
