@@ -60,3 +60,37 @@ def test_the_menu_is_a_drawer_on_a_phone(server: Server, console: Any) -> None:
     box = title.bounding_box()
     assert box is not None
     assert box["height"] < 40
+
+
+# Each table's first column heading, brought into view: the element at its centre must be
+# the heading itself, not a pinned column drawn over it (a 330 px fixed actions column
+# once covered a whole table on a phone, leaving only "操作" to read).
+COVERED_HEADINGS = """() => [
+  ...document.querySelectorAll('.t-table thead tr:first-child th:first-child')]
+  .filter((th) => th.offsetParent !== null)
+  .map((th) => {
+    th.scrollIntoView({ block: 'center', inline: 'start' });
+    const box = th.getBoundingClientRect();
+    const x = box.left + Math.min(box.width / 2, 20);
+    const seen = document.elementFromPoint(x, box.top + box.height / 2);
+    return th.contains(seen) ? null : th.innerText.trim();
+  })
+  .filter((covered) => covered !== null)"""
+
+
+def test_no_table_heading_is_hidden_under_a_pinned_column_on_a_phone(
+    server: Server, console: Any
+) -> None:
+    admin: Console = console(viewport=PHONE)
+    admin.login("admin")
+    operator: Console = console(viewport=PHONE)
+    operator.login("operator")
+    covered: dict[str, list[str]] = {}
+    for who, pages in ((admin, ADMIN_PAGES), (operator, OPERATOR_PAGES)):
+        for path in pages:
+            who.goto(path)
+            who.page.locator("[data-testid^=page-]").first.wait_for()
+            found = who.page.evaluate(COVERED_HEADINGS)
+            if found:
+                covered[path] = found
+    assert covered == {}, f"first column headings drawn over on a phone: {covered}"
