@@ -65,10 +65,12 @@ def test_an_admin_sees_a_gateway_reconciliation_and_its_differences(
     first.click()
     details = card.locator("[data-testid=reconciliation-details]")
     text = details.inner_text()
-    assert words["missing"] in text and words["unexpected"] in text
+    assert words["missing"] in text
+    assert words["unexpected"] in text
     assert text.index(lost) < text.index(words["unexpected"]) < text.index(unlisted)
     box, inside = details.bounding_box(), card.bounding_box()
-    assert box is not None and inside is not None
+    assert box is not None
+    assert inside is not None
     assert box["x"] + box["width"] <= inside["x"] + inside["width"]
     # and nothing is wider than the screen
     overflow = admin.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

@@ -36,6 +36,7 @@ from ..store import webhooks
 from ..store.db import Database
 from ..store.records import DueDeliveryRecord
 from .clock import Clock
+from .pinned_transport import PinnedTransport
 from .rounds import keep_sending
 from .steps.outbox import disable_failing_endpoint
 from .webhooks import UrlPolicy, open_secret
@@ -76,7 +77,10 @@ class WebhookWorker:
         # No redirects: a 3xx is an answer like any other (not 2xx, so a failure), never
         # a way to make the server call an address the URL check did not see.
         self.client = httpx.AsyncClient(
-            transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
+            transport=transport or PinnedTransport(policy),
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
         )
 
     async def close(self) -> None:
