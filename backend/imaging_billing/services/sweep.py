@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.exams import ARREARS_GRACE
 from ..domain.ledger import Cause, LedgerType, entry
-from ..domain.notices import EXPIRY_WARNINGS, NoticeKind, notice_rows
+from ..domain.notices import EXPIRY_WARNINGS, NoticeKind, notice_rows, once_key
 from ..store import accounts, ledger, lots
 from ..store.db import Database
 from .principals import Principal
@@ -80,6 +80,24 @@ async def _expire(conn: AsyncConnection, lot_id: int, account_id: int, now: date
             ],
         )
     await lots.mark_swept(conn, lot_id, remainder, now)
+    if remainder:
+        # R-EXAM-2: the forfeit is told in the transaction of its EXPIRY entry, once per lot.
+        detail = {
+            "forfeited": remainder,
+            "quantity": lot.quantity,
+            "used": lot.used,
+            "expiredAt": lot.expires_at.isoformat(),
+        }
+        kind = NoticeKind.LOT_EXPIRED
+        rows = notice_rows(
+            kind,
+            account_id=account_id,
+            now=now,
+            lot_id=lot_id,
+            detail=detail,
+            key=once_key(kind, lot_id),
+        )
+        await record_notices(conn, rows, now)
     return remainder
 
 

@@ -162,6 +162,7 @@ class NoticeRecord:
     lot_id: int | None
     detail: str
     delivered_at: datetime | None
+    key: str | None
 
 
 @final

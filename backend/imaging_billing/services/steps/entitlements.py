@@ -11,9 +11,12 @@ from ...domain import entitlements as rules
 from ...domain.catalog import Feature, ServiceKind, ServiceVariant
 from ...domain.errors import RuleViolation
 from ...domain.identity import public_id
+from ...domain.webhooks import EventType
 from ...store import accounts
 from ...store import entitlements as store
 from ...store.records import InstitutionRecord
+from .outbox import record_event
+from .snapshot import global_id
 
 
 async def enable_licence(
@@ -33,7 +36,7 @@ async def enable_licence(
     await _own_institution(conn, account_id, institution_id)
     if await store.find_licence(conn, institution_id, feature.value) is not None:
         raise RuleViolation("R_LIC_4_ALREADY_HELD", "feature")
-    return await store.insert_licence(
+    licence_id = await store.insert_licence(
         conn,
         account_id=account_id,
         institution_id=institution_id,
@@ -41,6 +44,23 @@ async def enable_licence(
         enabled_at=now,
         order_id=order_id,
     )
+    data = licence_data("Licence", licence_id, institution_id, order_id, now)
+    data["feature"] = feature.value
+    await record_event(conn, EventType.LICENCE_GRANTED, f"lic_{licence_id}", account_id, data, now)
+    return licence_id
+
+
+def licence_data(
+    type_name: str, licence_id: int, institution_id: int, order_id: int | None, now: datetime
+) -> dict[str, object]:
+    """The fields every `licence.granted` event carries (R-LIC-1, R-AI-4)."""
+    return {
+        "licenceId": global_id(type_name, licence_id),
+        "licenceType": type_name,
+        "institutionId": global_id("Institution", institution_id),
+        "orderId": None if order_id is None else global_id("Order", order_id),
+        "grantedAt": now.isoformat(),
+    }
 
 
 async def open_service(
