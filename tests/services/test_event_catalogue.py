@@ -227,13 +227,8 @@ async def test_every_event_kind_reaches_a_receiver_verified_by_the_reference_lib
     assert (expired["data"]["forfeited"], expired["data"]["used"]) == (9_999, 1)
     assert expired["data"]["figures"]["expired"] == 9_999
     assert expired["account"]["name"]
-    assert by_type["ai_pack.low"]["data"] | {"figures": None} == {
-        **by_type["ai_pack.low"]["data"],
-        "remaining": 100,
-        "threshold": 100,
-        "product": "GLAUCOMA",
-        "figures": None,
-    }
+    low = by_type["ai_pack.low"]["data"]
+    assert (low["remaining"], low["threshold"], low["product"]) == (100, 100, "GLAUCOMA")
     assert by_type["ai_pack.expired"]["data"]["forfeited"] == 100
     assert by_type["licence.granted"]["data"]["feature"] == "BASE_SUITE"
     transitions = [
