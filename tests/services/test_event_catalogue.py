@@ -20,6 +20,7 @@ from imaging_billing.domain.notices import NoticeKind, NoticeTarget, notice_rows
 from imaging_billing.domain.orders import LineRequest
 from imaging_billing.domain.webhooks import DISABLE_AFTER, EventType
 from imaging_billing.services import entitlements, ordering, payments, pricing, webhooks
+from imaging_billing.services import sweep as sweep_module
 from imaging_billing.services.accounts import set_low_balance_threshold
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
@@ -31,7 +32,7 @@ from imaging_billing.services.sweep import run_sweep
 from imaging_billing.services.webhook_worker import WebhookWorker
 from imaging_billing.store import lots as lots_store
 from imaging_billing.store.mail_tables import mail_delivery
-from imaging_billing.store.tables import notice
+from imaging_billing.store.tables import ledger_entry, notice
 
 from ..factories import create_account, create_institution, credit_lot
 from ..support.receiver import receiving, reference_clock, verify
@@ -323,3 +324,40 @@ async def test_a_notice_for_people_is_mailed_with_its_figures_in_both_languages(
     assert "an AI reading pack expired, 1000 reads forfeited" in subject
     assert "未用的 1000 次已作废" in body
     assert "the 1000 unused are forfeited" in body
+
+
+class OutboxDown(Exception):
+    pass
+
+
+async def test_a_forfeit_whose_notice_cannot_be_written_is_not_written_either(
+    services: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an expired lot with its whole remainder, and an outbox that fails
+    account_id = await create_account(services)
+    lot_id = await credit_lot(services, account_id, quantity=10_000)
+    async with services.db.read() as conn:
+        lot = await lots_store.get_lot(conn, lot_id)
+    assert lot is not None
+    clock.set(lot.expires_at)
+
+    async def failing(*_: object) -> list[object]:
+        raise OutboxDown
+
+    # when the sweep runs with the outbox down, then again with it back
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep_module, "record_notices", failing)
+        with pytest.raises(OutboxDown):
+            await run_sweep(services.db, clock.now())
+    expiries_while_down = await expiry_entries(services)
+    await run_sweep(services.db, clock.now())
+    # then the EXPIRY entry and its notice were written together, on the second run only
+    assert expiries_while_down == []
+    assert await expiry_entries(services) == [-10_000]
+    assert len(await notices_of(services, "LOT_EXPIRED")) == 2
+
+
+async def expiry_entries(services: Services) -> list[int]:
+    async with services.db.read() as conn:
+        stmt = sa.select(ledger_entry.c.quantity).where(ledger_entry.c.type == "EXPIRY")
+        return [int(q) for q in (await conn.execute(stmt)).scalars()]
