@@ -6,12 +6,14 @@ threshold) fire once however often their cause is written, and re-arm on recover
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
 from imaging_billing.api.context import Services
 from imaging_billing.domain.ai import AiReadItem
@@ -32,7 +34,7 @@ from imaging_billing.services.sweep import run_sweep
 from imaging_billing.services.webhook_worker import WebhookWorker
 from imaging_billing.store import lots as lots_store
 from imaging_billing.store.mail_tables import mail_delivery
-from imaging_billing.store.tables import ledger_entry, notice
+from imaging_billing.store.tables import exam_lot, ledger_entry, notice
 
 from ..factories import create_account, create_institution, credit_lot
 from ..support.receiver import receiving, reference_clock, verify
@@ -361,3 +363,44 @@ async def expiry_entries(services: Services) -> list[int]:
     async with services.db.read() as conn:
         stmt = sa.select(ledger_entry.c.quantity).where(ledger_entry.c.type == "EXPIRY")
         return [int(q) for q in (await conn.execute(stmt)).scalars()]
+
+
+async def test_an_upload_touches_the_outbox_only_when_a_notice_is_due(
+    services: Services, clock: ManualClock
+) -> None:
+    # given an account with one exam left and the operators listening
+    account_id = await create_account(services)
+    gateway = await create_institution(services, account_id)
+    await credit_lot(services, account_id, quantity=10_000)
+    await set_low_balance_threshold(services.db, OPERATOR, account_id=account_id, threshold=0)
+    async with services.db.write() as conn:
+        await conn.execute(
+            sa.update(exam_lot).where(exam_lot.c.account_id == account_id).values(used=9_999)
+        )
+    outbox = re.compile(r"\b(notice|webhook_\w+|mail_delivery)\b")
+    seen: list[str] = []
+
+    def record(_c: object, _k: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    async def upload(uid: str) -> list[str]:
+        seen.clear()
+        engine = services.db.write_engine.sync_engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            async with services.db.write() as conn:
+                item = UploadItem(gateway.institution_pk, uid, None)
+                await record_uploads(conn, account_id, [item], clock.now())
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return [s for s in seen if outbox.search(s)]
+
+    async with receiving() as receiver:
+        await endpoint(services, receiver.url, None)
+        # when an upload takes the last exam (no notice due), then one finds none
+        quiet = await upload("1.2.1")
+        arrears = await upload("1.2.2")
+    # then the first never touched the outbox, the second wrote its notice there
+    assert quiet == []
+    assert any("INSERT INTO notice" in s for s in arrears)
+    assert any("INSERT INTO webhook_event" in s for s in arrears)
