@@ -14,14 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain import entitlements as rules
 from ..domain.catalog import AiProduct, Feature
 from ..domain.errors import RuleViolation
-from ..domain.webhooks import EventType
 from ..store import ai as ai_store
 from ..store import entitlements as store
 from ..store.db import Database
 from ..store.records import LicenceRecord, ServiceContractRecord
 from .principals import Principal
-from .steps.outbox import record_event
-from .steps.snapshot import global_id
+from .steps.entitlements import announce_service_change
 
 
 async def start_service(
@@ -57,25 +55,10 @@ async def confirm_service_acceptance(
 async def _changed(
     conn: AsyncConnection, service_id: int, before: rules.ServiceState, now: datetime
 ) -> ServiceContractRecord:
-    """The service after a transition, with its `service.state_changed` event written in
-    the same transaction (once per service and new state)."""
+    """The service after a transition, announced in the same transaction."""
     row = await _reload(conn, service_id)
-    after = service_state(row, now)
-    data: dict[str, object] = {
-        "serviceId": global_id("Service", service_id),
-        "kind": row.kind,
-        "variant": row.variant,
-        "institutionId": None
-        if row.institution_id is None
-        else global_id("Institution", row.institution_id),
-        "institutionName": row.institution_name,
-        "from": before.value,
-        "to": after.value,
-        "changedAt": now.isoformat(),
-    }
-    key = f"svc_{service_id}_{after.value.lower()}"
-    await record_event(conn, EventType.SERVICE_STATE_CHANGED, key, row.account_id, data, now)
-    return row
+    await announce_service_change(conn, row, before, now)
+    return await _reload(conn, service_id)
 
 
 async def _reload(conn: AsyncConnection, service_id: int) -> ServiceContractRecord:

@@ -20,6 +20,7 @@ from ..store import accounts, ledger, lots
 from ..store.db import Database
 from .principals import Principal
 from .steps.ai import sweep_ai_packs
+from .steps.entitlements import announce_time_transitions
 from .steps.outbox import record_notices
 
 BATCH = 500
@@ -32,6 +33,7 @@ class SweepReport:
     suspensions_noticed: int
     expiry_warnings: int
     ai_packs_expired: int = 0
+    services_announced: int = 0
 
 
 async def expiry_sweep(db: Database, principal: Principal, now: datetime) -> SweepReport:
@@ -55,7 +57,8 @@ async def run_sweep(db: Database, now: datetime) -> SweepReport:
         suspended = await _notice_suspensions(conn, now)
         warned = await _warn_expiring(conn, now)
         packs = await sweep_ai_packs(conn, now)  # R-AI-1: packs expire like lots
-    return SweepReport(expired, forfeited, suspended, warned, packs)
+        services = await announce_time_transitions(conn, now)
+    return SweepReport(expired, forfeited, suspended, warned, packs, services)
 
 
 async def _expire(conn: AsyncConnection, lot_id: int, account_id: int, now: datetime) -> int:

@@ -400,6 +400,7 @@ class ServiceContractRecord:
     started_at: datetime | None
     accepted_at: datetime | None
     order_id: int | None
+    announced_state: str | None
 
 
 # --- webhooks -------------------------------------------------------------------------

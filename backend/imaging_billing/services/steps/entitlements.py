@@ -14,7 +14,7 @@ from ...domain.identity import public_id
 from ...domain.webhooks import EventType
 from ...store import accounts
 from ...store import entitlements as store
-from ...store.records import InstitutionRecord
+from ...store.records import InstitutionRecord, ServiceContractRecord
 from .outbox import record_event
 from .snapshot import global_id
 
@@ -102,7 +102,53 @@ async def open_service(
         starts_on=terms.starts_on,
         ends_on=terms.ends_on,
         order_id=order_id,
+        announced_state=rules.service_state(_as_bought(kind, terms, now), now).value,
     )
+
+
+def _as_bought(kind: ServiceKind, terms: rules.ServiceTerms, now: datetime) -> rules.Service:
+    return rules.Service(kind, now, terms.use_by, terms.starts_on, terms.ends_on, None, None)
+
+
+# States that time alone brings (R-SVC-1/3); the sweep announces them.
+TIME_DRIVEN = (rules.ServiceState.EXPIRED, rules.ServiceState.ACTIVE, rules.ServiceState.ENDED)
+
+
+async def announce_service_change(
+    conn: AsyncConnection,
+    row: ServiceContractRecord,
+    before: rules.ServiceState | None,
+    now: datetime,
+) -> None:
+    """`service.state_changed` for the service's state at `now`, in the transaction of
+    the change; once per service and state (the event key)."""
+    after = store.to_service(row).state(now)
+    institution = row.institution_id
+    data: dict[str, object] = {
+        "serviceId": global_id("Service", row.id),
+        "kind": row.kind,
+        "variant": row.variant,
+        "institutionId": None if institution is None else global_id("Institution", institution),
+        "institutionName": row.institution_name,
+        "from": None if before is None else before.value,
+        "to": after.value,
+        "changedAt": now.isoformat(),
+    }
+    key = f"svc_{row.id}_{after.value.lower()}"
+    await record_event(conn, EventType.SERVICE_STATE_CHANGED, key, row.account_id, data, now)
+    await store.update_service(conn, row.id, announced_state=after.value)
+
+
+async def announce_time_transitions(conn: AsyncConnection, now: datetime) -> int:
+    """The sweep's part: services whose state time alone changed since it was last
+    announced (a purchase unused for a year, maintenance starting or ending)."""
+    told = 0
+    for state in TIME_DRIVEN:
+        for row in await store.unannounced(conn, state, now):
+            last = rules.ServiceState(row.announced_state) if row.announced_state else None
+            await announce_service_change(conn, row, last, now)
+            told += 1
+    return told
 
 
 async def _own_institution(

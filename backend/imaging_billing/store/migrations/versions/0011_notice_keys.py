@@ -1,7 +1,9 @@
-"""once-only notices: a key per notice that fires once per thing
+"""once-only notices: a key per notice that fires once per thing; the service state
+last announced
 
 A nullable column and a unique index on (key, target). Notices recorded before this
-revision have no key; NULLs never collide, so nothing existing changes.
+revision have no key; NULLs never collide, so nothing existing changes. Services
+bought before it have no announced state and are never announced by the sweep.
 
 Revision ID: 0011
 Revises: 0010
@@ -26,9 +28,15 @@ def upgrade() -> None:
             sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True)
         )
         batch_op.create_index("uq_notice_key_target", ["key", "target"], unique=True)
+    with op.batch_alter_table("service_contract", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("announced_state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("service_contract", schema=None) as batch_op:
+        batch_op.drop_column("announced_state")
     with op.batch_alter_table("notice", schema=None) as batch_op:
         batch_op.drop_index("uq_notice_key_target")
         batch_op.drop_column("key")
