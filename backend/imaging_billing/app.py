@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -93,7 +94,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         flusher = asyncio.create_task(_flush_refusals_forever(services))
         # Webhook deliveries are sent here, beside the requests, never inside one.
         worker = WebhookWorker(
-            services.db, services.clock, services.keys, policy=services.webhook_policy
+            services.db,
+            services.clock,
+            services.keys,
+            policy=services.webhook_policy,
+            lease=timedelta(seconds=settings.webhook_lease_seconds),
+            batch=settings.webhook_batch,
         )
         # Set on shutdown: the workers finish the round they are in, then return.
         stopping = asyncio.Event()

@@ -52,6 +52,11 @@ class Settings:
     webhook_allow_private: bool = False
     # How often the webhook worker looks for due deliveries; 0 turns it off (tests drive it).
     webhook_interval_seconds: float = 1.0
+    # How long a claimed delivery stays with the instance that claimed it: longer than a
+    # send can take (10 s); after it, another instance sends it (one that died mid-send).
+    webhook_lease_seconds: float = 120.0
+    # Deliveries one instance claims per round.
+    webhook_batch: int = 50
     # Notices by e-mail: `smtp://user:pass@host:port` (STARTTLS when offered) or
     # `smtps://…`. Unset: each mail is written as an .eml file to `mail_outbox_dir`
     # (default var/outbox) instead.
@@ -98,6 +103,10 @@ class Settings:
             webhook_interval_seconds=float(
                 env.get("WEBHOOK_INTERVAL_SECONDS", base.webhook_interval_seconds)
             ),
+            webhook_lease_seconds=float(
+                env.get("WEBHOOK_LEASE_SECONDS", base.webhook_lease_seconds)
+            ),
+            webhook_batch=int(env.get("WEBHOOK_BATCH", base.webhook_batch)),
             smtp_url=env.get("SMTP_URL") or None,
             mail_outbox_dir=Path(env["MAIL_OUTBOX_DIR"]) if env.get("MAIL_OUTBOX_DIR") else None,
             mail_from=env.get("MAIL_FROM") or base.mail_from,

@@ -19,6 +19,8 @@ from imaging_billing.domain.ai import (
     allocate,
     draw_order,
     figures,
+    low_crossed,
+    low_threshold,
     pack_expires_at,
     pack_quantity,
     plan_reads,
@@ -324,3 +326,20 @@ def test_a_plan_draws_once_per_new_key_and_never_overdraws(
     assert drawn == allocate(stock, len(set(keys)), now)
     accepted = [k for k, d in zip(keys, plan, strict=True) if d.status is ReadStatus.ACCEPTED]
     assert len(accepted) == len(set(accepted))
+
+
+def test_ai_credit_is_low_once_per_crossing_of_a_tenth_of_the_newest_pack() -> None:
+    # given packs of 1,000 and 2,000 reads, the 2,000 bought later
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    packs = [
+        AiPack(1, AiProduct.GLAUCOMA, 1_000, 0, now - timedelta(days=9), now + timedelta(days=300)),
+        AiPack(2, AiProduct.GLAUCOMA, 2_000, 0, now - timedelta(days=1), now + timedelta(days=360)),
+    ]
+    # then the threshold is 10 % of the newest, and only a crossing is a notice
+    threshold = low_threshold(packs)
+    assert threshold == 200
+    assert low_crossed(before=201, after=200, threshold=threshold)
+    assert low_crossed(before=3_000, after=0, threshold=threshold)
+    assert not low_crossed(before=500, after=201, threshold=threshold)
+    assert not low_crossed(before=200, after=150, threshold=threshold)
+    assert low_threshold([]) == 0

@@ -12,6 +12,7 @@ from imaging_billing.domain.notices import (
     NoticeKind,
     NoticeTarget,
     notice_rows,
+    once_key,
 )
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -88,8 +89,12 @@ def test_r_arr_2_expiry_warnings_are_30_then_7_days_before() -> None:
 
 def test_r_arr_2_all_decided_notice_kinds_exist() -> None:
     # given R-ARR-2 and its decision: low balance, arrears start, suspension, resume,
-    # 30- and 7-day expiry warnings / then each has a notice kind
+    # 30- and 7-day expiry warnings, and issue 12's forfeits of lots and AI packs and
+    # AI credit running low / then each has a notice kind
     assert {k.value for k in NoticeKind} == {
+        "LOT_EXPIRED",
+        "AI_PACK_LOW",
+        "AI_PACK_EXPIRED",
         "LOW_BALANCE",
         "ARREARS_STARTED",
         "UPLOADS_SUSPENDED",
@@ -97,3 +102,14 @@ def test_r_arr_2_all_decided_notice_kinds_exist() -> None:
         "LOT_EXPIRING_30D",
         "LOT_EXPIRING_7D",
     }
+
+
+def test_a_keyed_notice_carries_its_key_to_both_platforms() -> None:
+    # given a once-only notice for lot 7
+    key = once_key(NoticeKind.LOT_EXPIRED, 7)
+    rows = notice_rows(
+        NoticeKind.LOT_EXPIRED, account_id=1, now=datetime(2026, 1, 1, tzinfo=UTC), key=key
+    )
+    # then both rows carry the same key (unique per target in the store)
+    assert key == "LOT_EXPIRED:7"
+    assert [(r["target"], r["key"]) for r in rows] == [("BUSINESS", key), ("MANAGEMENT", key)]

@@ -17,17 +17,14 @@ from imaging_billing.api.context import Services
 from imaging_billing.api.ids import encode
 from imaging_billing.domain.errors import RuleViolation
 from imaging_billing.domain.notices import NoticeTarget
-from imaging_billing.domain.orders import LineRequest
 from imaging_billing.domain.webhooks import DISABLE_AFTER, RETRY_SCHEDULE, EventType
-from imaging_billing.services import ordering, payments, pricing, webhooks
-from imaging_billing.services.accounts import set_low_balance_threshold
+from imaging_billing.services import webhooks
 from imaging_billing.services.clock import ManualClock
 from imaging_billing.services.principals import Principal, Role
 from imaging_billing.services.steps.outbox import enqueue, global_id
 from imaging_billing.services.steps.uploads import UploadItem, record_uploads
 from imaging_billing.services.sweep import run_sweep
 from imaging_billing.services.webhook_worker import LEASE, WebhookWorker
-from imaging_billing.store import lots as lots_store
 from imaging_billing.store import webhooks as outbox
 from imaging_billing.store.db import Database
 from imaging_billing.store.tables import notice
@@ -514,75 +511,3 @@ async def endpoint_state(services: Services, endpoint_id: int) -> tuple[bool, ob
         found = await outbox.get_endpoint(conn, endpoint_id)
     assert found is not None
     return found.enabled, found.failing_since, found.disabled_at
-
-
-async def test_every_event_kind_reaches_a_receiver_verified_by_the_reference_library(
-    services: Services,
-    worker: WebhookWorker,
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # given an account with a lot and a low-balance threshold just under it, and the
-    # operators' endpoint taking every event
-    account_id = await create_account(services)
-    gateway = await create_institution(services, account_id)
-    lot_id = await credit_lot(services, account_id, quantity=10_000)
-    await set_low_balance_threshold(services.db, OPERATOR, account_id=account_id, threshold=9_999)
-    await pricing.set_price(
-        services.db,
-        OPERATOR,
-        product="EXAM_VOLUME",
-        unit_price_fen=150,
-        effective_from=None,
-        now=clock.now(),
-    )
-
-    async def upload(uid: str) -> None:
-        async with services.db.write() as conn:
-            item = UploadItem(gateway.institution_pk, uid, None)
-            await record_uploads(conn, account_id, [item], clock.now())
-
-    async with receiving() as receiver:
-        created = await endpoint_for(services, receiver, account_id=None)
-        # when the account lives through every notice: low balance on an upload, its lot
-        # 30 and 7 days from expiry, the lot expired and an upload in arrears, the
-        # suspension a day later, and a paid order that settles the arrears
-        await upload("1.2.1")
-        async with services.db.read() as conn:
-            lot = await lots_store.get_lot(conn, lot_id)
-        assert lot is not None
-        for before in (timedelta(days=29), timedelta(days=6), -timedelta(seconds=1)):
-            clock.set(lot.expires_at - before)
-            await run_sweep(services.db, clock.now())
-        await upload("1.2.2")
-        clock.advance(timedelta(hours=25))
-        await run_sweep(services.db, clock.now())
-        order = await ordering.place_order(
-            services.db,
-            OPERATOR,
-            account_id=account_id,
-            lines=[LineRequest("EXAM_VOLUME", 10_000)],
-            accept_terms=True,
-            idempotency_key=None,
-            now=clock.now(),
-        )
-        await payments.confirm_transfer(
-            services.db,
-            OPERATOR,
-            order_id=order.id,
-            reference="BANK-7",
-            amount_fen=order.total_fen,
-            now=clock.now(),
-        )
-        await worker.run_once()
-    # then the receiver got each kind once, every one verified with the endpoint's secret
-    with reference_clock(monkeypatch, clock):
-        events = [verify(created.secret, got) for got in receiver.received]
-    assert sorted(e["type"] for e in events) == sorted(
-        t.value for t in EventType if t not in (EventType.TEST, EventType.ENDPOINT_DISABLED)
-    )
-    by_type = {e["type"]: e for e in events}
-    assert by_type["account.low_balance"]["data"]["threshold"] == 9_999
-    assert by_type["account.uploads_suspended"]["data"]["figures"]["status"] == "SUSPENDED"
-    assert by_type["account.uploads_resumed"]["data"]["figures"]["arrears"] == 0
-    assert by_type["lot.expiring_7d"]["data"]["remaining"] == 9_999

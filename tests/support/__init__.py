@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -50,7 +51,8 @@ class PostgresTemplate:
 
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
-        self.prefix = f"ib_test_{uuid.uuid4().hex[:8]}"
+        # TEST_DB_PREFIX: parallel runs on one server keep to names of their own.
+        self.prefix = f"{os.environ.get('TEST_DB_PREFIX', 'ib_test')}_{uuid.uuid4().hex[:8]}"
         self.template = f"{self.prefix}_tmpl"
         self.created: list[str] = []
 

@@ -26,12 +26,16 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers each request with the next status of `answers` (200 once they run out)."""
+    """Answers each request with the next status of `answers` (200 once they run out).
+    The first `holds` requests get no answer until `release` is set: a sender that dies
+    meanwhile dies mid-delivery."""
 
     port: int = 0
     answers: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set on each request
+    holds: int = 0
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -51,11 +55,15 @@ class Receiver:
             method, path, _ = request_line.split(" ", 2)
             self.received.append(Received(method, path, headers, body))
             self.arrived.set()
+            if self.holds > 0:
+                self.holds -= 1
+                await self.release.wait()
             status = self.answers.pop(0) if self.answers else 200
             writer.write(
                 f"HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".encode()
             )
-            await writer.drain()
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
@@ -63,14 +71,15 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def receiving(answers: list[int] | None = None) -> AsyncIterator[Receiver]:
+async def receiving(answers: list[int] | None = None, holds: int = 0) -> AsyncIterator[Receiver]:
     """A receiver listening on a free loopback port for the duration of the block."""
-    receiver = Receiver(answers=list(answers or []))
+    receiver = Receiver(answers=list(answers or []), holds=holds)
     server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
     receiver.port = server.sockets[0].getsockname()[1]
     try:
         yield receiver
     finally:
+        receiver.release.set()
         server.close()
         await server.wait_closed()
 

@@ -49,15 +49,29 @@ def seeded_database(folder: Path) -> tuple[Path, dict[str, str]]:
 class LiveServer:
     """`credentials` are the demo's (operatorToken, institutionId, institutionToken, …)."""
 
-    def __init__(self, folder: Path, seeded: tuple[Path, dict[str, str]]) -> None:
-        template, self.credentials = seeded
-        database = folder / "billing.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            source = template.with_name(template.name + suffix)
-            if source.exists():
-                shutil.copyfile(source, database.with_name(database.name + suffix))
+    def __init__(
+        self,
+        folder: Path,
+        seeded: tuple[Path, dict[str, str]] | None,
+        *,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Over a copy of `seeded`, or over `database_url` (migrated, shared with other
+        servers) when given; `env` adds to the server's environment."""
+        self.credentials: dict[str, str] = {}
+        if seeded is not None:
+            template, self.credentials = seeded
+            database = folder / "billing.sqlite3"
+            for suffix in ("", "-wal", "-shm"):
+                source = template.with_name(template.name + suffix)
+                if source.exists():
+                    shutil.copyfile(source, database.with_name(database.name + suffix))
+            database_url = database_url or f"sqlite+aiosqlite:///{database}"
+        assert database_url is not None
         self.folder = folder
-        self.url = f"sqlite+aiosqlite:///{database}"
+        self.url = database_url
+        self.extra_env = env or {}
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = folder / "server.log"
@@ -71,12 +85,20 @@ class LiveServer:
             "DEMO_DATA": "0",
             "SERVER_SECRET": SERVER_SECRET,
             "SWEEP_INTERVAL_SECONDS": "0",
+            **self.extra_env,
         }
         command = [sys.executable, "-m", "uvicorn", "--factory", "imaging_billing.app:create_app"]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         wait_until_healthy(self.base, self.process, self.log, 30)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no finishing the round in hand."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
 
     def stop(self) -> None:
         if self.process is not None:

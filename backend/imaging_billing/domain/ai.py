@@ -100,6 +100,21 @@ def allocate(packs: Iterable[AiPack], count: int, now: datetime) -> list[int]:
     return draws
 
 
+def low_threshold(packs: Sequence[AiPack]) -> int:
+    """R-ARR-2 decision carried over to AI reads: credit is low at 10 % of the newest
+    usable pack (as for exams with no configured threshold: 10 % of the last lot)."""
+    newest = max(packs, key=lambda p: (p.purchased_at, p.id), default=None)
+    return 0 if newest is None else newest.quantity // 10
+
+
+def low_crossed(*, before: int, after: int, threshold: int) -> bool:
+    """An `ai_pack.low` notice is due when reads take the remaining credit from above
+    the threshold to it or below: once per crossing; a purchase lifts it back above
+    the threshold and so re-arms it. There are no AI arrears (R-AI-3), so running out
+    is the same notice."""
+    return before > threshold >= after
+
+
 def figures(
     product: AiProduct,
     packs: Sequence[AiPack],

@@ -49,6 +49,18 @@ SUBJECTS: dict[NoticeKind, dict[Language, str]] = {
         Language.ZH_CN: "{account}：有检查批次将在 7 天内到期",
         Language.EN: "{account}: an exam lot expires within 7 days",
     },
+    NoticeKind.LOT_EXPIRED: {
+        Language.ZH_CN: "{account}：检查批次已到期，{forfeited} 次作废",
+        Language.EN: "{account}: an exam lot expired, {forfeited} exams forfeited",
+    },
+    NoticeKind.AI_PACK_LOW: {
+        Language.ZH_CN: "{account}：AI 调阅次数不足",
+        Language.EN: "{account}: AI reading credit is low",
+    },
+    NoticeKind.AI_PACK_EXPIRED: {
+        Language.ZH_CN: "{account}：AI 调阅包已到期，{forfeited} 次作废",
+        Language.EN: "{account}: an AI reading pack expired, {forfeited} reads forfeited",
+    },
 }
 
 LEADS: dict[NoticeKind, dict[Language, str]] = {
@@ -79,6 +91,22 @@ LEADS: dict[NoticeKind, dict[Language, str]] = {
         "到期未用部分作废。",
         Language.EN: "A lot with {remaining} exams left expires at {expiresAt}; "
         "what is unused then is forfeited.",
+    },
+    NoticeKind.LOT_EXPIRED: {
+        Language.ZH_CN: "一个 {quantity} 次的批次已于 {expiredAt} 到期（已用 {used}），"
+        "未用的 {forfeited} 次已作废。",
+        Language.EN: "A lot of {quantity} exams expired at {expiredAt} ({used} used); "
+        "the {forfeited} unused are forfeited.",
+    },
+    NoticeKind.AI_PACK_LOW: {
+        Language.ZH_CN: "AI 调阅剩余 {remaining} 次，已降至提醒阈值 {threshold} 以下。",
+        Language.EN: "AI reads left: {remaining}, at or below the threshold of {threshold}.",
+    },
+    NoticeKind.AI_PACK_EXPIRED: {
+        Language.ZH_CN: "一个 {quantity} 次的 AI 调阅包已于 {expiredAt} 到期（已用 {used}），"
+        "未用的 {forfeited} 次已作废。",
+        Language.EN: "An AI reading pack of {quantity} reads expired at {expiredAt} "
+        "({used} used); the {forfeited} unused are forfeited.",
     },
 }
 

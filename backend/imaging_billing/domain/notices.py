@@ -15,6 +15,9 @@ class NoticeKind(StrEnum):
     UPLOADS_RESUMED = "UPLOADS_RESUMED"
     LOT_EXPIRING_30D = "LOT_EXPIRING_30D"
     LOT_EXPIRING_7D = "LOT_EXPIRING_7D"
+    LOT_EXPIRED = "LOT_EXPIRED"
+    AI_PACK_LOW = "AI_PACK_LOW"
+    AI_PACK_EXPIRED = "AI_PACK_EXPIRED"
 
 
 class NoticeTarget(StrEnum):
@@ -35,11 +38,14 @@ def notice_rows(
     now: datetime,
     lot_id: int | None = None,
     detail: Mapping[str, object] | None = None,
+    key: str | None = None,
 ) -> list[dict[str, object]]:
-    """One row per platform: every notice goes to both (R-ARR-2)."""
+    """One row per platform: every notice goes to both (R-ARR-2). A `key` makes the
+    notice once-only: a second write with the same key (per platform) writes nothing."""
     text = json.dumps(detail or {}, sort_keys=True, default=str)
     return [
         {
+            "key": key,
             "account_id": account_id,
             "kind": kind.value,
             "target": target.value,
@@ -49,3 +55,8 @@ def notice_rows(
         }
         for target in NoticeTarget
     ]
+
+
+def once_key(kind: NoticeKind, *parts: object) -> str:
+    """The unique key of a notice that fires once per thing (a lot, a pack, a crossing)."""
+    return ":".join([kind.value, *(str(p) for p in parts)])

@@ -50,7 +50,13 @@ class EventType(StrEnum):
     UPLOADS_RESUMED = "account.uploads_resumed"
     LOT_EXPIRING_30D = "lot.expiring_30d"
     LOT_EXPIRING_7D = "lot.expiring_7d"
+    LOT_EXPIRED = "lot.expired"
+    AI_PACK_LOW = "ai_pack.low"
+    AI_PACK_EXPIRED = "ai_pack.expired"
     ORDER_PAID = "order.paid"
+    ORDER_FULFILLED = "order.fulfilled"
+    LICENCE_GRANTED = "licence.granted"
+    SERVICE_STATE_CHANGED = "service.state_changed"
     ENDPOINT_DISABLED = "webhook.endpoint_disabled"
     TEST = "webhook.test"
 

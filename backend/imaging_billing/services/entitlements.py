@@ -19,6 +19,7 @@ from ..store import entitlements as store
 from ..store.db import Database
 from ..store.records import LicenceRecord, ServiceContractRecord
 from .principals import Principal
+from .steps.entitlements import announce_service_change
 
 
 async def start_service(
@@ -30,9 +31,10 @@ async def start_service(
         row = await store.lock_service(conn, service_id)
         if row is None:
             raise RuleViolation("SERVICE_NOT_FOUND", "serviceId")
+        before = store.to_service(row).state(now)
         rules.check_start(store.to_service(row), now)
         await store.update_service(conn, service_id, started_at=now)
-        return await _reload(conn, service_id)
+        return await _changed(conn, service_id, before, now)
 
 
 async def confirm_service_acceptance(
@@ -44,9 +46,19 @@ async def confirm_service_acceptance(
         if row is None:
             raise RuleViolation("SERVICE_NOT_FOUND", "serviceId")
         principal.require_account_admin(row.account_id, missing="SERVICE_NOT_FOUND")
+        before = store.to_service(row).state(now)
         rules.check_acceptance(store.to_service(row), now)
         await store.update_service(conn, service_id, accepted_at=now)
-        return await _reload(conn, service_id)
+        return await _changed(conn, service_id, before, now)
+
+
+async def _changed(
+    conn: AsyncConnection, service_id: int, before: rules.ServiceState, now: datetime
+) -> ServiceContractRecord:
+    """The service after a transition, announced in the same transaction."""
+    row = await _reload(conn, service_id)
+    await announce_service_change(conn, row, before, now)
+    return await _reload(conn, service_id)
 
 
 async def _reload(conn: AsyncConnection, service_id: int) -> ServiceContractRecord:

@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.exams import ARREARS_GRACE
 from ..domain.ledger import Cause, LedgerType, entry
-from ..domain.notices import EXPIRY_WARNINGS, NoticeKind, notice_rows
+from ..domain.notices import EXPIRY_WARNINGS, NoticeKind, notice_rows, once_key
 from ..store import accounts, ledger, lots
 from ..store.db import Database
 from .principals import Principal
 from .steps.ai import sweep_ai_packs
+from .steps.entitlements import announce_time_transitions
 from .steps.outbox import record_notices
 
 BATCH = 500
@@ -32,6 +33,7 @@ class SweepReport:
     suspensions_noticed: int
     expiry_warnings: int
     ai_packs_expired: int = 0
+    services_announced: int = 0
 
 
 async def expiry_sweep(db: Database, principal: Principal, now: datetime) -> SweepReport:
@@ -55,7 +57,8 @@ async def run_sweep(db: Database, now: datetime) -> SweepReport:
         suspended = await _notice_suspensions(conn, now)
         warned = await _warn_expiring(conn, now)
         packs = await sweep_ai_packs(conn, now)  # R-AI-1: packs expire like lots
-    return SweepReport(expired, forfeited, suspended, warned, packs)
+        services = await announce_time_transitions(conn, now)
+    return SweepReport(expired, forfeited, suspended, warned, packs, services)
 
 
 async def _expire(conn: AsyncConnection, lot_id: int, account_id: int, now: datetime) -> int:
@@ -80,6 +83,24 @@ async def _expire(conn: AsyncConnection, lot_id: int, account_id: int, now: date
             ],
         )
     await lots.mark_swept(conn, lot_id, remainder, now)
+    if remainder:
+        # R-EXAM-2: the forfeit is told in the transaction of its EXPIRY entry, once per lot.
+        detail = {
+            "forfeited": remainder,
+            "quantity": lot.quantity,
+            "used": lot.used,
+            "expiredAt": lot.expires_at.isoformat(),
+        }
+        kind = NoticeKind.LOT_EXPIRED
+        rows = notice_rows(
+            kind,
+            account_id=account_id,
+            now=now,
+            lot_id=lot_id,
+            detail=detail,
+            key=once_key(kind, lot_id),
+        )
+        await record_notices(conn, rows, now)
     return remainder
 
 

@@ -67,6 +67,7 @@ class WebhookWorker:
         timeout: float = TIMEOUT_SECONDS,
         jitter: Callable[[], float] = random.random,
         batch: int = BATCH,
+        lease: timedelta = LEASE,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -74,6 +75,7 @@ class WebhookWorker:
         self.policy = policy
         self.jitter = jitter
         self.batch = batch
+        self.lease = lease
         # No redirects: a 3xx is an answer like any other (not 2xx, so a failure), never
         # a way to make the server call an address the URL check did not see.
         self.client = httpx.AsyncClient(
@@ -93,7 +95,7 @@ class WebhookWorker:
             if not await webhooks.any_due(conn, now):
                 return 0  # the usual case: no write transaction taken
         async with self.db.write() as conn:
-            due = await webhooks.claim_due(conn, now, now + LEASE, self.batch)
+            due = await webhooks.claim_due(conn, now, now + self.lease, self.batch)
         await asyncio.gather(*(self._deliver(d, now) for d in due))
         return len(due)
 

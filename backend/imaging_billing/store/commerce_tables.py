@@ -202,6 +202,10 @@ class ServiceContract(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     accepted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
+    # The state last told in a `service.state_changed` event (the state itself is
+    # derived, so the sweep compares the two to tell what time alone changed). NULL on
+    # services bought before this was kept: they are never told about.
+    announced_state: str | None = Field(default=None, max_length=20)
 
 
 price = table_of(Price)

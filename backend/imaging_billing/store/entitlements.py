@@ -114,6 +114,25 @@ def _state_clause(state: ServiceState, now: datetime) -> sa.ColumnElement[bool]:
     return clauses[state]
 
 
+async def unannounced(
+    conn: AsyncConnection, state: ServiceState, now: datetime
+) -> list[ServiceContractRecord]:
+    """Services in `state` at `now` whose last announced state is another, locked
+    (rows another sweep holds are skipped on PostgreSQL; SQLite's write lock serialises)."""
+    c = service_contract.c
+    stmt = (
+        sa.select(service_contract)
+        .where(
+            _state_clause(state, now),
+            c.announced_state.is_not(None),
+            c.announced_state != state.value,
+        )
+        .order_by(c.id)
+        .with_for_update(skip_locked=True)
+    )
+    return await fetch_all(conn, ServiceContractRecord, stmt)
+
+
 def _filtered(
     account_id: int | None,
     institution_id: int | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .fetch import fetch_all, fetch_one
@@ -13,11 +14,24 @@ from .tables import notice
 
 
 async def append(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) -> list[NoticeRecord]:
-    """The notices as written, in the order of `rows`."""
+    """The notices as written, in the order of `rows`; a keyed row whose key was
+    written before (for its target) is left out."""
     if not rows:
         return []
-    stmt = notice.insert().returning(*notice.c, sort_by_parameter_order=True)
-    return await fetch_all(conn, NoticeRecord, stmt, list(rows))
+    if all(row.get("key") is None for row in rows):
+        stmt = notice.insert().returning(*notice.c, sort_by_parameter_order=True)
+        return await fetch_all(conn, NoticeRecord, stmt, list(rows))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    written: list[NoticeRecord] = []
+    for row in rows:  # keyed notices are rare (an expiry, a crossing): one at a time
+        keyed = (
+            dialect.insert(notice)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=[notice.c.key, notice.c.target])
+            .returning(*notice.c)
+        )
+        written += await fetch_all(conn, NoticeRecord, keyed)
+    return written
 
 
 async def page_notices(

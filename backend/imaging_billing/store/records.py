@@ -162,6 +162,7 @@ class NoticeRecord:
     lot_id: int | None
     detail: str
     delivered_at: datetime | None
+    key: str | None
 
 
 @final
@@ -399,6 +400,7 @@ class ServiceContractRecord:
     started_at: datetime | None
     accepted_at: datetime | None
     order_id: int | None
+    announced_state: str | None
 
 
 # --- webhooks -------------------------------------------------------------------------

@@ -125,7 +125,12 @@ class LedgerEntry(SQLModel, table=True):
 
 class Notice(SQLModel, table=True):
     __tablename__ = "notice"
-    __table_args__ = (sa.Index("ix_notice_account_time", "account_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_notice_account_time", "account_id", "created_at"),
+        # A notice that fires once per thing (a lot's or pack's expiry, a crossing) has a
+        # key; the index makes a second write of it a no-op, on any number of instances.
+        sa.Index("uq_notice_key_target", "key", "target", unique=True),
+    )
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id")
     kind: str = Field(max_length=30)
@@ -134,6 +139,7 @@ class Notice(SQLModel, table=True):
     lot_id: int | None = Field(default=None, foreign_key="exam_lot.id")
     detail: str = Field(default="{}", max_length=2000)
     delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    key: str | None = Field(default=None, max_length=120)
 
 
 class IdempotencyRecord(SQLModel, table=True):

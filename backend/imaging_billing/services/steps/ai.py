@@ -12,13 +12,18 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain import ai as rules
-from ...domain.ai import AiReadItem, ReadCover, ReadDecision, ReadStatus
+from ...domain.ai import AiPack, AiReadItem, ReadCover, ReadDecision, ReadStatus
 from ...domain.catalog import AiProduct
 from ...domain.errors import RuleViolation
 from ...domain.ledger import LedgerType
+from ...domain.notices import NoticeKind, notice_rows, once_key
+from ...domain.webhooks import EventType
 from ...store import accounts
 from ...store import ai as store
-from ...store.records import AccountRecord, AiReadRecord
+from ...store.records import AccountRecord, AiPackRecord, AiReadRecord
+from .entitlements import licence_data
+from .outbox import record_event, record_notices
+from .snapshot import global_id
 
 SWEEP_ACTOR = "system:sweep"
 
@@ -97,7 +102,7 @@ async def grant_ai_licence(
         raise RuleViolation("INSTITUTION_NOT_FOUND", "institutionId")
     if await store.find_licence(conn, institution_id, product) is not None:
         raise RuleViolation("R_AI_4_ALREADY_HELD", "product")
-    return await store.insert_licence(
+    licence_id = await store.insert_licence(
         conn,
         account_id=account_id,
         institution_id=institution_id,
@@ -105,6 +110,11 @@ async def grant_ai_licence(
         granted_at=now,
         order_id=order_id,
     )
+    data = licence_data("AiLicence", licence_id, institution_id, order_id, now)
+    data["aiProduct"] = product.value
+    key = f"ailic_{licence_id}"
+    await record_event(conn, EventType.LICENCE_GRANTED, key, account_id, data, now)
+    return licence_id
 
 
 async def record_ai_reads(
@@ -127,19 +137,41 @@ async def record_ai_reads(
         raise RuleViolation("INSTITUTION_NOT_FOUND", "institutionId")
     stored = await store.reads_by_keys(conn, account_id, (r.idempotency_key for r in reads))
     held = await store.institutions_licences(conn, [institution_id])
+    packs = await store.usable_packs(conn, account_id, now)
     decisions = rules.plan_reads(
         reads,
         institution_id=institution_id,
         prior={key: _prior(row) for key, row in stored.items()},
         licences={AiProduct(row.product): row.id for row in held},
-        packs=await store.usable_packs(conn, account_id, now),
+        packs=packs,
         now=now,
     )
     inserted = await _insert(conn, account_id, institution_id, reads, decisions, now, actor)
+    drawn = sum(1 for row in inserted.values() if row.pack_id is not None)
+    if drawn:
+        await _notice_low(conn, account_id, packs, drawn, now)
     return [
         _outcome(index, item, decision, inserted, stored)
         for index, (item, decision) in enumerate(zip(reads, decisions, strict=True))
     ]
+
+
+async def _notice_low(
+    conn: AsyncConnection, account_id: int, packs: list[AiPack], drawn: int, now: datetime
+) -> None:
+    """`ai_pack.low` once per crossing of the threshold (keyed by the newest pack: a
+    purchase re-arms it)."""
+    before = sum(pack.remaining for pack in packs)
+    threshold = rules.low_threshold(packs)
+    if not rules.low_crossed(before=before, after=before - drawn, threshold=threshold):
+        return
+    newest = max(packs, key=lambda p: (p.purchased_at, p.id))
+    detail = {"remaining": before - drawn, "threshold": threshold, "product": newest.product.value}
+    key = once_key(NoticeKind.AI_PACK_LOW, account_id, newest.id)
+    rows = notice_rows(
+        NoticeKind.AI_PACK_LOW, account_id=account_id, now=now, detail=detail, key=key
+    )
+    await record_notices(conn, rows, now)
 
 
 def _prior(row: AiReadRecord) -> rules.PriorRead:
@@ -241,4 +273,27 @@ async def sweep_ai_packs(conn: AsyncConnection, now: datetime) -> int:
         ],
     )
     await store.mark_swept(conn, forfeits, now)
+    for row in packs:
+        if forfeits[row.id]:
+            await _notice_expired(conn, row, forfeits[row.id], now)
     return len(packs)
+
+
+async def _notice_expired(
+    conn: AsyncConnection, pack: AiPackRecord, forfeited: int, now: datetime
+) -> None:
+    """`ai_pack.expired`, once per pack that forfeits reads (R-AI-1), in the sweep's
+    transaction with its EXPIRY entry."""
+    detail = {
+        "packId": global_id("AiPack", pack.id),
+        "product": pack.product,
+        "quantity": pack.quantity,
+        "used": pack.used,
+        "forfeited": forfeited,
+        "expiredAt": pack.expires_at.isoformat(),
+    }
+    kind = NoticeKind.AI_PACK_EXPIRED
+    rows = notice_rows(
+        kind, account_id=pack.account_id, now=now, detail=detail, key=once_key(kind, pack.id)
+    )
+    await record_notices(conn, rows, now)

@@ -16,12 +16,14 @@ from ...domain.catalog import PRODUCTS, Family, ServiceVariant
 from ...domain.exams import LotMode, lot_terms
 from ...domain.ledger import Cause
 from ...domain.orders import OrderState
+from ...domain.webhooks import EventType
 from ...store import orders
 from ...store.records import OrderLineRecord, OrderRecord
 from .ai import credit_ai_pack, grant_ai_licence
 from .entitlements import enable_licence, open_service
 from .lots import credit_lot
-from .outbox import record_order_paid
+from .outbox import record_event, record_order_paid
+from .snapshot import global_id
 
 
 class _Common(TypedDict):
@@ -59,7 +61,8 @@ async def accept_payment(
         recorded_by=actor,
     )
     await orders.update_order(conn, order.id, state=OrderState.PAID.value, paid_at=now)
-    for line in await orders.order_lines(conn, order.id):
+    lines = await orders.order_lines(conn, order.id)
+    for line in lines:
         await _credit_line(conn, order, line, now=now, actor=actor)
     await orders.update_order(conn, order.id, state=OrderState.FULFILLED.value, fulfilled_at=now)
     data = {
@@ -72,6 +75,27 @@ async def accept_payment(
     await record_order_paid(
         conn, order_id=order.id, account_id=order.account_id, data=data, now=now
     )
+    fulfilled: dict[str, object] = {
+        "orderId": global_id("Order", order.id),
+        "number": order.number,
+        "fulfilledAt": now.isoformat(),
+        "lines": [_line(line) for line in lines],
+    }
+    await record_event(
+        conn, EventType.ORDER_FULFILLED, f"ful_{order.id}", order.account_id, fulfilled, now
+    )
+
+
+def _line(line: OrderLineRecord) -> dict[str, object]:
+    """What one line credited, as `order.fulfilled` lists it."""
+    institution = line.institution_id
+    return {
+        "product": line.product,
+        "quantity": line.quantity,
+        "years": line.years,
+        "institutionId": None if institution is None else global_id("Institution", institution),
+        "amountFen": line.amount_fen,
+    }
 
 
 async def _credit_line(

@@ -59,14 +59,28 @@ async def record_order_paid(
     conn: AsyncConnection, *, order_id: int, account_id: int, data: dict[str, object], now: datetime
 ) -> None:
     """An order paid and fulfilled (R-GEN-4): an event to both platforms."""
+    data = {"orderId": global_id("Order", order_id), **data}
+    await record_event(conn, EventType.ORDER_PAID, f"ord_{order_id}", account_id, data, now)
+
+
+async def record_event(
+    conn: AsyncConnection,
+    event_type: EventType,
+    key: str,
+    account_id: int,
+    data: dict[str, object],
+    now: datetime,
+) -> None:
+    """An event that is news for systems, not a notice for people (no mail): to both
+    platforms, once per `key` and target."""
     for target in NoticeTarget:
         await enqueue(
             conn,
-            EventType.ORDER_PAID,
-            key=f"ord_{order_id}_{target.value.lower()}",
+            event_type,
+            key=f"{key}_{target.value.lower()}",
             target=target,
             account_id=account_id,
-            data={"orderId": global_id("Order", order_id), "target": target.value, **data},
+            data={**data, "target": target.value},
             now=now,
         )
 
