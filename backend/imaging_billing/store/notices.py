@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .db import account_changed
 from .fetch import fetch_all, fetch_one
 from .records import NoticeRecord
 from .tables import notice
@@ -17,7 +18,10 @@ async def append(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) ->
     if not rows:
         return []
     stmt = notice.insert().returning(*notice.c, sort_by_parameter_order=True)
-    return await fetch_all(conn, NoticeRecord, stmt, list(rows))
+    written = await fetch_all(conn, NoticeRecord, stmt, list(rows))
+    for row in written:
+        account_changed(conn, row.account_id)
+    return written
 
 
 async def page_notices(
