@@ -107,8 +107,8 @@ class _Handler(BaseGraphQLTransportWSHandler[LiveContext, None]):
             return
         operation = get_operation_ast(document, message.get("payload", {}).get("operationName"))
         if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
-            refused = RuleViolation("WEBSOCKET_RUNS_SUBSCRIPTIONS_ONLY")
-            await self._refuse(message, GraphQLError(refused.message_en, original_error=refused))
+            rule = RuleViolation("WEBSOCKET_RUNS_SUBSCRIPTIONS_ONLY")
+            await self._refuse(message, GraphQLError(rule.message_en, original_error=rule))
             return
         await super().handle_subscribe(message)
 
