@@ -277,3 +277,30 @@ def test_a_subscription_over_http_is_refused(server: LiveServer) -> None:
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "SUBSCRIPTION_NEEDS_WEBSOCKET"
+
+
+async def test_a_void_pushes_the_new_figures(
+    server: LiveServer, admin_socket: ClientConnection
+) -> None:
+    # Given a recorded upload and a follower of its account
+    await asyncio.to_thread(upload, server, 1)
+    exams = as_operator(
+        server,
+        "query($id: ID!) { account(id: $id) { exams(first: 1) { edges { node { id } } } } }",
+        {"id": server.credentials["accountId"]},
+    )
+    exam_id = exams["account"]["exams"]["edges"][0]["node"]["id"]
+    first = await follow(admin_socket, server.credentials["accountId"])
+    before = first["payload"]["data"]["accountChanged"]["examFigures"]
+    # When an operator voids the exam (its unit goes back)
+    voided = await asyncio.to_thread(
+        as_operator,
+        server,
+        'mutation($e: ID!) { voidExam(examId: $e, reason: "duplicate") { userErrors { code } } }',
+        {"e": exam_id},
+    )
+    assert voided["voidExam"]["userErrors"] == []
+    # Then the follower is told, one exam fewer counted
+    pushed = await receive(admin_socket)
+    after = pushed["payload"]["data"]["accountChanged"]["examFigures"]
+    assert after["used"] + after["arrears"] == before["used"] + before["arrears"] - 1
