@@ -29,6 +29,10 @@ function open(options: LiveOptions): Promise<SocketClient> {
       // The server's messages (typed refusals) in the console's language.
       connectionParams: () => ({ lang: options.language() }),
       lazy: true,
+      // Moving from one page to the next keeps the socket; an idle one is pinged so
+      // proxies do not drop it.
+      lazyCloseTimeout: 10_000,
+      keepAlive: 30_000,
       // A restarted server: try again, a little later each time, for about a minute.
       retryAttempts: 8,
       on: {
