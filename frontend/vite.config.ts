@@ -23,7 +23,7 @@ export default defineConfig({
   resolve: {
     alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) },
   },
-  server: { port: 5173, proxy: { '/graphql': proxy } },
+  server: { port: 5173, proxy: { '/graphql': { ...proxy, ws: true } } },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -12,13 +12,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from . import runtime
 from .api.context import Services
 from .api.cost import Budgets
 from .api.exports_http import ledger_export
 from .api.http import GraphQLEndpoint
+from .api.live import LiveEndpoint
 from .api.payments_http import payment_callback
 from .api.security_headers import SecurityHeaders
 from .config import Settings
@@ -33,6 +34,7 @@ from .services.sweep import run_sweep
 from .services.webhook_worker import WebhookWorker
 from .services.webhooks import UrlPolicy
 from .store.db import Database
+from .store.notify import PgChannel
 
 log = logging.getLogger("imaging_billing")
 
@@ -116,9 +118,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             mailer = asyncio.create_task(
                 postman.run_forever(settings.mail_interval_seconds, stopping)
             )
+        # Several instances on one PostgreSQL database tell each other of account changes.
+        relay = None
+        if not services.db.is_sqlite:
+            channel = PgChannel(services.db.url, services.changes.heard)
+            await channel.open()
+            relay = asyncio.create_task(services.changes.relay_forever(channel, stopping))
         try:
             yield
         finally:
+            if relay is not None:
+                stopping.set()
+                services.changes.stop()
+                with contextlib.suppress(Exception):
+                    await relay
+                await channel.close()
             if sweeper is not None:
                 sweeper.cancel()
             stopping.set()
@@ -142,9 +156,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     callback = payment_callback(
         services, settings.payment_callback_secret, settings.signature_window_seconds
     )
-    routes: list[Route | Mount] = [
+    routes: list[Route | Mount | WebSocketRoute] = [
         Route("/healthz", healthz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", LiveEndpoint(services)),
         Route("/payments/callback", callback, methods=["POST"]),
         Route("/exports/ledger.csv", ledger_export(services), methods=["GET"]),
     ]

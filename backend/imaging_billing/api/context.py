@@ -14,6 +14,7 @@ from ..security import KeyBox
 from ..services.auth import Authenticator
 from ..services.clock import Clock
 from ..services.group_commit import GroupCommit, PendingAudit
+from ..services.live import AccountChanges
 from ..services.principals import Principal
 from ..services.reader import Database, Reader
 from ..services.refusals import RefusalLog
@@ -37,9 +38,12 @@ class Services:
     secure_cookies: bool = False  # set behind HTTPS
     webhook_policy: UrlPolicy = field(default_factory=UrlPolicy)  # where endpoints may point
     refusals: RefusalLog = field(init=False)
+    changes: AccountChanges = field(init=False)  # the live console's followers (api/live.py)
 
     def __post_init__(self) -> None:
         self.refusals = RefusalLog(self.group_commit)
+        self.changes = AccountChanges()
+        self.db.on_commit = self.changes.committed
 
 
 @dataclass

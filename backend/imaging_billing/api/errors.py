@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
 import strawberry
@@ -41,7 +41,12 @@ def mask_errors(result: ExecutionResult, context: Context) -> None:
     resolver keeps its code and messages."""
     if not result.errors:
         return
-    result.errors = [_masked(e, context.request_id, context.lang) for e in result.errors]
+    result.errors = masked(result.errors, context.request_id, context.lang)
+
+
+def masked(errors: Sequence[GraphQLError], request_id: str, lang: str) -> list[GraphQLError]:
+    """`mask_errors` for errors of any result (a subscription's pushes, api/live.py)."""
+    return [_masked(e, request_id, lang) for e in errors]
 
 
 def _masked(error: GraphQLError, request_id: str, lang: str) -> GraphQLError:

@@ -102,6 +102,8 @@ class Executor:
             if request.operation_name is None:
                 raise RequestRefused(400, "OPERATION_NAME_REQUIRED")
             raise RequestRefused(400, "OPERATION_UNKNOWN", name=request.operation_name)
+        if operation.operation is OperationType.SUBSCRIPTION:
+            raise RequestRefused(400, "SUBSCRIPTION_NEEDS_WEBSOCKET")
         if request.via_get and operation.operation is not OperationType.QUERY:
             raise RequestRefused(405, "GET_RUNS_QUERIES_ONLY", headers={"Allow": "POST"})
 

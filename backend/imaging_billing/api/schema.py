@@ -24,6 +24,7 @@ from .exams.reconciliation import ReconciliationMutation, ReconciliationQuery
 from .root import NODE_TYPES, RootQuery
 from .scalars import SCALARS
 from .scope import guard_gateway_reads
+from .subscriptions import Subscription
 from .webhooks.mutations import WebhookMutation
 from .webhooks.queries import WebhookQuery
 
@@ -71,6 +72,7 @@ importlib.import_module("graphql.pyutils.did_you_mean").MAX_LENGTH = 0  # type: 
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     types=[*NODE_TYPES, PriceEntry, Invitation, OperatorToken],
     config=StrawberryConfig(
         auto_camel_case=True, scalar_map=SCALARS, disable_field_suggestions=True

@@ -201,6 +201,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "GET 只能执行查询；变更请用 POST",
         "GET runs queries only: send mutations by POST",
     ),
+    "SUBSCRIPTION_NEEDS_WEBSOCKET": (
+        "订阅须通过 WebSocket（graphql-transport-ws）连接 /graphql",
+        "Subscriptions run over a WebSocket to /graphql (graphql-transport-ws)",
+    ),
+    "WEBSOCKET_RUNS_SUBSCRIPTIONS_ONLY": (
+        "WebSocket 只执行订阅；查询与变更请用 HTTP POST /graphql",
+        "The WebSocket runs subscriptions only: send queries and mutations by POST to /graphql",
+    ),
     "THRESHOLD_INVALID": ("余量提醒阈值须为非负整数", "The low-balance threshold must be >= 0"),
     # The shape of a GraphQL document, refused before validation (api/shape.py).
     "QUERY_TOO_LONG": (

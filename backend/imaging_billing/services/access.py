@@ -185,6 +185,23 @@ async def session_principal(
     return user_principal(row)
 
 
+async def session_holds(
+    db: Database, token: str, now: datetime, policy: SessionPolicy | None = None
+) -> bool:
+    """Whether the session is still signed in, without counting this as its use: an open
+    live console must not keep an idle session alive."""
+    policy = policy or SessionPolicy()
+    async with db.read() as conn:
+        row = await access.session_with_user(conn, security.digest(token))
+    return not (
+        row is None
+        or row.revoked_at is not None
+        or row.disabled_at is not None
+        or now >= row.expires_at
+        or now - row.last_seen_at >= policy.idle
+    )
+
+
 async def logout(db: Database, token: str, now: datetime) -> None:
     async with db.write() as conn:
         await access.revoke_session(conn, security.digest(token), now)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.exams import ARREARS_GRACE
+from .db import account_changed
 from .fetch import fetch_all, fetch_one
 from .records import AccountRecord, AgreementRecord, InstitutionKeysRecord, InstitutionRecord
 from .tables import account, agreement, institution
@@ -37,7 +38,9 @@ async def lock_account(conn: AsyncConnection, account_id: int) -> AccountRecord 
     PostgreSQL: a row lock held to commit, so several API instances never
     interleave two allocations. SQLite: the IMMEDIATE write transaction already
     holds the database's single write lock (FOR UPDATE compiles to nothing).
+    A transaction locks an account to change it: the live console hears of it.
     """
+    account_changed(conn, account_id)
     return await fetch_one(conn, AccountRecord, _LOCK_ACCOUNT, {"account_id": account_id})
 
 

@@ -7,13 +7,18 @@ loop's thread (store/sqlite_inline.py); reads use a second engine on aiosqlite's
 worker threads with plain deferred BEGIN, so they never wait for writers under WAL.
 
 PostgreSQL: one engine; the services lock the account row (`lock_account`).
+
+A write transaction remembers the accounts it changed (`account_changed`, called by
+the repositories that lock an account or write its notices); once it has committed,
+`Database.on_commit` hears of them (the live console's pushes, services/live.py).
+Never before: a push must not show what a rollback then takes back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from weakref import WeakKeyDictionary
 
@@ -24,6 +29,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from .sqlite_inline import inline_creator
+
+_CHANGED = "ib_changed_accounts"
+
+
+def account_changed(conn: AsyncConnection, account_id: int) -> None:
+    """Note that this write transaction changes the account (its figures, status or
+    notices); outside `Database.write` there is nobody to tell."""
+    changed = conn.info.get(_CHANGED)
+    if changed is not None:
+        changed.add(account_id)
 
 
 def _sqlite_engine(url: str, begin: str, *, inline: bool = False) -> AsyncEngine:
@@ -72,6 +87,8 @@ class Database:
         self._turns: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             WeakKeyDictionary()
         )
+        # Told the accounts a write transaction changed, after it committed.
+        self.on_commit: Callable[[set[int]], None] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -85,8 +102,16 @@ class Database:
         the connection runs on the loop's thread, so waiting for SQLite's lock
         would hold up the loop and with it the transaction being waited for."""
         turn = self._turn() if self.is_sqlite else contextlib.nullcontext()
+        changed: set[int] = set()
         async with turn, self.write_engine.begin() as conn:
-            yield conn
+            # `info` lives as long as the driver's connection: set and cleared per transaction.
+            conn.info[_CHANGED] = changed
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_CHANGED, None)
+        if changed and self.on_commit is not None:
+            self.on_commit(changed)
 
     def _turn(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .db import account_changed
 from .fetch import fetch_all, fetch_one
 from .records import NoticeRecord
 from .tables import notice
@@ -20,7 +21,17 @@ async def append(conn: AsyncConnection, rows: Sequence[Mapping[str, object]]) ->
         return []
     if all(row.get("key") is None for row in rows):
         stmt = notice.insert().returning(*notice.c, sort_by_parameter_order=True)
-        return await fetch_all(conn, NoticeRecord, stmt, list(rows))
+        written = await fetch_all(conn, NoticeRecord, stmt, list(rows))
+    else:
+        written = await _append_keyed(conn, rows)
+    for row in written:
+        account_changed(conn, row.account_id)
+    return written
+
+
+async def _append_keyed(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, object]]
+) -> list[NoticeRecord]:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     written: list[NoticeRecord] = []
     for row in rows:  # keyed notices are rare (an expiry, a crossing): one at a time

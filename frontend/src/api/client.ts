@@ -3,8 +3,10 @@
  * `application/json` POSTs (the server's CSRF rule for cookie sessions), with
  * `Accept-Language` set to the console's language so `userErrors.message` matches it.
  * A 401 anywhere means the session is gone: the handler sends the user to /login.
+ * Subscriptions go over a WebSocket (api/live.ts).
  */
 import { cacheKey, FreshCache } from './fresh';
+import { liveExchange } from './live';
 import { Client, fetchExchange, type AnyVariables, type CombinedError, type DocumentInput, type OperationResult } from '@urql/core';
 
 export type ApiLocale = 'zh-CN' | 'en';
@@ -42,7 +44,7 @@ async function fetchWithSession(input: RequestInfo | URL, init?: RequestInit): P
 
 export const client = new Client({
   url: '/graphql',
-  exchanges: [fetchExchange],
+  exchanges: [liveExchange({ language: () => locale, sessionLost: () => sessionLost() }), fetchExchange],
   preferGetMethod: false,
   requestPolicy: 'network-only',
   fetch: fetchWithSession,

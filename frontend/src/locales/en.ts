@@ -561,6 +561,10 @@ const en: typeof zhCN = {
   orderState: { PENDING_PAYMENT: 'Awaiting payment', PAID: 'Paid', FULFILLED: 'Fulfilled', CANCELLED: 'Cancelled' },
   channel: { ONLINE: 'Online', OFFLINE: 'Offline' },
   paymentMethod: { TRANSFER: 'Bank transfer', CALLBACK: 'Online payment', OFFLINE: 'Offline contract' },
+  live: {
+    on: 'Live',
+    hint: 'Updates by itself as uploads, purchases and notices are recorded',
+  },
   notices: {
     allKinds: 'All kinds',
     createdAt: 'Time',

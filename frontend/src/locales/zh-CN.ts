@@ -559,6 +559,10 @@ const zhCN = {
   orderState: { PENDING_PAYMENT: '待支付', PAID: '已支付', FULFILLED: '已完成', CANCELLED: '已取消' },
   channel: { ONLINE: '在线', OFFLINE: '线下' },
   paymentMethod: { TRANSFER: '对公转账', CALLBACK: '在线支付', OFFLINE: '线下合同' },
+  live: {
+    on: '实时',
+    hint: '上传、购买与提醒记录后自动更新，无需刷新',
+  },
   notices: {
     allKinds: '全部类型',
     createdAt: '时间',

@@ -5,6 +5,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { ApiError, mutate, query } from '@/api/client';
+import { closeLive } from '@/api/live';
 import { LoginDocument, LogoutDocument, ViewerDocument, type Role, type ViewerQuery } from '@/api/generated/graphql';
 import type { UserErrorLike } from '@/utils/errors';
 
@@ -105,6 +106,7 @@ export const useSession = defineStore('session', () => {
 
   /** The session ended (401) or the user left: drop what we knew. */
   function forget(): void {
+    closeLive();
     viewer.value = null;
     loaded.value = true;
   }

@@ -1,0 +1,177 @@
+"""Live console: `accountChanged` over a WebSocket on /graphql (graphql-transport-ws).
+
+Who may connect is decided like /graphql over HTTP: the console's session cookie sent
+with the handshake (or an operator's bearer token, for programs). Browsers let any page
+open a WebSocket with the user's cookies, so a handshake whose Origin is not this
+server's own is refused before it is accepted (Strawberry's same-origin check, no other
+origin allowed). A socket without credentials is accepted only to be closed with 4401
+UNAUTHENTICATED at `connection_init`, which graphql-ws clients report and do not retry.
+Which account a subscription may follow is the `account` query's rule (services/live.py).
+
+Only subscriptions run here: queries and mutations go through /graphql over HTTP, where
+budgets, auditing and masking apply (api/execution.py). Unexpected errors are masked
+here too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any, cast
+
+from graphql import GraphQLError, OperationType, get_operation_ast
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
+from strawberry.utils.aio import aclosing
+
+from ..domain.errors import RuleViolation
+from ..services import access
+from ..services.principals import ANONYMOUS, Principal, Role
+from .context import SESSION_COOKIE, Services
+from .errors import language, masked
+from .request_ids import new_request_id
+from .schema import schema
+from .shape import ShapeRefused, check_shape, parse_within_limits
+from .subscriptions import UNAUTHENTICATED, LiveContext
+
+log = logging.getLogger("imaging_billing.api")
+LANGUAGES = ("zh-CN", "en")
+
+
+class _SubscriptionsOnly:
+    """The schema as the socket handler sees it: subscriptions, their errors masked."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: LiveContext | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        **_: Any,
+    ) -> AsyncGenerator[Any, None]:
+        source = await self.schema.subscribe(
+            query, variable_values, context_value, root_value, operation_name
+        )
+        assert context_value is not None
+        return _masked(source, context_value)
+
+
+async def _masked(source: Any, context: LiveContext) -> AsyncGenerator[Any, None]:
+    async with aclosing(source):
+        async for result in source:
+            if result.errors:
+                result.errors = masked(result.errors, context.request_id, context.lang)
+            yield result
+
+
+class _Handler(BaseGraphQLTransportWSHandler[LiveContext, None]):
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        context = self.context
+        payload = message.get("payload")
+        if isinstance(payload, dict) and payload.get("lang") in LANGUAGES:
+            context.lang = str(payload["lang"])
+        if context.principal.role is Role.ANONYMOUS:
+            services = context.services
+            now = services.clock.now()
+            services.refusals.note(
+                ANONYMOUS, "UNAUTHENTICATED", context.client_address, context.request_id, now
+            )
+            await self.websocket.close(UNAUTHENTICATED, "UNAUTHENTICATED: sign in first")
+            return
+        await super().handle_connection_init(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """The size and shape limits of every document (api/shape.py), before Strawberry."""
+        query = message.get("payload", {}).get("query")
+        try:
+            document = parse_within_limits(query if isinstance(query, str) else "")
+            check_shape(document)
+        except ShapeRefused as refused:
+            await self._refuse(message, refused.as_graphql_error())
+            return
+        except GraphQLError as error:
+            await self._refuse(message, error)
+            return
+        operation = get_operation_ast(document, message.get("payload", {}).get("operationName"))
+        if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+            rule = RuleViolation("WEBSOCKET_RUNS_SUBSCRIPTIONS_ONLY")
+            await self._refuse(message, GraphQLError(rule.message_en, original_error=rule))
+            return
+        await super().handle_subscribe(message)
+
+    async def _refuse(self, message: SubscribeMessage, error: GraphQLError) -> None:
+        errors = masked([error], self.context.request_id, self.context.lang)
+        payload = [e.formatted for e in errors]
+        await self.send_message({"id": message["id"], "type": "error", "payload": payload})
+
+
+class LiveEndpoint(GraphQL[LiveContext, None]):
+    """WebSocket requests to /graphql (app.py routes HTTP to api/http.py)."""
+
+    graphql_transport_ws_handler_class = _Handler
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(
+            cast(Any, _SubscriptionsOnly(schema)),
+            graphql_ide=None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=20,
+        )
+        self.services = services
+        # Strawberry logs every error of an operation, expected refusals with a traceback;
+        # here `masked` logs the unexpected ones, with the request id the client sees.
+        logging.getLogger("strawberry.execution").disabled = True
+
+    async def get_context(self, request: Any, response: Any) -> LiveContext:
+        websocket = cast(WebSocket, request)
+        principal, signed_in = await _principal(self.services, websocket)
+        client = websocket.scope.get("client")
+        return LiveContext(
+            services=self.services,
+            principal=principal,
+            lang=language(websocket.headers.get("accept-language")),
+            request_id=new_request_id(),
+            client_address=client[0] if client else "-",
+            websocket=cast(WebSocket, response),
+            signed_in=signed_in,
+        )
+
+
+async def _principal(
+    services: Services, websocket: WebSocket
+) -> tuple[Principal, Callable[[], Awaitable[bool]] | None]:
+    """The handshake's caller, and how to ask later whether it is still signed in."""
+    bearer = websocket.headers.get("authorization", "")
+    if bearer.lower().startswith("bearer "):
+        token = bearer[7:].strip()
+        found = await services.auth.operator(token)
+
+        async def token_holds() -> bool:
+            return await services.auth.operator(token) is not None
+
+        return (found, token_holds) if found else (ANONYMOUS, None)
+    session = websocket.cookies.get(SESSION_COOKIE)
+    if not session:
+        return ANONYMOUS, None
+    found = await access.session_principal(services.db, session, services.clock.now())
+    if found is None:
+        return ANONYMOUS, None
+
+    async def session_holds() -> bool:
+        return await access.session_holds(services.db, session, services.clock.now())
+
+    return found, session_holds

@@ -1,0 +1,134 @@
+"""Two server processes on one PostgreSQL database: an upload recorded by one reaches a
+subscriber of the other (LISTEN/NOTIFY, store/notify.py). Needs TEST_POSTGRES_URL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from websockets.asyncio.client import connect
+
+from imaging_billing.store.migrate import upgrade
+
+from ..support import SERVER_SECRET, wait_until_healthy
+from ..support.serving import BACKEND, free_port
+from .test_live_updates import FOLLOW, PROTOCOL, receive
+
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
+pytestmark = pytest.mark.skipif(not ADMIN_URL, reason="TEST_POSTGRES_URL is not set")
+
+
+async def _admin(statement: str) -> None:
+    assert ADMIN_URL is not None
+    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _seed(url: str) -> dict[str, str]:
+    from imaging_billing import demo
+    from imaging_billing.security import KeyBox
+    from imaging_billing.store.db import Database
+
+    db = Database(url)
+    try:
+        return await demo.load(db, datetime.now(UTC), KeyBox(SERVER_SECRET))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="module")
+def shared_database() -> Iterator[tuple[str, dict[str, str]]]:
+    """A migrated PostgreSQL database of this module's own, with the demo data."""
+    assert ADMIN_URL is not None
+    name = f"live_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    try:
+        upgrade(url)
+        yield url, asyncio.run(_seed(url))
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def two_servers(
+    shared_database: tuple[str, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    url, _ = shared_database
+    folder = tmp_path_factory.mktemp("fanout")
+    processes: list[subprocess.Popen[bytes]] = []
+    bases: list[str] = []
+    try:
+        for n in range(2):
+            port = free_port()
+            log = folder / f"server{n}.log"
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(BACKEND),
+                "DATABASE_URL": url,
+                "DEMO_DATA": "0",
+                "SERVER_SECRET": SERVER_SECRET,
+                "SWEEP_INTERVAL_SECONDS": "0",
+            }
+            command = [sys.executable, "-m", "uvicorn", "--factory"]
+            command += ["imaging_billing.app:create_app", "--host", "127.0.0.1"]
+            command += ["--port", str(port), "--log-level", "warning"]
+            with log.open("wb") as out:
+                process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+            processes.append(process)
+            base = f"http://127.0.0.1:{port}"
+            wait_until_healthy(base, process, log, 30)
+            bases.append(base)
+        yield bases
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _upload(base: str, credentials: dict[str, str], count: int) -> None:
+    from imaging_gateway import GatewayClient
+
+    gateway = GatewayClient(
+        base, credentials["institutionId"], credentials["institutionToken"], timeout=10
+    )
+    uids = [f"1.2.826.0.9.{uuid.uuid4().int % 10**12}.{i}" for i in range(count)]
+    assert len(gateway.record_uploads([(uid, None) for uid in uids])) == count
+
+
+async def test_an_upload_on_one_instance_reaches_a_follower_of_the_other(
+    shared_database: tuple[str, dict[str, str]], two_servers: list[str]
+) -> None:
+    _, credentials = shared_database
+    follower, uploader = two_servers
+    # Given an operator following the account on the first instance
+    async with connect(
+        follower.replace("http://", "ws://") + "/graphql",
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        additional_headers={"Authorization": f"Bearer {credentials['operatorToken']}"},
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert (await receive(ws))["type"] == "connection_ack"
+        subscribe = {"query": FOLLOW, "variables": {"id": credentials["accountId"]}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        first = await receive(ws)
+        before = first["payload"]["data"]["accountChanged"]["examFigures"]
+        # When a gateway's uploads are recorded by the second instance
+        await asyncio.to_thread(_upload, uploader, credentials, 2)
+        # Then the first instance pushes the new figures
+        pushed = await receive(ws)
+        after = pushed["payload"]["data"]["accountChanged"]["examFigures"]
+        assert after["used"] + after["arrears"] == before["used"] + before["arrears"] + 2

@@ -1,0 +1,306 @@
+"""The live console: `accountChanged` over a WebSocket to a real server (uvicorn).
+
+Who may subscribe (the session cookie of the handshake, its Origin, the account's
+scope) and that an upload recorded through the API reaches a subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from imaging_gateway import GatewayClient
+
+from ..support.serving import LiveServer, seeded_database
+
+PROTOCOL = "graphql-transport-ws"
+FOLLOW = """subscription Follow($id: ID!) {
+  accountChanged(accountId: $id) {
+    accountId status
+    examFigures { available used arrears }
+    newestNotice { id kind }
+  }
+}"""
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    return seeded_database(tmp_path_factory.mktemp("seeded"))
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, seeded: tuple[Path, dict[str, str]]
+) -> Iterator[LiveServer]:
+    running = LiveServer(tmp_path_factory.mktemp("live"), seeded)
+    running.start()
+    yield running
+    running.stop()
+
+
+def login(base: str, email: str, password: str) -> str:
+    response = httpx.post(
+        f"{base}/graphql",
+        json={
+            "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p)"
+            " { userErrors { code } } }",
+            "variables": {"e": email, "p": password},
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["login"]["userErrors"] == []
+    return response.cookies["ib_session"]
+
+
+def logout(base: str, cookie: str) -> None:
+    response = httpx.post(
+        f"{base}/graphql",
+        json={"query": "mutation { logout { ok } }"},
+        cookies={"ib_session": cookie},
+        timeout=30,
+    )
+    assert response.json()["data"]["logout"]["ok"] is True
+
+
+def as_operator(server: LiveServer, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(
+        f"{server.base}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {server.credentials['operatorToken']}"},
+        timeout=30,
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def upload(server: LiveServer, count: int) -> None:
+    c = server.credentials
+    gateway = GatewayClient(server.base, c["institutionId"], c["institutionToken"], timeout=10)
+    uids = [f"1.2.826.0.1.{uuid.uuid4().int % 10**12}.{i}" for i in range(count)]
+    results = gateway.record_uploads([(uid, None) for uid in uids])
+    assert len(results) == count
+
+
+def ws_url(server: LiveServer) -> str:
+    return server.base.replace("http://", "ws://") + "/graphql"
+
+
+async def receive(ws: ClientConnection, seconds: float = 10) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), seconds))
+    return message
+
+
+async def opened(
+    server: LiveServer, *, cookie: str | None, origin: str | None = "self"
+) -> ClientConnection:
+    headers = {"Cookie": f"ib_session={cookie}"} if cookie else {}
+    return await connect(
+        ws_url(server),
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        origin=server.base if origin == "self" else origin,  # type: ignore[arg-type]
+        additional_headers=headers,
+        open_timeout=10,
+    )
+
+
+async def follow(ws: ClientConnection, account_id: str) -> dict[str, Any]:
+    """Initialise, subscribe and return the first message about the subscription."""
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"lang": "en"}}))
+    assert (await receive(ws))["type"] == "connection_ack"
+    await ws.send(
+        json.dumps(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": FOLLOW, "variables": {"id": account_id}},
+            }
+        )
+    )
+    return await receive(ws)
+
+
+@pytest.fixture
+async def admin_socket(server: LiveServer) -> AsyncIterator[ClientConnection]:
+    c = server.credentials
+    ws = await opened(server, cookie=login(server.base, c["adminEmail"], c["adminPassword"]))
+    yield ws
+    await ws.close()
+
+
+async def test_an_upload_pushes_the_new_figures(
+    server: LiveServer, admin_socket: ClientConnection
+) -> None:
+    # Given the account's administrator follows the account in the console
+    first = await follow(admin_socket, server.credentials["accountId"])
+    assert first["type"] == "next", first
+    before = first["payload"]["data"]["accountChanged"]["examFigures"]
+    # When a gateway records three uploads through the API
+    await asyncio.to_thread(upload, server, 3)
+    # Then the figures the console shows are pushed, three more exams counted
+    pushed = await receive(admin_socket)
+    assert pushed["type"] == "next", pushed
+    after = pushed["payload"]["data"]["accountChanged"]["examFigures"]
+    assert after["used"] + after["arrears"] == before["used"] + before["arrears"] + 3
+    assert after["available"] == max(before["available"] - 3, 0)
+
+
+async def test_a_burst_of_uploads_is_a_few_pushes(
+    server: LiveServer, admin_socket: ClientConnection
+) -> None:
+    # Given a follower
+    first = await follow(admin_socket, server.credentials["accountId"])
+    start = first["payload"]["data"]["accountChanged"]["examFigures"]
+    # When forty upload requests arrive at once
+    await asyncio.gather(*(asyncio.to_thread(upload, server, 1) for _ in range(40)))
+    # Then the pushes are fewer than the requests, and the last one counts all forty
+    pushes: list[dict[str, Any]] = []
+    while True:
+        try:
+            pushes.append(await receive(admin_socket, seconds=2))
+        except TimeoutError:
+            break
+    assert 1 <= len(pushes) < 40
+    last = pushes[-1]["payload"]["data"]["accountChanged"]["examFigures"]
+    assert last["used"] + last["arrears"] == start["used"] + start["arrears"] + 40
+
+
+async def test_without_a_session_the_socket_is_closed_unauthenticated(
+    server: LiveServer,
+) -> None:
+    ws = await opened(server, cookie=None)
+    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    with pytest.raises(ConnectionClosed) as closed:
+        await receive(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+    assert closed.value.rcvd.reason.startswith("UNAUTHENTICATED")
+
+
+async def test_a_revoked_session_is_refused(server: LiveServer) -> None:
+    ws = await opened(server, cookie="ibs_not-a-session")
+    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    with pytest.raises(ConnectionClosed) as closed:
+        await receive(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+
+
+async def test_another_origin_is_refused_at_the_handshake(server: LiveServer) -> None:
+    c = server.credentials
+    cookie = login(server.base, c["adminEmail"], c["adminPassword"])
+    with pytest.raises(InvalidStatus) as refused:
+        await opened(server, cookie=cookie, origin="http://evil.example")
+    assert refused.value.response.status_code == 403
+
+
+async def test_an_admin_cannot_follow_another_account(
+    server: LiveServer, admin_socket: ClientConnection
+) -> None:
+    # Given another hospital's account
+    created = as_operator(
+        server,
+        'mutation { createAccount(name: "Other hospital") { account { id } } }',
+        {},
+    )
+    other = created["createAccount"]["account"]["id"]
+    # When the first account's administrator asks to follow it
+    answer = await follow(admin_socket, other)
+    # Then it is refused like the `account` query refuses it: as an unknown account
+    assert answer["type"] == "next", answer
+    [error] = answer["payload"]["errors"]
+    assert error["extensions"]["code"] == "ACCOUNT_NOT_FOUND"
+    assert error["message"] == "No such account"
+    assert answer["payload"]["data"] is None
+
+
+async def test_an_operator_follows_any_account(server: LiveServer) -> None:
+    c = server.credentials
+    ws = await connect(
+        ws_url(server),
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        additional_headers={"Authorization": f"Bearer {c['operatorToken']}"},
+    )
+    try:
+        first = await follow(ws, c["accountId"])
+        assert first["payload"]["data"]["accountChanged"]["accountId"] == c["accountId"]
+    finally:
+        await ws.close()
+
+
+async def test_signing_out_closes_the_socket(server: LiveServer) -> None:
+    # Given an administrator following the account
+    c = server.credentials
+    cookie = login(server.base, c["adminEmail"], c["adminPassword"])
+    ws = await opened(server, cookie=cookie)
+    assert (await follow(ws, c["accountId"]))["type"] == "next"
+    # When they sign out and the account then changes
+    await asyncio.to_thread(logout, server.base, cookie)
+    await asyncio.to_thread(upload, server, 1)
+    # Then the socket is closed instead of pushing the change
+    with pytest.raises(ConnectionClosed) as closed:
+        await receive(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+
+
+async def test_queries_do_not_run_over_the_socket(
+    server: LiveServer, admin_socket: ClientConnection
+) -> None:
+    await admin_socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert (await receive(admin_socket))["type"] == "connection_ack"
+    await admin_socket.send(
+        json.dumps({"id": "q", "type": "subscribe", "payload": {"query": "{ viewer { name } }"}})
+    )
+    answer = await receive(admin_socket)
+    assert answer["type"] == "error", answer
+    assert answer["payload"][0]["extensions"]["code"] == "WEBSOCKET_RUNS_SUBSCRIPTIONS_ONLY"
+
+
+def test_a_subscription_over_http_is_refused(server: LiveServer) -> None:
+    response = httpx.post(
+        f"{server.base}/graphql",
+        json={"query": FOLLOW, "variables": {"id": server.credentials["accountId"]}},
+        headers={"Authorization": f"Bearer {server.credentials['operatorToken']}"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "SUBSCRIPTION_NEEDS_WEBSOCKET"
+
+
+async def test_a_void_pushes_the_new_figures(
+    server: LiveServer, admin_socket: ClientConnection
+) -> None:
+    # Given a recorded upload and a follower of its account
+    await asyncio.to_thread(upload, server, 1)
+    exams = as_operator(
+        server,
+        "query($id: ID!) { account(id: $id) { exams(first: 1) { edges { node { id } } } } }",
+        {"id": server.credentials["accountId"]},
+    )
+    exam_id = exams["account"]["exams"]["edges"][0]["node"]["id"]
+    first = await follow(admin_socket, server.credentials["accountId"])
+    before = first["payload"]["data"]["accountChanged"]["examFigures"]
+    # When an operator voids the exam (its unit goes back)
+    voided = await asyncio.to_thread(
+        as_operator,
+        server,
+        'mutation($e: ID!) { voidExam(examId: $e, reason: "duplicate") { userErrors { code } } }',
+        {"e": exam_id},
+    )
+    assert voided["voidExam"]["userErrors"] == []
+    # Then the follower is told, one exam fewer counted
+    pushed = await receive(admin_socket)
+    after = pushed["payload"]["data"]["accountChanged"]["examFigures"]
+    assert after["used"] + after["arrears"] == before["used"] + before["arrears"] - 1
