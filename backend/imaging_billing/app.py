@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from . import runtime
@@ -18,6 +16,8 @@ from .api.context import Services
 from .api.cost import Budgets
 from .api.exports_http import ledger_export
 from .api.http import GraphQLEndpoint
+from .api.observe import Observe
+from .api.ops_http import exiting, ops_routes
 from .api.payments_http import payment_callback
 from .api.security_headers import SecurityHeaders
 from .config import Settings
@@ -126,23 +126,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 await services.refusals.flush(services.clock.now(), everything=True)
             await services.group_commit.close()
             await services.db.dispose()
-
-    async def healthz(_: Request) -> Response:
-        async with services.db.read() as conn:
-            await conn.exec_driver_sql("SELECT 1")
-        return PlainTextResponse("ok")
+            exiting()
 
     graphql = GraphQLEndpoint(services, settings.console_dir / "graphiql.html")
     callback = payment_callback(
         services, settings.payment_callback_secret, settings.signature_window_seconds
     )
     routes: list[Route | Mount] = [
-        Route("/healthz", healthz),
+        *ops_routes(services, settings.metrics_token),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/payments/callback", callback, methods=["POST"]),
         Route("/exports/ledger.csv", ledger_export(services), methods=["GET"]),
     ]
     routes += console_routes(settings.console_dir)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(Observe), Middleware(SecurityHeaders)],
+    )
     app.state.services = services
     return app

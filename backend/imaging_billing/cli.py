@@ -12,7 +12,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from . import demo
+from . import demo, logs
 from .config import Settings
 from .security import KeyBox
 from .services import access, institution_tokens, people
@@ -147,11 +147,16 @@ def serve(settings: Settings) -> None:
         demo.save(settings.var_dir / CREDENTIALS, first)
     protect_local_state(settings)  # the SQLite files migrate has just made
     print(_banner(settings, first, secret_file), flush=True)  # noqa: T201 - the operator reads this
+    logs.configure(settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level="info",
+        # Our root handler formats uvicorn's lines too; one request line comes from
+        # api/observe.py (with the request id and principal), so no access log.
+        log_config=None,
+        access_log=False,
         # Without FORWARDED_ALLOW_IPS no X-Forwarded-For is believed, from loopback
         # either (uvicorn's default trusts 127.0.0.1): the socket's address is the client.
         proxy_headers=settings.forwarded_allow_ips is not None,
