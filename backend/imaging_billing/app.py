@@ -25,6 +25,7 @@ from .console import console_routes
 from .security import KeyBox
 from .services import retention
 from .services.auth import Authenticator
+from .services.budgets import SharedBuckets
 from .services.clock import Clock, SystemClock
 from .services.group_commit import GroupCommit
 from .services.mail_worker import MailWorker, mail_transport
@@ -51,7 +52,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         auth=Authenticator(db, settings.signature_window_seconds, keys, clock),
         keys=keys,
         secure_cookies=settings.cookies_secure,
-        budgets=Budgets(settings.query_budget_scale),
+        # One process on SQLite: buckets in memory; PostgreSQL: shared by every instance.
+        budgets=Budgets(
+            settings.query_budget_scale, shared=None if db.is_sqlite else SharedBuckets(db)
+        ),
         webhook_policy=UrlPolicy(allow_private=settings.webhook_allow_private),
     )
 

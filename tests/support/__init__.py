@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -50,7 +51,9 @@ class PostgresTemplate:
 
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
-        self.prefix = f"ib_test_{uuid.uuid4().hex[:8]}"
+        # TEST_POSTGRES_PREFIX: runs sharing one server keep to their own names.
+        prefix = os.environ.get("TEST_POSTGRES_PREFIX", "ib_test")
+        self.prefix = f"{prefix}_{uuid.uuid4().hex[:8]}"
         self.template = f"{self.prefix}_tmpl"
         self.created: list[str] = []
 

@@ -118,7 +118,7 @@ class Executor:
             raise RequestRefused(405, "GET_RUNS_QUERIES_ONLY", headers={"Allow": "POST"})
 
         name = root_field(operation)
-        cost, refusal = charge(context, document, operation, request.variables)
+        cost, refusal = await charge(context, document, operation, request.variables)
         extensions = {"cost": cost}
         if refusal is not None:
             context.services.refusals.note(

@@ -101,7 +101,7 @@ async def _answer(services: Services, request: Request, request_id: str, lang: s
     principal = await _principal(services, request)
     if principal is None:
         return _unauthenticated(request_id)
-    allowed, _ = services.budgets.take(principal.actor, EXPORT_COST, PEOPLE)
+    allowed, _ = await services.budgets.spend(principal.actor, EXPORT_COST, PEOPLE)
     if not allowed:
         services.refusals.note(
             principal, "THROTTLED", _address(request), request_id, services.clock.now()
