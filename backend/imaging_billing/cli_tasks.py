@@ -12,7 +12,6 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from .api import ids
@@ -129,10 +128,10 @@ async def export_ledger(
 
 
 def _refusals(refusals: list[lot_import.Refusal]) -> int:
-    table = Table("row", "code", "field", "message", title="Refused: nothing was imported")
-    for refusal in refusals:
-        table.add_row(str(refusal.row), refusal.code, refusal.field or "", refusal.message)
-    err.print(table)
+    """One line per refused row (greppable in a file of thousands), then the verdict."""
+    for r in refusals:
+        err.print(f"row {r.row}: {r.code} ({r.field or '-'}) {r.message}", markup=False)
+    err.print(f"[red]{len(refusals)} rows refused: nothing was imported[/red]")
     return 1
 
 
@@ -178,11 +177,14 @@ async def reconcile_all(settings: Settings) -> int:
     if not found:
         err.print("every account reconciles with its ledger (R-GEN-7)")
         return 0
-    table = Table("account", "subject", "check", "expected", "actual", title="Discrepancies")
     for account_id, discrepancies in sorted(found.items()):
         for d in discrepancies:
-            table.add_row(str(account_id), d.subject, d.check, str(d.expected), str(d.actual))
-    err.print(table)
+            err.print(
+                f"account {account_id}: {d.subject} {d.check}: "
+                f"expected {d.expected}, actual {d.actual}",
+                markup=False,
+            )
+    err.print(f"[red]{len(found)} accounts do not reconcile with their ledger[/red]")
     return 1
 
 
