@@ -149,7 +149,6 @@ def serve(settings: Settings) -> None:
         demo.save(settings.var_dir / CREDENTIALS, first)
     protect_local_state(settings)  # the SQLite files migrate has just made
     print(_banner(settings, first, secret_file), flush=True)  # noqa: T201 - the operator reads this
-    logs.configure(settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -213,9 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sweep", help="forfeit expired lots and send due notices")
     _task_parsers(sub)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
     os.umask(PRIVATE_UMASK)  # databases and secrets any command makes are private
     settings = server_secret(Settings.from_env())
+    if args.command == "serve":  # JSON lines for a log shipper, from the first line on
+        logs.configure(settings.log_format)
+    else:
+        logging.basicConfig(level=logging.INFO)
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":

@@ -4,7 +4,9 @@ is in it, none sent after it ended, and the ledger in it is a prefix of the live
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -14,11 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from imaging_gateway import GatewayClient
 
-from ..support import SERVER_SECRET
-from ..support.serving import BACKEND, LiveServer, seeded_database
+from ..conftest import POSTGRES_URL
+from ..support import SERVER_SECRET, PostgresTemplate
+from ..support.serving import BACKEND, LiveServer, _seed, seeded_database
 
 FIGURES = """query($id: ID!) {
   account(id: $id) { examFigures { available used arrears bought } }
@@ -129,3 +136,75 @@ def test_a_backup_under_upload_load_restores_one_moment(tmp_path: Path) -> None:
     uploaded = len(_study_uids(backup))
     assert figures["used"] + figures["arrears"] == uploaded
     assert data["reconcileAccount"] == {"ok": True, "discrepancies": []}
+
+
+@pytest.mark.skipif(
+    not (POSTGRES_URL and shutil.which("pg_dump") and shutil.which("pg_restore")),
+    reason="needs TEST_POSTGRES_URL and pg_dump / pg_restore",
+)
+def test_pg_dump_under_upload_load_restores_one_moment(tmp_path: Path) -> None:
+    # Given a live server on PostgreSQL and a gateway uploading to it
+    assert POSTGRES_URL
+    template = PostgresTemplate(POSTGRES_URL)
+    asyncio.run(template.setup())
+    try:
+        url = template._url(template.template)
+        restored_url = asyncio.run(template.fresh())  # a copy of the empty migrated one
+        asyncio.run(template.drop(restored_url))
+        credentials = asyncio.run(_seed(url))
+        live = LiveServer.on(url, tmp_path, credentials)
+        live.start()
+        load = Uploads(
+            GatewayClient(live.base, credentials["institutionId"], credentials["institutionToken"])
+        )
+        dump = tmp_path / "billing.dump"
+        libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            load.start()
+            while len(load.answered) < 5:
+                time.sleep(0.05)
+            # When it is dumped as the README says, while uploads go on
+            began = time.monotonic()
+            command = ["pg_dump", "--format=custom", f"--file={dump}", libpq]
+            subprocess.run(command, check=True, capture_output=True, timeout=60)
+            answered_during = len(load.answered)
+            time.sleep(0.5)
+            load.stop.set()
+            load.join(timeout=30)
+        finally:
+            load.stop.set()
+            live.stop()
+        # And restored into a new database
+        name = restored_url.rsplit("/", 1)[1]
+        asyncio.run(template._admin(f'CREATE DATABASE "{name}"'))
+        template.created.append(name)
+        target = make_url(restored_url).set(drivername="postgresql").render_as_string(False)
+        restore = ["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={target}", str(dump)]
+        subprocess.run(restore, check=True, capture_output=True, timeout=60)
+        restored = LiveServer.on(restored_url, tmp_path, credentials)
+        restored.start()
+        try:
+            data = _operator(restored)
+        finally:
+            restored.stop()
+        in_copy = asyncio.run(_pg_study_uids(restored_url))
+    finally:
+        asyncio.run(template.teardown())
+    # Then the copy holds what was answered before the dump, not what was sent after it
+    before = {uid for at, uids in load.answered if at < began for uid in uids}
+    after = {uid for at, uids in load.answered[answered_during + 1 :] for uid in uids}
+    assert before <= in_copy
+    assert not in_copy & after
+    # And the restored server's figures are the copy's, and reconcile (R-GEN-7)
+    figures = data["account"]["examFigures"]
+    assert figures["used"] + figures["arrears"] == len(in_copy)
+    assert data["reconcileAccount"] == {"ok": True, "discrepancies": []}
+
+
+async def _pg_study_uids(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {row[0] for row in await conn.execute(text("SELECT study_uid FROM exam"))}
+    finally:
+        await engine.dispose()

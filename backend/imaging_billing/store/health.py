@@ -35,11 +35,12 @@ async def arrears_clocks(conn: AsyncConnection) -> list[tuple[datetime | None, i
 
 
 def pool_state(engine: AsyncEngine) -> dict[str, int]:
-    """checked_out / size / overflow of a QueuePool; nothing for pools without them."""
+    """checked_out / size / overflow (connections open beyond size) of a QueuePool;
+    nothing for pools without them (NullPool)."""
     pool = engine.pool
-    state: dict[str, int] = {}
-    for name, method in (("checked_out", "checkedout"), ("size", "size"), ("overflow", "overflow")):
-        read = getattr(pool, method, None)
-        if callable(read):
-            state[name] = int(read())
-    return state
+    reads = [getattr(pool, name, None) for name in ("checkedout", "size", "overflow")]
+    if not all(callable(read) for read in reads):
+        return {}
+    checked_out, size, overflow = (int(read()) for read in reads)  # type: ignore[misc]
+    # QueuePool counts overflow from -size (no connection opened yet) upwards.
+    return {"checked_out": checked_out, "size": size, "overflow": max(0, overflow)}
