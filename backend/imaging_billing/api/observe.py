@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,13 +67,26 @@ class Observe:
             _record(scope, trace, answer, time.perf_counter() - started)
 
 
+# Label children looked up once: `labels()` costs more than the increment itself.
+_counted: dict[tuple[str, str], Any] = {}
+_timed: dict[str, Any] = {}
+
+
 def _record(scope: Scope, trace: Trace, answer: dict[str, object], seconds: float) -> None:
     path = scope.get("path", "")
     status = answer["status"]
     operation = trace.operation or (path if path in ROUTES else "console")
     outcome = trace.outcome or ("ok" if isinstance(status, int) and status < 400 else "http_error")
-    metrics.REQUESTS.labels(operation, outcome).inc()
-    metrics.REQUEST_SECONDS.labels(operation).observe(seconds)
+    counter = _counted.get((operation, outcome))
+    if counter is None:
+        counter = _counted[operation, outcome] = metrics.REQUESTS.labels(operation, outcome)
+    counter.inc()
+    timer = _timed.get(operation)
+    if timer is None:
+        timer = _timed[operation] = metrics.REQUEST_SECONDS.labels(operation)
+    timer.observe(seconds)
+    if not log.isEnabledFor(logging.INFO):
+        return
     principal = trace.principal
     client = scope.get("client")
     fields: dict[str, object] = {

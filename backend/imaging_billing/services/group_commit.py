@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -177,13 +177,16 @@ def _observe(jobs: list[_Job], answers: list[tuple[_UploadJob, Answer]], seconds
     metrics.GROUP_COMMIT_SECONDS.observe(seconds)
     metrics.GROUP_COMMIT_JOBS.observe(len(jobs))
     metrics.GROUP_COMMIT_UPLOADS.observe(sum(job.size for job in jobs))
+    # Tallied first: one counter update per outcome, not one per upload.
+    tally: Counter[tuple[str, str]] = Counter()
     for job, answer in answers:
         if isinstance(answer, RuleViolation):
-            metrics.UPLOADS.labels("REFUSED", answer.code).inc(job.size)
+            tally["REFUSED", answer.code] += job.size
             continue
         for outcome in answer:
-            code = outcome.error.code if outcome.error is not None else ""
-            metrics.UPLOADS.labels(str(outcome.status), code).inc()
+            tally[str(outcome.status), outcome.error.code if outcome.error else ""] += 1
+    for (status, code), count in tally.items():
+        metrics.UPLOADS.labels(status, code).inc(count)
 
 
 def _fail(job: _Job, error: BaseException) -> None:
