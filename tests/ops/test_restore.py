@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from imaging_billing.cli_tasks import BACKUP_STEP
 from imaging_gateway import GatewayClient
 
 from ..conftest import POSTGRES_URL
@@ -108,6 +109,8 @@ def test_a_backup_under_upload_load_restores_one_moment(tmp_path: Path) -> None:
         live.stop()
     assert done.returncode == 0, done.stderr.decode()
     assert len(load.answered) > answered_during  # uploads went on after it too
+    with sqlite3.connect(backup) as conn:  # copied in several steps, writers between them
+        assert conn.execute("PRAGMA page_count").fetchone()[0] > 2 * BACKUP_STEP
 
     # Then the copy holds every upload answered before it began and none sent after it
     source = Path(live.url.removeprefix("sqlite+aiosqlite:///"))
