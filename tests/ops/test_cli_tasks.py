@@ -107,6 +107,11 @@ def test_import_lots_credits_every_row_and_the_ledger_reconciles(
         [("PURCHASE", q, "cli:0") for q in (10000, 20000, 30000)], key=str
     )
     assert "3 lots credited" in capsys.readouterr().err
+    # And each is in the audit log as an operator's creditExamLot
+    audited = rows(database, "SELECT operation, principal, account_id, result FROM audit_record")
+    assert sorted(audited) == sorted(
+        [("creditExamLot", "cli:0", a, "ok") for a in (first, second, first)]
+    )
     # And every account reconciles
     assert cli.main(["reconcile", "--all"]) == 0
 

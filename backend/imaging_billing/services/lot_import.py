@@ -10,6 +10,8 @@ entries, so an imported lot is indistinguishable from one recorded in the consol
 from __future__ import annotations
 
 import csv
+import json
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +19,7 @@ from datetime import datetime
 from ..domain.errors import RuleViolation
 from ..domain.exams import LotMode, LotTerms, lot_terms
 from ..domain.ledger import Cause
-from ..store import accounts
+from ..store import accounts, audit
 from ..store.db import Database
 from .checks import check_text
 from .principals import Principal
@@ -132,4 +134,28 @@ async def import_lots(
             credited.append((row.row, credit.lot_id))
             settled += credit.settled
             progress(done)
+        # Each lot in the audit log as the console's creditExamLot would put it there.
+        await audit.append(conn, [_audited(principal, row, now) for row in rows])
     return Imported(sorted(credited), settled)
+
+
+def _audited(principal: Principal, row: LotRow, now: datetime) -> dict[str, object]:
+    arguments = {
+        "accountId": row.account_id,
+        "mode": row.terms.mode.value,
+        "quantity": row.terms.quantity,
+        "years": row.terms.storage_years,
+        "contractRef": row.contract_ref,
+        "via": f"import-lots row {row.row}",
+    }
+    return {
+        "occurred_at": now,
+        "principal": principal.actor,
+        "role": principal.role.value,
+        "account_id": row.account_id,
+        "operation": "creditExamLot",
+        "arguments": json.dumps(arguments),
+        "result": "ok",
+        "request_id": f"cli-{secrets.token_hex(6)}",
+        "client_address": None,
+    }
