@@ -10,8 +10,6 @@ from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from . import runtime
@@ -20,6 +18,8 @@ from .api.cost import Budgets
 from .api.exports_http import ledger_export
 from .api.http import GraphQLEndpoint
 from .api.live import LiveEndpoint
+from .api.observe import Observe
+from .api.ops_http import exiting, ops_routes
 from .api.payments_http import payment_callback
 from .api.security_headers import SecurityHeaders
 from .config import Settings
@@ -27,6 +27,7 @@ from .console import console_routes
 from .security import KeyBox
 from .services import retention
 from .services.auth import Authenticator
+from .services.budgets import SharedBuckets
 from .services.clock import Clock, SystemClock
 from .services.group_commit import GroupCommit
 from .services.mail_worker import MailWorker, mail_transport
@@ -54,7 +55,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         auth=Authenticator(db, settings.signature_window_seconds, keys, clock),
         keys=keys,
         secure_cookies=settings.cookies_secure,
-        budgets=Budgets(settings.query_budget_scale),
+        # One process on SQLite: buckets in memory; PostgreSQL: shared by every instance.
+        budgets=Budgets(
+            settings.query_budget_scale, shared=None if db.is_sqlite else SharedBuckets(db)
+        ),
         webhook_policy=UrlPolicy(allow_private=settings.webhook_allow_private),
     )
 
@@ -146,24 +150,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 await services.refusals.flush(services.clock.now(), everything=True)
             await services.group_commit.close()
             await services.db.dispose()
-
-    async def healthz(_: Request) -> Response:
-        async with services.db.read() as conn:
-            await conn.exec_driver_sql("SELECT 1")
-        return PlainTextResponse("ok")
+            exiting()
 
     graphql = GraphQLEndpoint(services, settings.console_dir / "graphiql.html")
     callback = payment_callback(
         services, settings.payment_callback_secret, settings.signature_window_seconds
     )
     routes: list[Route | Mount | WebSocketRoute] = [
-        Route("/healthz", healthz),
+        *ops_routes(services, settings.metrics_token),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", LiveEndpoint(services)),
         Route("/payments/callback", callback, methods=["POST"]),
         Route("/exports/ledger.csv", ledger_export(services), methods=["GET"]),
     ]
     routes += console_routes(settings.console_dir)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(Observe), Middleware(SecurityHeaders)],
+    )
     app.state.services = services
     return app

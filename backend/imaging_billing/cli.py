@@ -1,4 +1,5 @@
-"""Operator commands: `python -m imaging_billing.cli serve|migrate|create-operator-token|sweep`."""
+"""Operator commands: `python -m imaging_billing.cli serve|migrate|create-operator-token|sweep|
+backup|export-ledger|import-lots|reconcile`."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TextIO
 
-from . import demo
+from . import cli_tasks, demo, logs
 from .config import Settings
 from .security import KeyBox
 from .services import access, institution_tokens, people
@@ -152,6 +154,10 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        # Our root handler formats uvicorn's lines too; one request line comes from
+        # api/observe.py (with the request id and principal), so no access log.
+        log_config=None,
+        access_log=False,
         # Without FORWARDED_ALLOW_IPS no X-Forwarded-For is believed, from loopback
         # either (uvicorn's default trusts 127.0.0.1): the socket's address is the client.
         proxy_headers=settings.forwarded_allow_ips is not None,
@@ -204,10 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     operator.add_argument("--email", required=True)
     operator.add_argument("--name", required=True)
     sub.add_parser("sweep", help="forfeit expired lots and send due notices")
+    _task_parsers(sub)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
     os.umask(PRIVATE_UMASK)  # databases and secrets any command makes are private
     settings = server_secret(Settings.from_env())
+    if args.command == "serve":  # JSON lines for a log shipper, from the first line on
+        logs.configure(settings.log_format)
+    else:
+        logging.basicConfig(level=logging.INFO)
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":
@@ -221,7 +231,45 @@ def main(argv: list[str] | None = None) -> int:
         print(asyncio.run(_create_operator(settings, args.email, args.name, password)))  # noqa: T201
     elif args.command == "sweep":
         print(asyncio.run(_sweep(settings)))  # noqa: T201
+    else:
+        return _task(settings, args)
     return 0
+
+
+def _task_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = sub.add_parser("backup", help="copy the SQLite database while it serves")
+    backup.add_argument("path", type=Path)
+    export = sub.add_parser("export-ledger", help="an account's ledger as CSV (stdout)")
+    export.add_argument("--account", required=True, help="account number or API ID")
+    export.add_argument("--since", help="YYYY-MM-DD (Asia/Shanghai) or ISO time with offset")
+    export.add_argument("--until", help="as --since; excluded")
+    export.add_argument("--csv", action="store_true", required=True, help="CSV (the format)")
+    export.add_argument("--lang", choices=("zh-CN", "en"), default="zh-CN")
+    export.add_argument("--output", type=Path, help="a file instead of stdout")
+    lots = sub.add_parser("import-lots", help="offline lot purchases from a CSV, all or none")
+    lots.add_argument("file", type=Path)
+    check = sub.add_parser("reconcile", help="R-GEN-7 for every account; exit 1 on a discrepancy")
+    check.add_argument("--all", action="store_true", required=True)
+
+
+def _task(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "backup":
+        return cli_tasks.backup(settings, args.path)
+    if args.command == "import-lots":
+        return cli_tasks.run(cli_tasks.import_lots(settings, args.file))
+    if args.command == "reconcile":
+        return cli_tasks.run(cli_tasks.reconcile_all(settings))
+    assert args.command == "export-ledger"
+    if args.output is None:
+        return cli_tasks.run(_export(settings, args, sys.stdout))
+    with args.output.open("w", encoding="utf-8", newline="") as out:
+        return cli_tasks.run(_export(settings, args, out))
+
+
+async def _export(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    return await cli_tasks.export_ledger(
+        settings, args.account, args.since, args.until, args.lang, out
+    )
 
 
 if __name__ == "__main__":

@@ -65,6 +65,10 @@ class Settings:
     mail_from: str = "Imaging Billing <billing@localhost>"
     # How often the mail worker looks for due mails; 0 turns it off (tests drive it).
     mail_interval_seconds: float = 1.0
+    # /metrics from anywhere for a bearer of this token; unset: loopback clients only.
+    metrics_token: str | None = None
+    # "json" or "text"; unset: JSON unless stderr is a terminal (logs.py).
+    log_format: str | None = None
 
     @property
     def outbox_dir(self) -> Path:
@@ -113,4 +117,6 @@ class Settings:
             mail_interval_seconds=float(
                 env.get("MAIL_INTERVAL_SECONDS", base.mail_interval_seconds)
             ),
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            log_format=env.get("LOG_FORMAT") or None,
         )

@@ -77,6 +77,17 @@ class LiveServer:
         self.log = folder / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def on(cls, url: str, folder: Path, credentials: dict[str, str]) -> LiveServer:
+        """A server on a database that is already there (PostgreSQL, a restored copy)."""
+        server = cls.__new__(cls)
+        server.credentials, server.folder, server.url = credentials, folder, url
+        server.port = free_port()
+        server.base = f"http://127.0.0.1:{server.port}"
+        server.log = folder / f"server-{server.port}.log"
+        server.process = None
+        return server
+
     def start(self) -> None:
         env = {
             **os.environ,

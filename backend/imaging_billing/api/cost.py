@@ -4,8 +4,9 @@ Each selected field costs 1; a connection's children count `first` times; a frag
 counts once per spread (costed once, however often it is spread). A request
 whose cost exceeds what the bucket holds is refused before execution with THROTTLED;
 every response carries `extensions.cost` so clients can pace themselves. Anonymous
-callers have a bucket per client address (`bucket_key`). Buckets live
-in the process: with several API instances each enforces its own share.
+callers have a bucket per client address (`bucket_key`). On SQLite (one process) buckets
+live in the process; on PostgreSQL in the database (services/budgets.py), so every API
+instance charges the same bucket.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from graphql import (
     DocumentNode,
@@ -62,12 +63,31 @@ PEOPLE = Limits(CAPACITY, RESTORE_PER_SECOND)
 GATEWAYS = Limits(GATEWAY_CAPACITY, GATEWAY_RESTORE_PER_SECOND)
 
 
+class SharedStore(Protocol):
+    async def charge(
+        self, key: str, cost: float, capacity: float, rate: float
+    ) -> tuple[bool, float]: ...
+
+
 class Budgets:
-    def __init__(self, scale: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        scale: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        shared: SharedStore | None = None,
+    ) -> None:
         # QUERY_BUDGET_SCALE: capacity and refill multiplied (a deployment's own sizing).
         self.scale = scale
         self._clock = clock
         self._buckets: dict[str, Bucket] = {}
+        self.shared = shared  # set: the buckets are in the database, not here
+
+    async def spend(self, key: str, cost: float, limits: Limits) -> tuple[bool, float]:
+        """Charge `cost` to `key`'s bucket: (paid, what is left)."""
+        if self.shared is None:
+            return self.take(key, cost, limits)
+        scaled = self.limits(limits)
+        return await self.shared.charge(key, cost, scaled.capacity, scaled.rate)
 
     def limits(self, limits: Limits) -> Limits:
         return Limits(limits.capacity * self.scale, limits.rate * self.scale)
@@ -153,7 +173,7 @@ def bucket_key(context: Context) -> str:
     return actor
 
 
-def charge(
+async def charge(
     context: Context,
     document: DocumentNode,
     operation: OperationDefinitionNode,
@@ -167,7 +187,7 @@ def charge(
     base = GATEWAYS if principal.role is Role.INSTITUTION else PEOPLE
     limits = budgets.limits(base)  # as shown
     cost = query_cost(document, operation, variables)
-    allowed, available = budgets.take(bucket_key(context), cost, base)
+    allowed, available = await budgets.spend(bucket_key(context), cost, base)
     shown = {
         "requestedQueryCost": cost,
         "throttleStatus": {

@@ -21,8 +21,10 @@ from inspect import isawaitable
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    FieldNode,
     GraphQLError,
     GraphQLSchema,
+    OperationDefinitionNode,
     OperationType,
     execute,
     get_operation_ast,
@@ -56,6 +58,16 @@ class Prepared:
 class Outcome:
     status: int
     payload: dict[str, object]  # the JSON answer
+    operation: str | None = None  # its first root field, once the document is valid
+
+
+def root_field(operation: OperationDefinitionNode) -> str:
+    """What names an operation in logs and metrics: a field of the schema (validated),
+    never the client's operation name, so the set of names stays the schema's."""
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode):
+            return selection.name.value
+    return operation.operation.value
 
 
 def in_language(error: Mapping[str, object], lang: str) -> dict[str, object]:
@@ -107,7 +119,8 @@ class Executor:
         if request.via_get and operation.operation is not OperationType.QUERY:
             raise RequestRefused(405, "GET_RUNS_QUERIES_ONLY", headers={"Allow": "POST"})
 
-        cost, refusal = charge(context, document, operation, request.variables)
+        name = root_field(operation)
+        cost, refusal = await charge(context, document, operation, request.variables)
         extensions = {"cost": cost}
         if refusal is not None:
             context.services.refusals.note(
@@ -118,7 +131,7 @@ class Executor:
                 context.now(),
             )
             errors = [in_language(refusal.formatted, context.lang)]
-            return Outcome(200, {"data": None, "errors": errors, "extensions": extensions})
+            return Outcome(200, {"data": None, "errors": errors, "extensions": extensions}, name)
 
         result = execute(
             self.schema,
@@ -138,4 +151,4 @@ class Executor:
         if result.errors:
             payload["errors"] = [in_language(e.formatted, context.lang) for e in result.errors]
         payload["extensions"] = extensions
-        return Outcome(200, payload)
+        return Outcome(200, payload, name)

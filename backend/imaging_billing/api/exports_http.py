@@ -28,6 +28,7 @@ from .context import SESSION_COOKIE, Services
 from .cost import PEOPLE
 from .errors import language
 from .http import _address, _institution, _unauthenticated
+from .observe import trace_of
 from .request_ids import new_request_id
 from .requests import RequestRefused
 
@@ -101,7 +102,8 @@ async def _answer(services: Services, request: Request, request_id: str, lang: s
     principal = await _principal(services, request)
     if principal is None:
         return _unauthenticated(request_id)
-    allowed, _ = services.budgets.take(principal.actor, EXPORT_COST, PEOPLE)
+    trace_of(request.scope).principal = principal  # for the request's log line
+    allowed, _ = await services.budgets.spend(principal.actor, EXPORT_COST, PEOPLE)
     if not allowed:
         services.refusals.note(
             principal, "THROTTLED", _address(request), request_id, services.clock.now()

@@ -28,6 +28,7 @@ from . import ids
 from .context import SESSION_COOKIE, Context, Services
 from .errors import language
 from .execution import Executor
+from .observe import trace_of
 from .request_ids import correlation_id, new_request_id
 from .requests import GraphQLRequest, RequestRefused, is_json, read_body, read_request
 from .schema import schema
@@ -103,6 +104,9 @@ class GraphQLEndpoint:
         else:
             response = await self._answer(request, body, request_id, lang)
         response.headers["x-request-id"] = request_id
+        trace = trace_of(scope)
+        if trace.outcome is None:
+            trace.outcome = _code_of(response)
         await response(scope, receive, send)
 
     async def _answer(self, request: Request, body: bytes, request_id: str, lang: str) -> Response:
@@ -117,6 +121,8 @@ class GraphQLEndpoint:
         principal, session_token, denied = await self._principal(
             request, body, request_id, lang, graphql_request
         )
+        trace = trace_of(request.scope)
+        trace.principal = principal
         if denied is not None:
             if denied.status_code == 401:
                 self.services.refusals.note(
@@ -147,6 +153,8 @@ class GraphQLEndpoint:
             return _refused(refused, lang, request_id)
         finally:
             await context.reader.close()
+        trace.operation = outcome.operation
+        trace.outcome = outcome_code(outcome.payload, context.outcomes)
         response = Response(
             _JSON.encode(outcome.payload),
             outcome.status,
@@ -194,6 +202,27 @@ class GraphQLEndpoint:
         await html_response(get_graphql_ide_html("graphiql").encode(), CDN_IDE)(
             scope, receive, send
         )
+
+
+def outcome_code(payload: dict[str, object], outcomes: dict[str, str]) -> str:
+    """`ok`, the first error's code, or the first refusal a mutation answered with."""
+    errors = payload.get("errors")
+    if isinstance(errors, list) and errors:
+        extensions = errors[0].get("extensions") if isinstance(errors[0], dict) else None
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        return str(code or "GRAPHQL_ERROR")
+    return next((code for code in outcomes.values() if code != "ok"), "ok")
+
+
+def _code_of(response: Response) -> str | None:
+    """The code of a refusal made before any operation ran (its body is small JSON)."""
+    if response.status_code == 200:
+        return None
+    try:
+        payload = json.loads(bytes(response.body))
+    except ValueError:
+        return f"http_{response.status_code}"
+    return outcome_code(payload, {}) if isinstance(payload, dict) else None
 
 
 def _address(request: Request) -> str:

@@ -330,6 +330,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "导出参数无效：{name}",
         "Invalid export argument: {name}",
     ),
+    "IMPORT_COLUMNS": (
+        "导入文件缺少列：{names}",
+        "The import file lacks the columns: {names}",
+    ),
+    "IMPORT_VALUE": (
+        "无法读取该值：{name}",
+        "This value cannot be read: {name}",
+    ),
     # Webhook endpoints: where notices are delivered (R-ARR-2 delivery decision).
     "R_ARR_2_WEBHOOK_URL_INVALID": (
         "Webhook 地址无效（须为带主机名的完整 URL，最多 2000 个字符，不含用户名和密码）",

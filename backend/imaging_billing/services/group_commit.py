@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .. import metrics
 from ..domain.errors import RuleViolation
 from ..store import audit
 from ..store.db import Database
@@ -119,6 +121,7 @@ class GroupCommit:
             await self._run(jobs)
 
     async def _run(self, jobs: list[_Job]) -> None:
+        started = time.perf_counter()
         try:
             answers = await self._commit(jobs)
         except Exception as error:  # isolate the failing request
@@ -129,6 +132,7 @@ class GroupCommit:
             for job in jobs:
                 await self._run([job])
             return
+        _observe(jobs, answers, time.perf_counter() - started)
         for job in jobs:
             if isinstance(job, _AuditJob) and not job.future.done():
                 job.future.set_result(None)
@@ -167,6 +171,22 @@ def _audit_rows(
         for job, answer in answered
         if job.audit is not None
     ]
+
+
+def _observe(jobs: list[_Job], answers: list[tuple[_UploadJob, Answer]], seconds: float) -> None:
+    metrics.GROUP_COMMIT_SECONDS.observe(seconds)
+    metrics.GROUP_COMMIT_JOBS.observe(len(jobs))
+    metrics.GROUP_COMMIT_UPLOADS.observe(sum(job.size for job in jobs))
+    # Tallied first: one counter update per outcome, not one per upload.
+    tally: Counter[tuple[str, str]] = Counter()
+    for job, answer in answers:
+        if isinstance(answer, RuleViolation):
+            tally["REFUSED", answer.code] += job.size
+            continue
+        for outcome in answer:
+            tally[str(outcome.status), outcome.error.code if outcome.error else ""] += 1
+    for (status, code), count in tally.items():
+        metrics.UPLOADS.labels(status, code).inc(count)
 
 
 def _fail(job: _Job, error: BaseException) -> None:

@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.errors import RuleViolation
 from ..store import accounts, daily_counts, exams, ledger, lots
+from ..store.db import Database
+
+RECONCILE_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -81,3 +84,28 @@ async def _check_daily_counts(
         check(subject, "uploads = exams recorded", want.uploads, have.uploads)
         check(subject, "arrears = exams recorded in arrears", want.arrears, have.arrears)
         check(subject, "voids = exams voided", want.voids, have.voids)
+
+
+async def reconcile_every_account(
+    db: Database, progress: Callable[[int, int], None] = lambda done, total: None
+) -> dict[int, list[Discrepancy]]:
+    """R-GEN-7 for every account, one short read transaction each (a long reconciliation
+    holds nothing up); only the accounts with discrepancies are returned."""
+    async with db.read() as conn:
+        total = await accounts.count_accounts(conn)
+    found: dict[int, list[Discrepancy]] = {}
+    after: int | None = None
+    done = 0
+    while True:
+        async with db.read() as conn:
+            page = await accounts.page_accounts(conn, after_id=after, limit=RECONCILE_PAGE)
+        for row in page:
+            async with db.read() as conn:
+                discrepancies = await reconcile_account(conn, row.id)
+            if discrepancies:
+                found[row.id] = discrepancies
+            done += 1
+            progress(done, total)
+        if len(page) < RECONCILE_PAGE:
+            return found
+        after = page[-1].id

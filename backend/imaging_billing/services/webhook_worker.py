@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from .. import metrics
 from ..domain.errors import RuleViolation
 from ..domain.notices import NoticeTarget
 from ..domain.webhooks import (
@@ -111,6 +112,9 @@ class WebhookWorker:
             status = DeliveryStatus.DELIVERED
         else:
             status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
+        metrics.WEBHOOK_DELIVERIES.labels(
+            "delivered" if ok else "retry" if retry else "failed"
+        ).inc()
         async with self.db.write() as conn:
             recorded = await webhooks.record_attempt(
                 conn,

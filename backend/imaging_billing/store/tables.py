@@ -180,6 +180,7 @@ metadata = SQLModel.metadata
 
 # Registers the commerce tables on the same metadata (migrations see one schema).
 from . import access_tables as _access  # noqa: E402, F401
+from . import budget_tables as _budgets  # noqa: E402, F401
 from . import commerce_tables as _commerce  # noqa: E402, F401
 from . import mail_tables as _mail  # noqa: E402, F401
 from . import reconciliation_tables as _reconciliation  # noqa: E402, F401
