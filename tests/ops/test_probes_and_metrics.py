@@ -112,6 +112,11 @@ async def test_metrics_only_for_loopback_or_the_token(services: Services, tmp_pa
     async with _client(app, "203.0.113.9") as remote:
         assert (await remote.get("/metrics")).status_code == 403
         assert (await remote.get("/healthz")).status_code == 200
+    # A proxy on this host relaying an outsider is loopback to the server, but says so
+    async with _client(app) as proxied:
+        assert (await proxied.get("/metrics")).status_code == 200
+        for relayed in ({"x-forwarded-for": "203.0.113.9"}, {"forwarded": "for=203.0.113.9"}):
+            assert (await proxied.get("/metrics", headers=relayed)).status_code == 403
     # With METRICS_TOKEN set, only its bearer scrapes, from anywhere (loopback too)
     guarded = create_app(_settings(tmp_path, metrics_token="s3cret-metrics"), services)
     async with _client(guarded, "203.0.113.9") as remote, _client(guarded) as local:

@@ -3,7 +3,7 @@
 /healthz: the process answers (no database: a slow database must not get a live
 process restarted). /readyz: the database answers and its schema is at the code's
 migration head (503 otherwise: take the instance out of the balancer, keep it running).
-/metrics: Prometheus text, for loopback clients only, or with METRICS_TOKEN set, for a
+/metrics: Prometheus text, for loopback clients only (not relayed by a proxy), or with METRICS_TOKEN set, for a
 bearer of that token (compared in constant time) from anywhere.
 """
 
@@ -20,6 +20,8 @@ from .. import metrics
 from ..config import is_loopback
 from ..services import operations
 from .context import Services
+
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
 def ops_routes(services: Services, metrics_token: str | None) -> list[Route]:
@@ -50,6 +52,11 @@ def _may_scrape(request: Request, token: str | None) -> bool:
         return scheme.lower() == "bearer" and hmac.compare_digest(
             value.strip().encode(), token.encode()
         )
+    # A loopback peer that carries forwarding headers is a reverse proxy on this host
+    # relaying someone else (whose address uvicorn did not take, as FORWARDED_ALLOW_IPS
+    # is not set): that someone is not a local scraper.
+    if any(h in request.headers for h in FORWARDING_HEADERS):
+        return False
     client = request.client
     return client is not None and is_loopback(client.host)
 
