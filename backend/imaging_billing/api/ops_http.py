@@ -3,8 +3,8 @@
 /healthz: the process answers (no database: a slow database must not get a live
 process restarted). /readyz: the database answers and its schema is at the code's
 migration head (503 otherwise: take the instance out of the balancer, keep it running).
-/metrics: Prometheus text, for loopback clients only (not relayed by a proxy), or with METRICS_TOKEN set, for a
-bearer of that token (compared in constant time) from anywhere.
+/metrics: Prometheus text, for loopback clients only (not relayed by a proxy), or with
+METRICS_TOKEN set, for a bearer of that token (compared in constant time) from anywhere.
 """
 
 from __future__ import annotations
