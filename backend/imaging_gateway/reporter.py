@@ -57,8 +57,12 @@ class ReconcileReport:
         return [uid for run in self.runs for uid in run.unexpected]
 
     @property
+    def voided(self) -> list[str]:
+        return [uid for run in self.runs for uid in run.voided]
+
+    @property
     def clean(self) -> bool:
-        return not self.missing and not self.unexpected
+        return not self.missing and not self.unexpected and not self.voided
 
 
 class Reporter:
