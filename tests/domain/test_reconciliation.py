@@ -42,7 +42,9 @@ def test_a_study_known_outside_the_window_is_not_missing() -> None:
 def test_a_listed_study_held_voided_is_a_difference_of_its_own() -> None:
     # given a gateway that still stores 1.2.5, which an operator voided, and 1.2.6
     # when it lists both
-    found = compare(["1.2.5", "1.2.6"], known={"1.2.5", "1.2.6"}, in_window={"1.2.6"}, voided={"1.2.5"})
+    found = compare(
+        ["1.2.5", "1.2.6"], known={"1.2.5", "1.2.6"}, in_window={"1.2.6"}, voided={"1.2.5"}
+    )
     # then the voided one is neither matched nor missing (re-reporting draws nothing)
     assert (found.voided, found.missing, found.unexpected) == (["1.2.5"], [], [])
     assert (found.sent, found.matched) == (2, 1)

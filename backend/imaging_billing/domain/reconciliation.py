@@ -14,7 +14,6 @@ listed as `voided`, for an operator to settle with the hospital.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
