@@ -1,6 +1,6 @@
 """An Orthanc configuration with the billing plugin: for `make gateway-demo` and the tests.
 
-    python -m imaging_gateway.orthanc_config CREDENTIALS.json FOLDER [API_URL]
+    python -m imaging_gateway.orthanc_config CREDENTIALS.json FOLDER [API_URL [HTTP DICOM]]
 
 writes FOLDER/orthanc.json and FOLDER/billing-token (0600) from the demo's credentials
 (`make run` saves them in var/demo-credentials.json) and prints the configuration's path.
@@ -75,12 +75,15 @@ def main(argv: list[str]) -> int:
     folder = Path(argv[1]).resolve()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     token_file = folder / "billing-token"
+    http_port, dicom_port = (int(argv[3]), int(argv[4])) if len(argv) > 4 else (8042, 4242)
     write_token(token_file, credentials["institutionToken"])
     config = orthanc_config(
         folder,
         api_url=argv[2] if len(argv) > 2 else "http://127.0.0.1:8000",
         institution_id=credentials["institutionId"],
         token_file=token_file,
+        http_port=http_port,
+        dicom_port=dicom_port,
     )
     target = folder / "orthanc.json"
     target.write_text(json.dumps(config, indent=2), encoding="utf-8")

@@ -137,6 +137,7 @@ def install() -> BillingGateway | None:
             "spool": gateway.spool.counts(),
             "uploadsPermitted": gateway.permission.current(),
             "permissionError": gateway.permission.last_error,
+            "reportCalls": gateway.report_calls,
         }
         output.AnswerBuffer(json.dumps(status), "application/json")
 

@@ -151,6 +151,7 @@ class BillingGateway:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._reconciling = threading.Lock()
+        self.report_calls = 0  # calls to the billing API made by the reporter, since start
 
     # --- life -------------------------------------------------------------------------
 
@@ -270,6 +271,7 @@ class BillingGateway:
             self._stop.wait(max(1.0, (midnight + DAILY_DELAY - now).total_seconds()))
 
     def _drained(self, report: DrainReport) -> None:
+        self.report_calls += report.calls
         if report.sent or report.refused or report.unreachable:
             self.info(
                 f"ImagingBilling: reported {report.sent}, deferred {report.deferred},"

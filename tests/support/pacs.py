@@ -55,6 +55,7 @@ class Orthanc:
         self.token_file = folder / "billing-token"
         write_token(self.token_file, token)
         self.api_url, self.institution_id, self.billing = api_url, institution_id, billing
+        self.stable_age = 2
         self.log = folder / "orthanc.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -69,6 +70,7 @@ class Orthanc:
             plugin=plugin,
             billing=self.billing,
         )
+        config["StableAge"] = self.stable_age
         path = self.folder / "orthanc.json"
         path.write_text(json.dumps(config))
         with self.log.open("ab") as out:
