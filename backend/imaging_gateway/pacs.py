@@ -37,6 +37,7 @@ SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 # The daily run waits this long after midnight: studies still arriving at midnight
 # become stable (and spooled) first.
 DAILY_DELAY = timedelta(minutes=30)
+VIEWING_TIMEOUT_SECONDS = 5.0
 ADMITTED_REMEMBERED = 10_000  # studies admitted lately, before their stable event spools them
 
 
@@ -140,6 +141,13 @@ class BillingGateway:
             settings.token,
             timeout=settings.timeout_seconds,
         )
+        # A viewer waits on this one (the guard asks while the request is held): briefly.
+        self.viewing_client = GatewayClient(
+            settings.api_url,
+            settings.institution_id,
+            settings.token,
+            timeout=min(settings.timeout_seconds, VIEWING_TIMEOUT_SECONDS),
+        )
         self.spool = Spool(settings.spool_path, settings.retry)
         self.reporter = Reporter(self.client, self.spool, on_drain=self._drained)
         self.permission = PermissionCache(
@@ -201,7 +209,7 @@ class BillingGateway:
         ):
             return cached[0]
         try:
-            exam = self.client.exam(study_uid)
+            exam = self.viewing_client.exam(study_uid)
         except GatewayError as failed:
             self.warn(f"ImagingBilling: viewing check of {study_uid} failed: {failed}")
             return cached[0] if cached is not None else True
