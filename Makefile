@@ -67,9 +67,10 @@ pacs:
 BILLING_URL ?= http://127.0.0.1:8000
 DEMO_VAR ?= var
 GATEWAY_PORTS ?= 8042 4242
-gateway-demo: pacs
+gateway-demo: pacs $(TESTDEPS)
 	@test -f $(DEMO_VAR)/demo-credentials.json || { echo "Start 'make run' first: it writes $(DEMO_VAR)/demo-credentials.json" >&2; exit 1; }
-	PYTHONPATH=backend $(PYTHON) -m imaging_gateway.orthanc_config \
+	PYTHONPATH=backend $(PY) -m tests.support.pacs $(DEMO_VAR)/gateway/study
+	PYTHONPATH=backend $(PY) -m imaging_gateway.orthanc_config \
 	  $(DEMO_VAR)/demo-credentials.json $(DEMO_VAR)/gateway $(BILLING_URL) $(GATEWAY_PORTS)
 	Orthanc $(DEMO_VAR)/gateway/orthanc.json
 

@@ -142,3 +142,10 @@ def make_study(folder: Path, *, series: int = 2, instances: int = 2) -> tuple[st
             ds.save_as(path, enforce_file_format=True)
             files.append(path)
     return study, files
+
+
+if __name__ == "__main__":  # python -m tests.support.pacs FOLDER: a study to send by hand
+    import sys
+
+    made_uid, made = make_study(Path(sys.argv[1]), series=2, instances=3)
+    sys.stdout.write(f"{made_uid}: {len(made)} files in {sys.argv[1]}\n")
