@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from imaging_gateway import GatewayClient
+from imaging_gateway.pacs import DAILY_DELAY, day_window, previous_day
 
 from ..gateway.conftest import as_operator, used_exams
 from ..support.pacs import Orthanc, make_study, missing_binaries
@@ -33,6 +34,7 @@ VOID = """mutation($id: ID!) { voidExam(examId: $id, reason: "test study sent by
   userErrors { code } } }"""
 CREDIT = """mutation($a: ID!) { creditExamLot(accountId: $a, mode: VOLUME, quantity: 10000) {
   settled userErrors { code } } }"""
+RUNS = "query($i: ID!) { examReconciliations(institutionId: $i, first: 100) { startsAt } }"
 FIGURES = "query($id: ID!) { account(id: $id) { examFigures { used arrears } } }"
 
 
@@ -185,3 +187,30 @@ def _second() -> datetime:
 
 def _soon() -> str:
     return (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+
+
+def test_the_daily_run_reconciles_the_previous_shanghai_day_once(
+    live: LiveServer, tmp_path: Path
+) -> None:
+    # given a PACS with the daily run on, that has never reconciled
+    c = live.credentials
+    daily = Orthanc(
+        tmp_path / "daily",
+        api_url=live.base,
+        institution_id=c["institutionId"],
+        token=c["institutionToken"],
+        billing={"ReconcileDaily": True},
+    )
+    yesterday = previous_day(datetime.now(UTC) - DAILY_DELAY)
+    state = tmp_path / "daily" / "billing-spool.sqlite3.reconciled"
+    # when it starts
+    daily.start()
+    try:
+        eventually(lambda: state.exists() and state.read_text(), what="the daily run")
+    finally:
+        daily.stop()
+    # then it reconciled the previous Asia/Shanghai day, and the server recorded that run
+    assert state.read_text() == yesterday.isoformat()
+    runs = as_operator(live, RUNS, {"i": c["institutionId"]})["examReconciliations"]
+    starts = {datetime.fromisoformat(r["startsAt"]) for r in runs}
+    assert day_window(yesterday)[0] in starts
