@@ -7,7 +7,7 @@ RUNTIME := $(VENV)/.runtime-installed
 TESTDEPS := $(VENV)/.test-installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint typecheck frontend-test pytest schema bench console chromium clean pacs gateway-demo
+.PHONY: run test lint typecheck frontend-test pytest schema bench console chromium clean pacs gateway-demo bench-gateway
 
 $(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -100,6 +100,10 @@ schema: $(RUNTIME)
 bench: $(TESTDEPS)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m tests.bench.run
+
+# The Orthanc plugin's latency and outage drain (about 3 minutes; tests/bench/gateway_latency.py).
+bench-gateway: $(TESTDEPS) pacs
+	$(PY) -m tests.bench.gateway_latency
 
 clean:
 	rm -rf $(VENV) frontend/dist var
