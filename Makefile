@@ -7,7 +7,7 @@ RUNTIME := $(VENV)/.runtime-installed
 TESTDEPS := $(VENV)/.test-installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint typecheck frontend-test pytest schema bench console chromium clean
+.PHONY: run test lint typecheck frontend-test pytest schema bench console chromium clean pacs gateway-demo bench-gateway
 
 $(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,28 @@ chromium:
 	      chromium fonts-noto-cjk >/dev/null; \
 	  else echo "Install Debian's chromium and fonts-noto-cjk (as root) to run the browser tests" >&2; exit 1; fi; }
 
+# A real PACS for the gateway tests and the demo: Debian's Orthanc, its Python plugin
+# (Orthanc 1.10, orthanc-python 4.0) and dcmtk's storescu.
+pacs:
+	@{ command -v Orthanc >/dev/null && command -v storescu >/dev/null \
+	   && [ -f /usr/share/orthanc/plugins/libOrthancPython.so ]; } || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      orthanc orthanc-python dcmtk >/dev/null; \
+	  else echo "Install Debian's orthanc, orthanc-python and dcmtk (as root) to run the PACS tests" >&2; exit 1; fi; }
+
+# Orthanc with the billing plugin against `make run`'s server (started first, in another
+# terminal) and the demo institution: then `storescu 127.0.0.1 4242 study/*.dcm`.
+BILLING_URL ?= http://127.0.0.1:8000
+DEMO_VAR ?= var
+GATEWAY_PORTS ?= 8042 4242
+gateway-demo: pacs $(TESTDEPS)
+	@test -f $(DEMO_VAR)/demo-credentials.json || { echo "Start 'make run' first: it writes $(DEMO_VAR)/demo-credentials.json" >&2; exit 1; }
+	PYTHONPATH=backend $(PY) -m tests.support.pacs $(DEMO_VAR)/gateway/study
+	PYTHONPATH=backend $(PY) -m imaging_gateway.orthanc_config \
+	  $(DEMO_VAR)/demo-credentials.json $(DEMO_VAR)/gateway $(BILLING_URL) $(GATEWAY_PORTS)
+	Orthanc $(DEMO_VAR)/gateway/orthanc.json
+
 run: $(RUNTIME) console
 	$(PY) -m imaging_billing.cli serve
 
@@ -66,7 +88,7 @@ typecheck: $(TESTDEPS)
 frontend-test: $(NODE_MODULES) console
 	@if [ -f frontend/package.json ]; then cd frontend && npm test && npm run size; fi
 
-pytest: $(TESTDEPS) console chromium
+pytest: $(TESTDEPS) console chromium pacs
 	$(PY) -m pytest -q
 
 test: lint typecheck frontend-test pytest
@@ -78,6 +100,10 @@ schema: $(RUNTIME)
 bench: $(TESTDEPS)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m tests.bench.run
+
+# The Orthanc plugin's latency and outage drain (about 3 minutes; tests/bench/gateway_latency.py).
+bench-gateway: $(TESTDEPS) pacs
+	$(PY) -m tests.bench.gateway_latency
 
 clean:
 	rm -rf $(VENV) frontend/dist var

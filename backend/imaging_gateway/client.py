@@ -35,7 +35,7 @@ EXAM = """query($i: ID!, $u: String!) { exam(institutionId: $i, studyInstanceUid
 RECONCILE = """mutation($i: ID!, $from: DateTime!, $to: DateTime!, $uids: [String!]!) {
   reconcileExams(institutionId: $i, startsAt: $from, endsAt: $to, studyInstanceUids: $uids) {
     reconciliation { ranAt startsAt endsAt sent matched missingCount unexpectedCount
-                     missing unexpected }
+                     missing unexpected voided }
     userErrors { code field message }
   }
 }"""
@@ -89,6 +89,7 @@ class Reconciliation:
     matched: int
     missing: list[str]  # the ledger lacks them: report them again
     unexpected: list[str]  # the ledger has them, this gateway did not list them
+    voided: list[str]  # the ledger holds them voided: for an operator, not re-reported
 
 
 def iso(moment: datetime) -> str:
@@ -178,6 +179,7 @@ class GatewayClient:
             found["matched"],
             found["missing"],
             found["unexpected"],
+            found["voided"],
         )
 
     # --- the transport -----------------------------------------------------------------

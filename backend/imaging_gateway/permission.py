@@ -41,6 +41,12 @@ class PermissionCache:
                 return self._allowed
         return self.refresh()
 
+    def current(self) -> bool:
+        """The last answer without asking (`fail_open` before the first): for a caller that
+        must not wait on the network, with `refresh` run on a thread of its own."""
+        with self._lock:
+            return self._allowed if self._allowed is not None else self.fail_open
+
     def refresh(self) -> bool:
         """Ask the API now; on failure keep the last answer (or `fail_open`)."""
         try:

@@ -57,8 +57,12 @@ class ReconcileReport:
         return [uid for run in self.runs for uid in run.unexpected]
 
     @property
+    def voided(self) -> list[str]:
+        return [uid for run in self.runs for uid in run.voided]
+
+    @property
     def clean(self) -> bool:
-        return not self.missing and not self.unexpected
+        return not self.missing and not self.unexpected and not self.voided
 
 
 class Reporter:
@@ -78,6 +82,10 @@ class Reporter:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Consecutive calls that found the server away, and no call before this time:
+        # studies spooled during an outage do not each knock on a closed door.
+        self._failures = 0
+        self._quiet_until: datetime | None = None
 
     def spool_study(self, uid: str, stored_at: datetime | None = None) -> bool:
         """Spool a stored study and wake the sender; False if it was spooled already."""
@@ -89,6 +97,9 @@ class Reporter:
         """Send every due study, 1,000 a call, until none is due or the server is away."""
         now = now or self.clock()
         report = DrainReport()
+        if self._quiet_until is not None and now < self._quiet_until:
+            report.unreachable = True  # still backing off from the server's absence
+            return report
         while due := self.spool.due(now, MAX_UPLOAD_BATCH):
             report.calls += 1
             if not self._send(due, now, report):
@@ -105,7 +116,11 @@ class Reporter:
             self.spool.retry_later([s.uid for s in due], now, str(failed))
             report.deferred += len(due)
             report.unreachable = isinstance(failed, Unreachable)
+            if report.unreachable:
+                self._failures += 1
+                self._quiet_until = now + self.spool.backoff.delay(self._failures)
             return False
+        self._failures, self._quiet_until = 0, None
         done = [r.study_uid for r in results if r.status != "REFUSED"]
         later = [r for r in results if r.status == "REFUSED" and r.error_code in COME_BACK_LATER]
         never = [r for r in results if r.status == "REFUSED" and r not in later]

@@ -25,14 +25,15 @@ mutation($inst: ID!, $items: [ExamUploadInput!]!) {
 RECONCILE = """
 mutation($inst: ID!, $from: DateTime!, $to: DateTime!, $uids: [String!]!) {
   reconcileExams(institutionId: $inst, startsAt: $from, endsAt: $to, studyInstanceUids: $uids) {
-    reconciliation { sent matched missingCount unexpectedCount missing unexpected }
+    reconciliation { sent matched missingCount unexpectedCount missing unexpected
+                     voided voidedCount }
     userErrors { code field messageEn messageZh }
   }
 }"""
 
 RUNS = """
 query($inst: ID!) { examReconciliations(institutionId: $inst) {
-  ranAt startsAt endsAt sent matched missingCount unexpectedCount missing unexpected
+  ranAt startsAt endsAt sent matched missingCount unexpectedCount missing unexpected voided
 } }"""
 
 VOID = """
@@ -84,6 +85,8 @@ async def test_the_answer_lists_what_each_side_lacks_and_the_run_is_kept(
         "unexpectedCount": 1,
         "missing": [uid(4)],
         "unexpected": [uid(1)],
+        "voided": [],
+        "voidedCount": 0,
     }
     # and an operator sees the run with its window and differences
     token = await create_operator_token(services)
@@ -95,7 +98,7 @@ async def test_the_answer_lists_what_each_side_lacks_and_the_run_is_kept(
     assert exam["exam"] is not None
 
 
-async def test_only_the_window_and_the_institutions_exams_count_and_voids_are_known(
+async def test_only_the_window_and_the_institutions_exams_count_and_voids_are_flagged(
     services: Services, api: Api, clock: ManualClock
 ) -> None:
     # given two institutions of one account; study 1 of this one in the window, study 2
@@ -114,10 +117,16 @@ async def test_only_the_window_and_the_institutions_exams_count_and_voids_are_kn
     assert voided["voidExam"]["userErrors"] == []
     # when the gateway lists only study 4 for the window
     answer = await reconcile(api, gateway, window_start, clock.now(), [uid(4)])
-    # then the voided study is known (re-reporting it would draw nothing) and only
-    # study 1 is unexpected: not the earlier one, not the other institution's
-    assert answer["reconciliation"]["missing"] == []
-    assert answer["reconciliation"]["unexpected"] == [uid(1)]
+    # then the voided study is a difference for an operator, not missing (re-reporting it
+    # would draw nothing), and only study 1 is unexpected: not the earlier one, not the
+    # other institution's
+    found_run = answer["reconciliation"]
+    assert found_run["missing"] == []
+    assert (found_run["voided"], found_run["voidedCount"], found_run["matched"]) == ([uid(4)], 1, 0)
+    assert found_run["unexpected"] == [uid(1)]
+    # and the operator's list of runs keeps both differences apart
+    runs = (await api.operator(token, RUNS, {"inst": gateway.id}))["examReconciliations"]
+    assert [(r["unexpected"], r["voided"]) for r in runs] == [([uid(1)], [uid(4)])]
 
 
 async def test_more_than_ten_thousand_studies_are_refused_naming_the_limit(

@@ -1213,7 +1213,7 @@ GATEWAY_READS: dict[str, set[str]] = {
     | {"featureEnabled"},
     "Licence": {"id", "feature", "enabledAt", "institutionId"},
     "ExamReconciliation": {"id", "ranAt", "startsAt", "endsAt", "sent", "matched"}
-    | {"missingCount", "unexpectedCount", "missing", "unexpected"},
+    | {"missingCount", "unexpectedCount", "missing", "unexpected", "voided", "voidedCount"},
 }
 
 # How the gateway gets one object of each kind; {F} is where the field goes.

@@ -12,6 +12,8 @@ from imaging_billing.domain.reconciliation import (
     check_studies,
     check_window,
     compare,
+    decode_unexpected,
+    encode_unexpected,
 )
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -35,6 +37,23 @@ def test_a_study_known_outside_the_window_is_not_missing() -> None:
     # then nothing differs
     assert found.missing == []
     assert found.unexpected == []
+
+
+def test_a_listed_study_held_voided_is_a_difference_of_its_own() -> None:
+    # given a gateway that still stores 1.2.5, which an operator voided, and 1.2.6
+    # when it lists both
+    found = compare(
+        ["1.2.5", "1.2.6"], known={"1.2.5", "1.2.6"}, in_window={"1.2.6"}, voided={"1.2.5"}
+    )
+    # then the voided one is neither matched nor missing (re-reporting draws nothing)
+    assert (found.voided, found.missing, found.unexpected) == (["1.2.5"], [], [])
+    assert (found.sent, found.matched) == (2, 1)
+
+
+def test_runs_keep_voided_apart_and_older_runs_still_read() -> None:
+    assert decode_unexpected(encode_unexpected(["1.2.1"], ["1.2.5"])) == (["1.2.1"], ["1.2.5"])
+    assert decode_unexpected(encode_unexpected(["1.2.1"], [])) == (["1.2.1"], [])
+    assert decode_unexpected('["1.2.7"]') == (["1.2.7"], [])
 
 
 def test_more_studies_than_the_limit_are_refused_naming_it() -> None:

@@ -170,3 +170,26 @@ def test_the_sending_thread_reports_a_study_as_soon_as_it_is_spooled(
         reporter.stop()
     assert reporter.spool.counts()[SENT] == 1
     assert used_exams(live) == before + 1
+
+
+def test_studies_spooled_during_an_outage_do_not_each_call_the_server(
+    live: LiveServer, client: GatewayClient, tmp_path: Path
+) -> None:
+    # given a reporter that found the server away
+    reporter = Reporter(client, Spool(tmp_path / "spool.sqlite3"))
+    before = used_exams(live)
+    live.stop()
+    t = datetime.now(UTC)
+    reporter.spool_study(uid(8, 1), t - timedelta(minutes=5))
+    assert reporter.drain(t).calls == 1
+    # when more studies are spooled within the back-off
+    reporter.spool_study(uid(8, 2), t - timedelta(minutes=4))
+    reporter.spool_study(uid(8, 3), t - timedelta(minutes=3))
+    quiet = reporter.drain(t + timedelta(seconds=1))
+    # then no call is made for them
+    assert (quiet.calls, quiet.unreachable) == (0, True)
+    # and when the server is back and the back-off over, one call reports all three
+    live.start()
+    drained = reporter.drain(t + timedelta(seconds=2.5))
+    assert (drained.calls, drained.sent) == (1, 3)
+    assert used_exams(live) == before + 3

@@ -20,6 +20,7 @@ def test_the_client_imports_with_the_standard_library_alone() -> None:
     # site-packages) that sees only backend/
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import imaging_gateway, json;"
+        "import imaging_gateway.pacs, imaging_gateway.orthanc_config;"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('imaging'))))"
     )
     # when it imports the client

@@ -4,12 +4,18 @@ window of upload time, against the exams the ledger holds for its institution.
 Studies the ledger lacks are the gateway's to report again (R-EXAM-4 makes that safe);
 studies the ledger holds that the gateway did not list are only flagged for an
 operator: the gateway's list may be the wrong one, so nothing is voided here.
+
+**Decision** (voided exams): a study the gateway still stores but an operator voided is
+a difference too — the platform stores what nobody pays for — yet not the gateway's to
+re-report (a report of it is a duplicate, R-EXAM-4, and the operator's void stands): it is
+listed as `voided`, for an operator to settle with the hospital.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .clock import require_aware
@@ -35,6 +41,7 @@ class Differences:
     matched: int
     missing: list[str]  # sent by the gateway, unknown to the ledger: to report again
     unexpected: list[str]  # in the ledger's window, not sent: for an operator to look at
+    voided: list[str] = field(default_factory=list)  # sent, held voided: for an operator
 
 
 def check_window(starts_at: datetime, ends_at: datetime) -> Window:
@@ -54,11 +61,36 @@ def check_studies(uids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(validate_study_uid(u, "studyInstanceUids") for u in uids))
 
 
-def compare(sent: Sequence[str], known: Collection[str], in_window: Collection[str]) -> Differences:
+def compare(
+    sent: Sequence[str],
+    known: Collection[str],
+    in_window: Collection[str],
+    voided: Collection[str] = (),
+) -> Differences:
     """`known`: the sent studies the ledger holds, at any upload time (a study reported
-    late, at the server's clock, is still known); `in_window`: the ledger's studies of
-    the institution uploaded inside the window, voided ones left out."""
+    late, at the server's clock, is still known), voided ones included; `voided`: those
+    of them an operator voided; `in_window`: the ledger's studies of the institution
+    uploaded inside the window, voided ones left out."""
     listed = set(sent)
     missing = [uid for uid in sent if uid not in known]
+    held_voided = [uid for uid in sent if uid in known and uid in voided]
     unexpected = sorted(uid for uid in in_window if uid not in listed)
-    return Differences(len(sent), len(sent) - len(missing), missing, unexpected)
+    matched = len(sent) - len(missing) - len(held_voided)
+    return Differences(len(sent), matched, missing, unexpected, held_voided)
+
+
+def encode_unexpected(unlisted: Sequence[str], voided: Sequence[str]) -> str:
+    """The `unexpected` column: a JSON list of the studies not listed, or, when some
+    listed studies are held voided, an object with both (runs written before voided
+    studies were told apart are lists)."""
+    if not voided:
+        return json.dumps(list(unlisted))
+    return json.dumps({"unlisted": list(unlisted), "voided": list(voided)})
+
+
+def decode_unexpected(text: str) -> tuple[list[str], list[str]]:
+    """(studies not listed, listed studies held voided) of a run."""
+    found = json.loads(text)
+    if isinstance(found, list):
+        return found, []
+    return list(found["unlisted"]), list(found["voided"])

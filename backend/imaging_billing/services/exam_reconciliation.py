@@ -42,7 +42,8 @@ async def reconcile_exams(
     async with db.write() as conn:
         known = await reconciliations.known_uids(conn, account_id, sent)
         in_window = await reconciliations.uids_in_window(conn, institution_id, window)
-        differences = rules.compare(sent, known, in_window)
+        voided = {uid for uid, is_voided in known.items() if is_voided}
+        differences = rules.compare(sent, known, in_window, voided)
         return await reconciliations.add_run(
             conn,
             account_id=account_id,

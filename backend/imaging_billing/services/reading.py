@@ -38,7 +38,7 @@ _READS: dict[str, str] = {
     "Licence": "id feature enabledAt institutionId",
     # The answer to its own reconciliation call (the runs are listed to people only).
     "ExamReconciliation": "id ranAt startsAt endsAt sent matched missingCount"
-    " unexpectedCount missing unexpected",
+    " unexpectedCount missing unexpected voided voidedCount",
 }
 GATEWAY_READS: Mapping[str, frozenset[str]] = {
     name: frozenset(fields.split()) for name, fields in _READS.items()

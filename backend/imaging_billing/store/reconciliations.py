@@ -9,22 +9,24 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.reconciliation import Differences, Window
+from ..domain.reconciliation import Differences, Window, encode_unexpected
 from .fetch import fetch_all, fetch_one
 from .reconciliation_tables import exam_reconciliation
 from .records import ExamReconciliationRecord
 from .tables import exam
 
 
-async def known_uids(conn: AsyncConnection, account_id: int, uids: Sequence[str]) -> set[str]:
-    """Which of these studies the account's ledger holds, voided ones included (reporting
-    a voided study again is a duplicate, so it is not the gateway's to re-report)."""
+async def known_uids(
+    conn: AsyncConnection, account_id: int, uids: Sequence[str]
+) -> dict[str, bool]:
+    """Which of these studies the account's ledger holds, each with whether it was voided
+    (reporting a voided study again is a duplicate, so it is not the gateway's to re-report)."""
     if not uids:
-        return set()
-    stmt = sa.select(exam.c.study_uid).where(
+        return {}
+    stmt = sa.select(exam.c.study_uid, exam.c.voided_at.is_not(None)).where(
         exam.c.account_id == account_id, exam.c.study_uid.in_(list(uids))
     )
-    return set((await conn.execute(stmt)).scalars())
+    return {uid: bool(voided) for uid, voided in (await conn.execute(stmt)).all()}
 
 
 async def uids_in_window(conn: AsyncConnection, institution_id: int, window: Window) -> list[str]:
@@ -63,7 +65,7 @@ async def add_run(
             "missing_count": len(differences.missing),
             "unexpected_count": len(differences.unexpected),
             "missing": json.dumps(differences.missing),
-            "unexpected": json.dumps(differences.unexpected),
+            "unexpected": encode_unexpected(differences.unexpected, differences.voided),
         },
     )
     assert row is not None

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import strawberry
 
+from ...domain.reconciliation import decode_unexpected
 from ...services import exam_reconciliation as use_case
 from ...services.records import ExamReconciliationRecord
 from .. import ids
@@ -25,7 +26,7 @@ class ExamReconciliation:
     starts_at: datetime = strawberry.field(description="Upload time from (included).")
     ends_at: datetime = strawberry.field(description="Upload time to (excluded).")
     sent: int = strawberry.field(description="Distinct studies the gateway listed.")
-    matched: int = strawberry.field(description="Listed studies the ledger holds.")
+    matched: int = strawberry.field(description="Listed studies the ledger holds, not voided.")
     missing_count: int
     unexpected_count: int
     missing: list[str] = strawberry.field(
@@ -35,9 +36,18 @@ class ExamReconciliation:
         description="Studies of the window in the ledger the gateway did not list: for an"
         " operator to look at; nothing is voided."
     )
+    voided: list[str] = strawberry.field(
+        description="Listed studies the ledger holds voided: the gateway still stores them;"
+        " for an operator (re-reporting them draws nothing)."
+    )
+
+    @strawberry.field
+    def voided_count(self) -> int:
+        return len(self.voided)
 
     @classmethod
     def from_row(cls, row: ExamReconciliationRecord) -> ExamReconciliation:
+        unlisted, voided = decode_unexpected(row.unexpected)
         return cls(
             id=strawberry.ID(str(ids.encode("ExamReconciliation", row.id))),
             ran_at=row.ran_at,
@@ -48,7 +58,8 @@ class ExamReconciliation:
             missing_count=row.missing_count,
             unexpected_count=row.unexpected_count,
             missing=json.loads(row.missing),
-            unexpected=json.loads(row.unexpected),
+            unexpected=unlisted,
+            voided=voided,
         )
 
 
