@@ -55,10 +55,11 @@ def test_an_admin_sees_a_gateway_reconciliation_and_its_differences(
     card.scroll_into_view_if_needed()
     words = WORDS[language]
     assert words["title"] in card.inner_text()
-    # then the newest run shows the counts as tags: one missing, one unexpected
+    # then the newest run shows the counts as tags: one missing, one unexpected, none voided
     first = card.locator("tbody tr").first
     assert first.locator("[data-testid=reconciliation-missing]").inner_text().strip() == "1"
     assert first.locator("[data-testid=reconciliation-unexpected]").inner_text().strip() == "1"
+    assert first.locator("[data-testid=reconciliation-voided]").inner_text().strip() == "0"
     cells = [c.strip() for c in first.locator("td").all_inner_texts()]
     assert "2" in cells, cells  # the gateway listed two studies
     # and picking it names both studies, each under its heading, at the card's width

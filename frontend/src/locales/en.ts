@@ -355,11 +355,13 @@ const en: typeof zhCN = {
     matched: 'Matched',
     missing: 'Not in ledger',
     unexpected: 'Not listed',
+    voided: 'Voided in ledger',
     none: 'No reconciliation runs for this institution yet',
     details: 'The run of {at}',
     clean: 'Both sides agree for this window.',
     missingHint: 'Studies the ledger lacks (the gateway reports them again):',
     unexpectedHint: 'Studies in the ledger the gateway did not list (for an operator to check):',
+    voidedHint: 'Studies the gateway still stores that the ledger holds voided (not billed again; for an operator):',
     more: '{n} more not shown',
   },
   institutions: {

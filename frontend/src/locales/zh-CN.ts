@@ -353,11 +353,13 @@ const zhCN = {
     matched: '一致',
     missing: '流水缺少',
     unexpected: '网关未列出',
+    voided: '流水已作废',
     none: '该机构暂无对账记录',
     details: '{at} 的对账结果',
     clean: '该时间段双方一致。',
     missingHint: '流水缺少的检查（网关会重新上报）：',
     unexpectedHint: '流水中有、网关未列出的检查（请运营人员核查）：',
+    voidedHint: '网关仍存储、流水中已作废的检查（不会重新计费，请运营人员处理）：',
     more: '另有 {n} 项未显示',
   },
   institutions: {
