@@ -1,0 +1,174 @@
+"""Plain leaf fields read in line: the executor graphql-core runs every operation with.
+
+graphql-core resolves each field of each object on its own: a path, a resolve info, the
+resolver (Strawberry's, behind the R-GEN-8 guard of api/scope.py), then completion by
+type, about 25 µs a field. The console's overview has some 850 of them, most a plain
+attribute of a list item (a day's uploads, a lot's expiry), and spent 60 % of its time
+there. Such a field is read here as its resolver would read it: the attribute, then
+the leaf type's own `coerce_output_value`, exactly as graphql-core completes a leaf.
+
+Plain means: a Strawberry field without a resolver or extensions (Strawberry marks
+its resolver `_is_default`; it reads the attribute with the config's default
+resolver, `getattr`), no arguments, a scalar or enum type (non-null or not), and no
+R-GEN-8 guard that refuses the principal (api/scope.py: for people the guard only
+passes the call on). `__typename` is the parent type's name. Anything else, and any
+value that is not plainly fine (null for a non-null type, an exception or awaitable,
+a failed or null coercion), takes graphql-core's own path for that field, which then
+answers or fails exactly as it always did: reading an attribute twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    GraphQLField,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    Undefined,
+    is_leaf_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.incremental.incremental_executor import IncrementalExecutor
+from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+from ..services.principals import Role
+from .scope import people_only_resolver
+
+TYPENAME = "__typename"
+
+# A plain field: (response name, attribute, coerce, non-null); or a constant (typename).
+Leaf = tuple[str, str, Callable[[Any], Any], bool]
+# Per response name in order: a Leaf, a constant string, or None (graphql-core's path).
+Plan = tuple[tuple[str, FieldDetailsList, Leaf | str | None], ...]
+
+
+def plain_attribute(field: GraphQLField, *, as_gateway: bool) -> str | None:
+    """The attribute a plain Strawberry field reads, or None when the field is not plain."""
+    resolve = field.resolve
+    if resolve is not None and (inner := people_only_resolver(resolve)) is not None:
+        if as_gateway:
+            return None  # the guard refuses: graphql-core's path raises FORBIDDEN
+        resolve = inner
+    if resolve is None or getattr(resolve, "_is_default", False) is not True or field.args:
+        return None
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+        return None
+    if definition.default_resolver is not getattr:
+        return None
+    return definition.python_name
+
+
+def leaf_of(field: GraphQLField, attribute: str, response_name: str) -> Leaf | None:
+    type_ = field.type
+    non_null = isinstance(type_, GraphQLNonNull)
+    named = type_.of_type if non_null else type_
+    if not is_leaf_type(named):
+        return None  # lists and objects are completed by graphql-core
+    return (response_name, attribute, named.coerce_output_value, non_null)
+
+
+class LeafExecutor(IncrementalExecutor):
+    """graphql-core's executor, with plain leaf fields read in line (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        principal = getattr(self.context_value, "principal", None)
+        self._as_gateway = principal is None or principal.role is Role.INSTITUTION
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[GroupedFieldSet, Plan]] = {}
+
+    def plan(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> Plan:
+        # graphql-core memoizes a selection's grouped field set per list, so every item
+        # of a list finds its plan here; the set is kept so that its id is not reused.
+        key = (parent_type, id(grouped))
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached[1]
+        steps: list[tuple[str, FieldDetailsList, Leaf | str | None]] = []
+        for response_name, details in grouped.items():
+            node = details[0].node
+            how: Leaf | str | None = None
+            if node.name.value == TYPENAME:
+                how = parent_type.name
+            elif self.middleware_manager is None and not node.arguments:
+                field = parent_type.fields.get(node.name.value)
+                attribute = field and plain_attribute(field, as_gateway=self._as_gateway)
+                if field is not None and attribute is not None:
+                    how = leaf_of(field, attribute, response_name)
+            steps.append((response_name, details, how))
+        plan = tuple(steps)
+        self._plans[key] = (grouped, plan)
+        return plan
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """graphql-core's `execute_fields`, with plain leaves read in line."""
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, details, how in self.plan(parent_type, grouped_field_set):
+                if how.__class__ is str:
+                    results[response_name] = how
+                    continue
+                if how is not None:
+                    value = _read(source_value, how, is_awaitable)  # type: ignore[arg-type]
+                    if value is not _SLOW:
+                        results[response_name] = value
+                        continue
+                field_path = Path(path, response_name, parent_type.name)
+                result = self.execute_field(
+                    parent_type, source_value, details, field_path, position_context
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+
+_SLOW = object()  # the field takes graphql-core's path
+
+
+def _read(source: Any, leaf: Leaf, is_awaitable: Callable[[Any], bool]) -> Any:
+    """The completed value of a plain leaf, or _SLOW when graphql-core must decide."""
+    _, attribute, coerce, non_null = leaf
+    try:
+        value = getattr(source, attribute)
+        if value is None or value is Undefined:
+            return _SLOW if non_null else None
+        if isinstance(value, Exception) or is_awaitable(value):
+            return _SLOW
+        coerced = coerce(value)
+    except Exception:  # noqa: BLE001 - graphql-core's path raises it, located
+        return _SLOW
+    if coerced is None or coerced is Undefined:
+        return _SLOW
+    return coerced
