@@ -66,7 +66,7 @@ def plain_attribute(field: GraphQLField, *, as_gateway: bool) -> str | None:
 def leaf_of(field: GraphQLField, attribute: str, response_name: str) -> Leaf | None:
     type_ = field.type
     non_null = isinstance(type_, GraphQLNonNull)
-    named = type_.of_type if non_null else type_
+    named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
     if not is_leaf_type(named):
         return None  # lists and objects are completed by graphql-core
     return (response_name, attribute, named.coerce_output_value, non_null)

@@ -63,7 +63,8 @@ class AccountExamFields:
             limit=size + 1,
             unexpired_at=None if include_expired else c.now(),
         )
-        return conn_.build(page.rows, size, page.total, ExamLot.from_row)
+        now = c.now()
+        return conn_.build(page.rows, size, page.total, lambda row: ExamLot.from_row(row, now))
 
     @strawberry.field(
         description="Uploaded exams, newest first; `since`/`until` bound the upload time, "
