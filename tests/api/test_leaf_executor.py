@@ -123,7 +123,8 @@ def any_item(draw: st.DrawFn) -> Item:
 
 ROOTS = st.builds(
     Query,
-    items=st.lists(any_item(), max_size=4),
+    # Null items too, though the list's items are non-null: graphql-core nulls the list.
+    items=st.lists(any_item(), max_size=4) | st.lists(st.none() | any_item(), max_size=4),
     maybe_items=st.none() | st.lists(st.none() | any_item(), max_size=3),
 )
 

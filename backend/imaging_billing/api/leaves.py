@@ -19,13 +19,15 @@ answers or fails exactly as it always did: reading an attribute twice changes no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from graphql import (
     GraphQLField,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     Undefined,
     is_leaf_type,
 )
@@ -153,8 +155,81 @@ class LeafExecutor(IncrementalExecutor):
 
         return get_results()
 
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: Iterable[Any],
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        """A list of objects whose selected fields are all plain leaves is built in one
+        loop; should any item not be plainly fine, graphql-core completes the whole list
+        (nothing was consumed: only lists and tuples are read here)."""
+        plan = self._leaf_items_plan(item_type, field_details_list, path, items, position_context)
+        if plan is not None:
+            completed = _leaf_items(items, plan, self.is_awaitable)
+            if completed is not None:
+                return completed
+        return super().complete_iterable_value(
+            item_type, field_details_list, info, path, items, position_context
+        )
+
+    def _leaf_items_plan(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        items: Iterable[Any],
+        position_context: Any,
+    ) -> tuple[bool, Plan] | None:
+        """(items non-null, the items' plan) when the list can be built in one loop."""
+        if items.__class__ not in (list, tuple) or position_context is not None:
+            return None
+        non_null = isinstance(item_type, GraphQLNonNull)
+        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not isinstance(object_type, GraphQLObjectType) or object_type.is_type_of is not None:
+            return None
+        if self.get_stream_usage(field_details_list, path) is not None:
+            return None
+        grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        if new_defer_usages:
+            return None
+        plan = self.plan(object_type, grouped)
+        if any(how is None for _, _, how in plan):
+            return None
+        return non_null, plan
+
 
 _SLOW = object()  # the field takes graphql-core's path
+
+
+def _leaf_items(
+    items: Iterable[Any], how: tuple[bool, Plan], is_awaitable: Callable[[Any], bool]
+) -> list[Any] | None:
+    """Each item's dict of plain leaves, or None when graphql-core must decide."""
+    non_null, plan = how
+    completed: list[Any] = []
+    for item in items:
+        if item is None or item is Undefined:
+            if non_null:
+                return None
+            completed.append(None)
+            continue
+        if isinstance(item, Exception) or is_awaitable(item):
+            return None
+        row: dict[str, Any] = {}
+        for response_name, _, step in plan:
+            if step.__class__ is str:
+                row[response_name] = step
+                continue
+            value = _read(item, step, is_awaitable)  # type: ignore[arg-type]
+            if value is _SLOW:
+                return None
+            row[response_name] = value
+        completed.append(row)
+    return completed
 
 
 def _read(source: Any, leaf: Leaf, is_awaitable: Callable[[Any], bool]) -> Any:
