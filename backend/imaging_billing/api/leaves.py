@@ -2,10 +2,12 @@
 
 graphql-core resolves each field of each object on its own: a path, a resolve info, the
 resolver (Strawberry's, behind the R-GEN-8 guard of api/scope.py), then completion by
-type, about 25 µs a field. The console's overview has some 850 of them, most a plain
-attribute of a list item (a day's uploads, a lot's expiry), and spent 60 % of its time
-there. Such a field is read here as its resolver would read it: the attribute, then
-the leaf type's own `coerce_output_value`, exactly as graphql-core completes a leaf.
+type. The console's overview has some 850 fields, most a plain attribute of a list
+item (a day's uploads, a lot's expiry); cProfile put 60 % of its time in that
+machinery, and reading them here took its CPU time per request from about 15 to 13 ms.
+Such a field is read as its resolver would read it: the attribute, then the leaf
+type's own `coerce_output_value`, exactly as graphql-core completes a leaf. A list of
+objects whose selected fields are all such leaves is built in one loop.
 
 Plain means: a Strawberry field without a resolver or extensions (Strawberry marks
 its resolver `_is_default`; it reads the attribute with the config's default
