@@ -37,6 +37,7 @@ from . import audit
 from .context import Context
 from .cost import charge
 from .errors import mask_errors
+from .leaves import LeafExecutor
 from .requests import GraphQLRequest, RequestRefused
 from .shape import ShapeRefused, check_shape, parse_within_limits
 
@@ -140,6 +141,7 @@ class Executor:
             variable_values=request.variables,
             operation_name=request.operation_name,
             is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+            executor_class=LeafExecutor,
         )
         if isawaitable(result):
             result = await result

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from ..domain.exams import Lot
 from ..domain.usage import DailyUsage
 from ..services.queries import accounts, ai, commerce, entitlements, exams
 from ..services.reader import Reader
@@ -62,7 +63,15 @@ class Loaders:
             reader, entitlements.licences_of_institutions
         )
 
-        async def usage(account_ids: list[int]) -> list[list[DailyUsage]]:
-            return await exams.usage_of_accounts(reader, account_ids, now())
+        async def usage(keys: list[tuple[int, int]]) -> list[list[DailyUsage]]:
+            return await exams.usage_of_accounts(reader, keys, now())
 
-        self.usage: DataLoader[int, list[DailyUsage]] = DataLoader(load_fn=usage)
+        # (account, days) -> uploads per day over the last `days` days.
+        self.usage: DataLoader[tuple[int, int], list[DailyUsage]] = DataLoader(load_fn=usage)
+
+        async def rule_lots(account_ids: list[int]) -> list[list[Lot]]:
+            found = await self.lots_of_account.load_many(account_ids)
+            return [exams.rule_lots(rows) for rows in found]
+
+        # The same lots as the rules take them (figures, forecast).
+        self.rule_lots: DataLoader[int, list[Lot]] = DataLoader(load_fn=rule_lots)

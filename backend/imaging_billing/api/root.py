@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 from typing import assert_never
 
@@ -103,7 +104,7 @@ class Reconciliation:
     discrepancies: list[Discrepancy]
 
 
-def _as_node(row: nodes.NodeRecord) -> relay.Node:
+def _as_node(row: nodes.NodeRecord, now: datetime) -> relay.Node:
     """The GraphQL object of a record `nodes.node` found: one record type per node type."""
     match row:
         case AccountRecord():
@@ -111,7 +112,7 @@ def _as_node(row: nodes.NodeRecord) -> relay.Node:
         case InstitutionRecord():
             return Institution.from_row(row)
         case LotRecord():
-            return ExamLot.from_row(row)
+            return ExamLot.from_row(row, now)
         case ExamRecord():
             return Exam.from_row(row)
         case LedgerEntryRecord():
@@ -148,7 +149,7 @@ async def _node(info: Info, value: strawberry.ID) -> relay.Node | None:
     except RuleViolation:
         return None
     row = await nodes.node(info.context.reader, gid.type_name, pk)
-    return _as_node(row) if row is not None else None
+    return _as_node(row, info.context.now()) if row is not None else None
 
 
 @strawberry.type

@@ -182,7 +182,7 @@ class CommerceMutation:
                 idempotency_key=idempotency_key,
                 now=c.now(),
             )
-            return ExamLot.from_row(row)
+            return ExamLot.from_row(row, c.now())
 
         lot, errors = await attempt(info.context.lang, run())
         return AdjustExamLotPayload(lot=lot, user_errors=errors)

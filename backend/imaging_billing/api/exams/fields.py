@@ -31,20 +31,23 @@ class AccountExamFields:
 
     @strawberry.field(description="Daily uploads, oldest first (for the trend chart).")
     async def daily_usage(self, info: Info, days: int = 90) -> list[DailyUsage]:
-        series = reads.last_days(await info.context.loaders.usage.load(self.id), days)
+        reads.check_usage_days(days)
+        series = await info.context.loaders.usage.load((self.id, days))
         return [DailyUsage(day=p.day, exams=p.exams) for p in series]
 
     @strawberry.field
     async def run_out(self, info: Info) -> RunOutEstimate:
         c = info.context
-        account_lots = await c.loaders.lots_of_account.load(self.id)
-        usage = await c.loaders.usage.load(self.id)
+        # Both asked before either is awaited: the usage joins the chart's in one read.
+        lots_asked = c.loaders.rule_lots.load(self.id)
+        usage_asked = c.loaders.usage.load((self.id, reads.FORECAST_DAYS))
+        account_lots, usage = await lots_asked, await usage_asked
         return RunOutEstimate.of(reads.run_out(account_lots, usage, c.now()))
 
     @strawberry.field
     async def exam_figures(self, info: Info) -> ExamFigures:
         c = info.context
-        account_lots = await c.loaders.lots_of_account.load(self.id)
+        account_lots = await c.loaders.rule_lots.load(self.id)
         return ExamFigures(**reads.figures(self.row, account_lots, c.now()).__dict__)
 
     @strawberry.field(description="Lots by purchase; `includeExpired: false` keeps usable ones.")
@@ -60,7 +63,8 @@ class AccountExamFields:
             limit=size + 1,
             unexpired_at=None if include_expired else c.now(),
         )
-        return conn_.build(page.rows, size, page.total, ExamLot.from_row)
+        now = c.now()
+        return conn_.build(page.rows, size, page.total, lambda row: ExamLot.from_row(row, now))
 
     @strawberry.field(
         description="Uploaded exams, newest first; `since`/`until` bound the upload time, "

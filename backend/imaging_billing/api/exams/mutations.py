@@ -64,7 +64,9 @@ class ExamMutation:
                 idempotency_key=idempotency_key,
                 now=c.now(),
             )
-            return CreditExamLotPayload(lot=ExamLot.from_row(result.lot), settled=result.settled)
+            return CreditExamLotPayload(
+                lot=ExamLot.from_row(result.lot, c.now()), settled=result.settled
+            )
 
         payload, errors = await attempt(info.context.lang, run())
         return payload or CreditExamLotPayload(user_errors=errors)

@@ -38,10 +38,20 @@ class ExamLot(relay.Node):
     purchased_at: datetime
     expires_at: datetime
     contract_ref: str | None
+    # Plain values, worked out from the lot when it is built: the overview lists 20
+    # lots, and a field with a resolver costs far more than one read as an attribute
+    # (api/leaves.py). `now` is the request's, read when the lot is built.
+    expired: bool = strawberry.field(description="True from the expiry instant on (R-EXAM-2).")
+    remaining: int = strawberry.field(description="Usable remainder; 0 once expired.")
+    forfeited: int = strawberry.field(
+        description="Forfeited at expiry (R-EXAM-2), swept or not yet."
+    )
     row: strawberry.Private[LotRecord]
 
     @classmethod
-    def from_row(cls, row: LotRecord) -> ExamLot:
+    def from_row(cls, row: LotRecord, now: datetime) -> ExamLot:
+        expired = bool(now >= row.expires_at)
+        left = row.quantity - row.used
         return cls(
             id=row.id,
             mode=LotMode(row.mode),
@@ -51,20 +61,11 @@ class ExamLot(relay.Node):
             purchased_at=row.purchased_at,
             expires_at=row.expires_at,
             contract_ref=row.contract_ref,
+            expired=expired,
+            remaining=0 if expired else left,
+            forfeited=left if expired else 0,
             row=row,
         )
-
-    @strawberry.field(description="True from the expiry instant on (R-EXAM-2).")
-    def expired(self, info: Info) -> bool:
-        return bool(info.context.now() >= self.expires_at)
-
-    @strawberry.field(description="Usable remainder; 0 once expired.")
-    def remaining(self, info: Info) -> int:
-        return 0 if self.expired(info) else self.quantity - self.used
-
-    @strawberry.field(description="Forfeited at expiry (R-EXAM-2), swept or not yet.")
-    def forfeited(self, info: Info) -> int:
-        return self.quantity - self.used if self.expired(info) else 0
 
 
 @strawberry.type(description="One uploaded study (R-EXAM-4/5).")
@@ -113,7 +114,7 @@ class Exam(relay.Node):
         if self.row.lot_id is None:
             return None
         row = await info.context.loaders.lot.load(self.row.lot_id)
-        return ExamLot.from_row(row) if row is not None else None
+        return ExamLot.from_row(row, info.context.now()) if row is not None else None
 
     @strawberry.field
     async def institution(

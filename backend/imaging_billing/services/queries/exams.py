@@ -52,11 +52,17 @@ def lots_page(
     return Page(after[:limit], len(kept))
 
 
+def rule_lots(account_lots: Sequence[LotRecord]) -> list[rules.Lot]:
+    """The lots as the rules take them: made once per request for the figures and the
+    forecast beside them (200 lots took 0.5 ms each time)."""
+    return [lots.to_lot(row) for row in account_lots]
+
+
 def figures(
-    account: AccountRecord, account_lots: Sequence[LotRecord], now: datetime
+    account: AccountRecord, account_lots: Sequence[rules.Lot], now: datetime
 ) -> rules.ExamFigures:
     """R-EXAM-6, right at `now` whether or not the expiry sweep has run."""
-    return rules.figures([lots.to_lot(row) for row in account_lots], account.arrears_count, now)
+    return rules.figures(account_lots, account.arrears_count, now)
 
 
 async def _exams_page(
@@ -128,26 +134,39 @@ async def daily_usage(
 
 
 async def usage_of_accounts(
-    reader: Reader, account_ids: Sequence[int], now: datetime
+    reader: Reader, keys: Sequence[tuple[int, int]], now: datetime
 ) -> list[list[DailyUsage]]:
-    """Each account's uploads per day over the longest window anyone may ask for: the
-    chart and the forecast beside it then cut their windows from one read."""
-    return [
-        await daily_usage(reader, account_id, now, reading.MAX_USAGE_DAYS)
-        for account_id in account_ids
-    ]
+    """For each (account, days) asked, its uploads per day over the last `days` days.
+    The chart and the forecast beside it ask together: each account is read once, over
+    the longest window asked of it (not the longest anyone may ask: a year of days
+    cost more than the chart), and each window is cut from that read."""
+    longest: dict[int, int] = {}
+    for account_id, days in keys:
+        longest[account_id] = max(days, longest.get(account_id, 0))
+    read = {
+        account_id: await daily_usage(reader, account_id, now, days)
+        for account_id, days in longest.items()
+    }
+    return [last_days(read[account_id], days) for account_id, days in keys]
 
 
 def last_days(series: Sequence[DailyUsage], days: int) -> list[DailyUsage]:
     """The last `days` days of a longer series, today included."""
-    if not 1 <= days <= reading.MAX_USAGE_DAYS:
-        raise RuleViolation("USAGE_DAYS", "days", {"limit": reading.MAX_USAGE_DAYS})
+    check_usage_days(days)
     return list(series[-days:])
 
 
+def check_usage_days(days: int) -> None:
+    if not 1 <= days <= reading.MAX_USAGE_DAYS:
+        raise RuleViolation("USAGE_DAYS", "days", {"limit": reading.MAX_USAGE_DAYS})
+
+
+FORECAST_DAYS = reading.FORECAST_DAYS
+
+
 def run_out(
-    account_lots: Sequence[LotRecord], usage: Sequence[DailyUsage], now: datetime
+    account_lots: Sequence[rules.Lot], usage: Sequence[DailyUsage], now: datetime
 ) -> RunOut:
     """R-GEN-9: the lots walked in draw order at the last 30 days' pace."""
-    pace = average_daily(last_days(usage, reading.FORECAST_DAYS))
-    return forecast([lots.to_lot(row) for row in account_lots], pace, now)
+    pace = average_daily(last_days(usage, FORECAST_DAYS))
+    return forecast(account_lots, pace, now)
