@@ -25,7 +25,7 @@ from ..store.records import AccountRecord, NoticeRecord
 from .clock import Clock
 from .principals import Principal, Role
 from .queries.accounts import accounts_by_id
-from .queries.exams import figures, lots_of_accounts
+from .queries.exams import figures, lots_of_accounts, rule_lots
 from .queries.ledger import notices_page
 from .reader import Database, Reader
 
@@ -143,7 +143,7 @@ async def account_view(
         await reader.close()
     return AccountView(
         account=row,
-        figures=figures(row, lots, now),
+        figures=figures(row, rule_lots(lots), now),
         status=rules.account_status(row.arrears_since, now),
         newest_notice=notices.rows[0] if notices.rows else None,
     )
