@@ -960,3 +960,34 @@ async def test_an_audit_result_is_also_given_in_words_in_the_callers_language(
     assert describe("ok", english=True) is None
     assert describe("THROTTLED", english=False) is not None
     assert "{" not in (describe("VARIABLES_LIST_TOO_LONG", english=True) or "{")
+
+
+# --- a person's language ---------------------------------------------------------------
+
+SET_LANGUAGE = """mutation($l: Language!) { setMyLanguage(language: $l) {
+  language userErrors { code } } }"""
+
+
+async def test_a_person_keeps_the_language_they_chose_and_only_their_own(
+    services: Services, browsers: Callable[..., Browser], api: Api
+) -> None:
+    # given an admin and a viewer of one account, signed in; neither has chosen yet
+    people = await given_people(services)
+    admin, viewer = browsers(), browsers()
+    await admin.login(people.admin)
+    await viewer.login(people.viewer)
+    assert (await admin.data("{ viewer { language } }"))["viewer"]["language"] is None
+    # when the admin chooses English (a viewer may choose too: it changes nothing else)
+    chosen = (await admin.data(SET_LANGUAGE, {"l": "EN"}))["setMyLanguage"]
+    await viewer.data(SET_LANGUAGE, {"l": "ZH_CN"})
+    # then it is hers, and the viewer's is his own
+    assert chosen == {"language": "EN", "userErrors": []}
+    assert (await admin.data("{ viewer { language } }"))["viewer"]["language"] == "EN"
+    assert (await viewer.data("{ viewer { language } }"))["viewer"]["language"] == "ZH_CN"
+    # and an operator's API token has no language to set: a person's choice, not a program's
+    token = await create_operator_token(services)
+    refused = await api.operator(token, SET_LANGUAGE, {"l": "EN"})
+    assert refused["setMyLanguage"] == {"language": None, "userErrors": [{"code": "FORBIDDEN"}]}
+    # and a value that is not a language is refused by the schema
+    response = await admin.post(SET_LANGUAGE, {"l": "fr"})
+    assert "errors" in response.json()

@@ -128,6 +128,7 @@ POLICY: dict[str, dict[str, str]] = {
     "Mutation.login": EVERYONE,
     "Mutation.logout": EVERYONE,
     "Mutation.acceptInvitation": EVERYONE,
+    "Mutation.setMyLanguage": only(ADMIN, VIEWER),  # people signed in; a token is a program
     "Mutation.inviteUser": ADMINS,
     "Mutation.rotateInstitutionToken": ADMINS,
     "Mutation.revokeInstitutionToken": ADMINS,
@@ -927,6 +928,11 @@ async def _logout(world: World, role: str, side: Side, nonce: str) -> list[Op]:
     # a session of its own, so the role's main session survives the matrix
     session = await world.fresh_session(role) if role in (ADMIN, VIEWER) else None
     return [Op("mutation { logout { ok } }", session=session)]
+
+
+@builds("Mutation.setMyLanguage")
+async def _set_language(world: World, role: str, side: Side, nonce: str) -> list[Op]:
+    return [Op("mutation { setMyLanguage(language: EN) { language userErrors { code } } }")]
 
 
 @builds("Mutation.acceptInvitation")

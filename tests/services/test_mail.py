@@ -139,7 +139,8 @@ async def test_an_arrears_notice_is_mailed_once_to_the_admins_and_operators(
     assert body.index("已无可用检查") < body.index("No exams are available")
     assert "  欠费: 1" in body
     assert "  In arrears: 1" in body
-    assert "  状态: IN_ARREARS" in body
+    assert "  状态: 欠费中" in body
+    assert "  Status: In arrears" in body
     # and the subject travels encoded (RFC 2047), the body as UTF-8
     raw = server.accepted[0].raw
     head = raw.split(b"\r\n\r\n", 1)[0]

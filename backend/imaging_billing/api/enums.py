@@ -6,6 +6,7 @@ import strawberry
 
 from ..domain.exams import AccountStatus, LotMode
 from ..domain.ledger import LedgerType as LedgerEntryType
+from ..domain.mail import Language
 from ..domain.notices import NoticeKind, NoticeTarget
 from ..domain.usage import RunOutReason
 from ..services.ingest import UploadStatus
@@ -19,9 +20,15 @@ strawberry.enum(NoticeTarget, name="NoticeTarget")
 strawberry.enum(UploadStatus, name="UploadStatus")
 strawberry.enum(Role, name="Role")
 strawberry.enum(RunOutReason, name="RunOutReason")
+strawberry.enum(
+    Language,
+    name="Language",
+    description="A console language: ZH_CN `zh-CN`, EN `en`.",
+)
 
 __all__ = [
     "AccountStatus",
+    "Language",
     "LedgerEntryType",
     "LotMode",
     "NoticeKind",

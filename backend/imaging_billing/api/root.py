@@ -11,6 +11,7 @@ from strawberry import relay
 
 from ..domain.errors import RuleViolation
 from ..domain.text import storable
+from ..services import people
 from ..services.queries import accounts as reads
 from ..services.queries import nodes
 from ..services.records import (
@@ -37,7 +38,7 @@ from .commerce.types import Order
 from .connections import Connection
 from .context import Info
 from .entitlements import Licence, ServiceContract
-from .enums import AccountStatus, Role
+from .enums import AccountStatus, Language, Role
 from .exams.types import Exam, ExamLot
 from .ledger.types import LedgerEntry, Notice
 
@@ -81,6 +82,10 @@ class Viewer:
             return None
         row = await info.context.loaders.account.load(self.account_id)
         return Account.from_row(row) if row else None
+
+    @strawberry.field(description="The console language this person chose (null: not yet).")
+    async def language(self, info: Info) -> Language | None:
+        return await people.my_language(info.context.reader, info.context.principal)
 
     @strawberry.field
     async def institution(self, info: Info) -> Institution | None:

@@ -1,9 +1,8 @@
 """Notices by e-mail, for the people behind an account (R-ARR-2 delivery decision).
 
 A notice to the BUSINESS platform is mailed to the account's administrators, one to the
-MANAGEMENT platform to the operators. Users have no language of their own yet (the
-console keeps its choice in the browser), so a mail is written in zh-CN, the default,
-with the English text below it; `Language` is what a stored preference would choose.
+MANAGEMENT platform to the operators, each in the language the person last chose in the
+console; someone who never chose gets zh-CN, the default, with the English text below it.
 """
 
 from __future__ import annotations
@@ -21,6 +20,16 @@ class Language(StrEnum):
 
 
 DEFAULT_LANGUAGES = (Language.ZH_CN, Language.EN)
+
+
+def languages_for(chosen: str | None) -> tuple[Language, ...]:
+    """A person's mail languages: the one they chose, or both when they never chose (or
+    a stored value no longer names a language)."""
+    try:
+        return (Language(chosen),) if chosen else DEFAULT_LANGUAGES
+    except ValueError:
+        return DEFAULT_LANGUAGES
+
 
 # {account} is the account's name; other fields come from the notice's detail and the
 # figures at its instant (`figure_lines`).
@@ -125,6 +134,13 @@ HEADINGS = {
 
 STATUS = {Language.ZH_CN: "状态", Language.EN: "Status"}
 
+# The console's words for an account's status (frontend/src/locales `status`).
+STATUS_WORDS: dict[str, dict[Language, str]] = {
+    "ACTIVE": {Language.ZH_CN: "正常", Language.EN: "Active"},
+    "IN_ARREARS": {Language.ZH_CN: "欠费中", Language.EN: "In arrears"},
+    "SUSPENDED": {Language.ZH_CN: "已停止上传", Language.EN: "Uploads suspended"},
+}
+
 
 @dataclass(frozen=True)
 class MailText:
@@ -161,5 +177,6 @@ def _body(kind: NoticeKind, lang: Language, fields: _Blank, figures: Mapping[str
     if figures:
         lines += ["", HEADINGS[lang].format_map(fields)]
         lines += [f"  {label[lang]}: {figures.get(key, '-')}" for key, label in FIGURES]
-        lines.append(f"  {STATUS[lang]}: {figures.get('status', '-')}")
+        status = str(figures.get("status", "-"))
+        lines.append(f"  {STATUS[lang]}: {STATUS_WORDS.get(status, {}).get(lang, status)}")
     return "\n".join(lines)

@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import security
 from ..domain.errors import RuleViolation
+from ..domain.mail import Language
 from ..store import access, people
 from ..store.db import Database
 from ..store.records import ApiTokenRecord, InvitationRecord, ResetUserRecord, UserRecord
 from .access import LoggedIn, hash_password, open_session
 from .principals import Principal, Role
+from .reader import Reader
 from .steps.accounts import add_operator_token
 
 RESET_TTL = timedelta(hours=24)
@@ -205,3 +207,21 @@ async def revoke_operator_token(
         token = await people.lock_token(conn, row.id)
     assert token is not None
     return token
+
+
+async def set_my_language(db: Database, principal: Principal, language: Language) -> Language:
+    """The console language a person chose; their notice mails are written in it. Only
+    people have one: tokens and gateways are refused."""
+    if principal.kind != "user":
+        raise RuleViolation("FORBIDDEN")
+    async with db.write() as conn:
+        await people.set_language(conn, principal.id, language.value)
+    return language
+
+
+async def my_language(reader: Reader, principal: Principal) -> Language | None:
+    """The language the person chose, None before they chose (or for a non-person)."""
+    if principal.kind != "user":
+        return None
+    stored = await reader.run(people.language_of, principal.id)
+    return Language(stored) if stored in {lang.value for lang in Language} else None

@@ -29,6 +29,8 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts())
     created_by: str = Field(max_length=200)
     disabled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The console language the person last chose (zh-CN / en): their notice mails' language.
+    language: str | None = Field(default=None, max_length=10)
 
 
 class Session(SQLModel, table=True):

@@ -28,7 +28,7 @@ async def recipients(conn: AsyncConnection, account_id: int | None) -> list[Mail
     else:
         where = [user.c.role == ACCOUNT_ADMIN, user.c.account_id == account_id]
     stmt = (
-        sa.select(user.c.id, user.c.email)
+        sa.select(user.c.id, user.c.email, user.c.language)
         .where(*where, user.c.disabled_at.is_(None))
         .order_by(user.c.id)
     )

@@ -24,6 +24,15 @@ async def set_disabled(conn: AsyncConnection, user_id: int, at: datetime | None)
     await conn.execute(user.update().where(user.c.id == user_id).values(disabled_at=at))
 
 
+async def set_language(conn: AsyncConnection, user_id: int, language: str) -> None:
+    await conn.execute(user.update().where(user.c.id == user_id).values(language=language))
+
+
+async def language_of(conn: AsyncConnection, user_id: int) -> str | None:
+    stmt = sa.select(user.c.language).where(user.c.id == user_id)
+    return (await conn.execute(stmt)).scalar_one_or_none()
+
+
 async def set_password(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
     await conn.execute(
         user.update().where(user.c.id == user_id).values(password_hash=password_hash)

@@ -192,6 +192,7 @@ class UserRecord:
     created_at: datetime
     created_by: str
     disabled_at: datetime | None
+    language: str | None
 
 
 @final
@@ -512,10 +513,11 @@ class WebhookDeliveryRowRecord:
 @final
 @dataclass(frozen=True, slots=True)
 class MailRecipientRecord:
-    """Someone a notice is mailed to."""
+    """Someone a notice is mailed to, and the language they chose (None: not yet)."""
 
     id: int
     email: str
+    language: str | None
 
 
 @final

@@ -703,6 +703,7 @@ const en: typeof zhCN = {
       revokeInstitutionToken: 'Revoke institution token',
       disableUser: 'Disable member',
       enableUser: 'Enable member',
+      setMyLanguage: 'Choose own language',
       endUserSessions: "End member's sessions",
       issuePasswordReset: 'Issue password reset',
       resetPassword: 'Reset password',

@@ -701,6 +701,7 @@ const zhCN = {
       revokeInstitutionToken: '吊销机构令牌',
       disableUser: '停用成员',
       enableUser: '启用成员',
+      setMyLanguage: '设置本人语言',
       endUserSessions: '结束成员全部登录',
       issuePasswordReset: '签发密码重置',
       resetPassword: '重置密码',

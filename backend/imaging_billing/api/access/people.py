@@ -18,6 +18,7 @@ from .. import connections as conn_
 from .. import ids
 from ..connections import Connection
 from ..context import Info
+from ..enums import Language
 from ..errors import UserError, attempt
 from .mutations import LoginPayload, signed_in
 from .types import User
@@ -115,7 +116,26 @@ async def _payload(
 
 
 @strawberry.type
+class SetMyLanguagePayload:
+    language: Language | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
 class PeopleMutation:
+    @strawberry.mutation(
+        description="The console language the signed-in person chose; their notice e-mails "
+        "are written in it (before any choice: zh-CN with English below). People only."
+    )
+    async def set_my_language(self, info: Info, language: Language) -> SetMyLanguagePayload:
+        c = info.context
+
+        async def run() -> SetMyLanguagePayload:
+            chosen = await people.set_my_language(c.db, c.principal, language)
+            return SetMyLanguagePayload(language=chosen)
+
+        return await _payload(info, run, lambda e: SetMyLanguagePayload(user_errors=e))
+
     @strawberry.mutation(
         description="The user can no longer log in; all their sessions end at once. "
         "Admins: people of their own account, not themselves."

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ...domain.mail import compose
+from ...domain.mail import Language, MailText, compose, languages_for
 from ...domain.notices import NoticeKind, NoticeTarget
 from ...store import mail
 from ...store.records import NoticeRecord
@@ -25,13 +25,18 @@ async def mail_notice(conn: AsyncConnection, row: NoticeRecord, now: datetime) -
     if not people:
         return
     account, figures = await account_snapshot(conn, row.account_id, now)
-    text = compose(
-        NoticeKind(row.kind),
-        account=account.name if account else str(row.account_id),
-        at=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        detail=json.loads(row.detail),
-        figures=figures,
-    )
+    texts: dict[tuple[Language, ...], MailText] = {}
+    for person in people:
+        languages = languages_for(person.language)
+        if languages not in texts:
+            texts[languages] = compose(
+                NoticeKind(row.kind),
+                account=account.name if account else str(row.account_id),
+                at=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                detail=json.loads(row.detail),
+                figures=figures,
+                languages=languages,
+            )
     await mail.insert_deliveries(
         conn,
         [
@@ -42,8 +47,8 @@ async def mail_notice(conn: AsyncConnection, row: NoticeRecord, now: datetime) -
                 "notice_id": row.id,
                 "account_id": row.account_id,
                 "target": row.target,
-                "subject": text.subject,
-                "body": text.body,
+                "subject": texts[languages_for(person.language)].subject,
+                "body": texts[languages_for(person.language)].body,
                 "next_attempt_at": now,
                 "created_at": now,
             }
