@@ -60,6 +60,16 @@ class Settings:
     mail_from: str = "Imaging Billing <billing@localhost>"
     # How often the mail worker looks for due mails; 0 turns it off (tests drive it).
     mail_interval_seconds: float = 1.0
+    # PostgreSQL connections per process: kept open (`db_pool_size`) and opened beyond
+    # them at peaks, closed again on return (`db_max_overflow`). Several instances:
+    # (size + overflow) x processes must stay under the server's max_connections.
+    db_pool_size: int = 10
+    # `serve`: server processes (uvicorn workers) on the one port; PostgreSQL only.
+    workers: int = 1
+    db_max_overflow: int = 5
+    # Tests only: a file holding seconds to add to the system clock, read by every
+    # process given it, so tests can move the time of live servers (0 when absent).
+    clock_offset_file: Path | None = None
 
     @property
     def outbox_dir(self) -> Path:
@@ -103,5 +113,11 @@ class Settings:
             mail_from=env.get("MAIL_FROM") or base.mail_from,
             mail_interval_seconds=float(
                 env.get("MAIL_INTERVAL_SECONDS", base.mail_interval_seconds)
+            ),
+            db_pool_size=int(env.get("DB_POOL_SIZE", base.db_pool_size)),
+            workers=int(env.get("WORKERS") or base.workers),
+            db_max_overflow=int(env.get("DB_MAX_OVERFLOW", base.db_max_overflow)),
+            clock_offset_file=(
+                Path(env["CLOCK_OFFSET_FILE"]) if env.get("CLOCK_OFFSET_FILE") else None
             ),
         )
