@@ -49,18 +49,34 @@ def seeded_database(folder: Path) -> tuple[Path, dict[str, str]]:
 class LiveServer:
     """`credentials` are the demo's (operatorToken, institutionId, institutionToken, …)."""
 
-    def __init__(self, folder: Path, seeded: tuple[Path, dict[str, str]]) -> None:
-        template, self.credentials = seeded
-        database = folder / "billing.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            source = template.with_name(template.name + suffix)
-            if source.exists():
-                shutil.copyfile(source, database.with_name(database.name + suffix))
+    def __init__(
+        self,
+        folder: Path,
+        seeded: tuple[Path, dict[str, str]] | None,
+        *,
+        url: str | None = None,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`url`: serve this database (PostgreSQL, or a shared file) instead of a copy of
+        `seeded`; `env`: more settings (e.g. CLOCK_OFFSET_FILE, SWEEP_INTERVAL_SECONDS)."""
+        self.credentials: dict[str, str] = {}
+        if seeded is not None:
+            template, self.credentials = seeded
+        if url is None:
+            assert seeded is not None
+            database = folder / "billing.sqlite3"
+            for suffix in ("", "-wal", "-shm"):
+                source = template.with_name(template.name + suffix)
+                if source.exists():
+                    shutil.copyfile(source, database.with_name(database.name + suffix))
+            url = f"sqlite+aiosqlite:///{database}"
         self.folder = folder
-        self.url = f"sqlite+aiosqlite:///{database}"
-        self.port = free_port()
+        self.url = url
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = folder / "server.log"
+        self.log = folder / f"server-{self.port}.log"
+        self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -71,12 +87,27 @@ class LiveServer:
             "DEMO_DATA": "0",
             "SERVER_SECRET": SERVER_SECRET,
             "SWEEP_INTERVAL_SECONDS": "0",
+            **self.extra_env,
         }
         command = [sys.executable, "-m", "uvicorn", "--factory", "imaging_billing.app:create_app"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        command += [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            os.environ.get("TEST_SERVER_LOG_LEVEL", "warning"),
+        ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         wait_until_healthy(self.base, self.process, self.log, 30)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all, as a crash or the OOM killer leaves it."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
 
     def stop(self) -> None:
         if self.process is not None:
