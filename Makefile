@@ -52,6 +52,7 @@ chromium:
 	      chromium fonts-noto-cjk >/dev/null; \
 	  else echo "Install Debian's chromium and fonts-noto-cjk (as root) to run the browser tests" >&2; exit 1; fi; }
 
+# WORKERS=4 make run: four server processes (PostgreSQL only; see README).
 run: $(RUNTIME) console
 	$(PY) -m imaging_billing.cli serve
 
