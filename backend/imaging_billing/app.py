@@ -47,6 +47,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pre_ping=settings.db_pool_pre_ping,
     )
     if clock is None and settings.clock_offset_file is not None:
         clock = OffsetClock(settings.clock_offset_file)

@@ -67,6 +67,9 @@ class Settings:
     # `serve`: server processes (uvicorn workers) on the one port; PostgreSQL only.
     workers: int = 1
     db_max_overflow: int = 5
+    # Ping a pooled connection before each use (a round trip per transaction); off, a
+    # connection the server dropped fails one transaction and the pool renews them.
+    db_pool_pre_ping: bool = False
     # Tests only: a file holding seconds to add to the system clock, read by every
     # process given it, so tests can move the time of live servers (0 when absent).
     clock_offset_file: Path | None = None
@@ -117,6 +120,7 @@ class Settings:
             db_pool_size=int(env.get("DB_POOL_SIZE", base.db_pool_size)),
             workers=int(env.get("WORKERS") or base.workers),
             db_max_overflow=int(env.get("DB_MAX_OVERFLOW", base.db_max_overflow)),
+            db_pool_pre_ping=env.get("DB_POOL_PRE_PING", "0") in ("1", "true", "yes"),
             clock_offset_file=(
                 Path(env["CLOCK_OFFSET_FILE"]) if env.get("CLOCK_OFFSET_FILE") else None
             ),
