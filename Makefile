@@ -74,6 +74,7 @@ gateway-demo: pacs $(TESTDEPS)
 	  $(DEMO_VAR)/demo-credentials.json $(DEMO_VAR)/gateway $(BILLING_URL) $(GATEWAY_PORTS)
 	Orthanc $(DEMO_VAR)/gateway/orthanc.json
 
+# WORKERS=4 make run: four server processes (PostgreSQL only; see README).
 run: $(RUNTIME) console
 	$(PY) -m imaging_billing.cli serve
 

@@ -28,9 +28,10 @@ from .security import KeyBox
 from .services import retention
 from .services.auth import Authenticator
 from .services.budgets import SharedBuckets
-from .services.clock import Clock, SystemClock
+from .services.clock import Clock, OffsetClock, SystemClock
 from .services.group_commit import GroupCommit
 from .services.mail_worker import MailWorker, mail_transport
+from .services.rounds import keep_sending
 from .services.sweep import run_sweep
 from .services.webhook_worker import WebhookWorker
 from .services.webhooks import UrlPolicy
@@ -38,6 +39,7 @@ from .store.db import Database
 from .store.notify import PgChannel
 
 log = logging.getLogger("imaging_billing")
+sweep_log = logging.getLogger("imaging_billing.sweep")
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -45,7 +47,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         raise RuntimeError(
             "SERVER_SECRET is not set: `imaging_billing.cli serve` keeps one in var/server-secret"
         )
-    db = Database(settings.database_url)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pre_ping=settings.db_pool_pre_ping,
+    )
+    if clock is None and settings.clock_offset_file is not None:
+        clock = OffsetClock(settings.clock_offset_file)
     clock = clock or SystemClock()
     keys = KeyBox(settings.server_secret)
     return Services(
@@ -72,14 +81,21 @@ async def _flush_refusals_forever(services: Services, every: float = 15.0) -> No
             log.exception("refused-request audit records not written; retrying")
 
 
-async def _sweep_forever(services: Services, every: float, audit_days: int) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await run_sweep(services.db, services.clock.now())
+async def _sweep_forever(
+    services: Services, every: float, audit_days: int, stop: asyncio.Event
+) -> None:
+    """A round every period until `stop` is set; shutdown waits for the round in progress
+    (cancelled mid-round, its connection could be left half-used; see rounds.py)."""
+
+    async def sweep_round() -> int:
+        report = await run_sweep(services.db, services.clock.now())
+        if not report.skipped:
             await retention.prune(services.db, services.clock.now(), audit_days)
-        except Exception:
-            log.exception("expiry sweep failed; retrying next period")
+        return 0
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), every)
+    await keep_sending(sweep_round, 1, every, sweep_log, stop)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -90,11 +106,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if settings.tune_gc:
             runtime.tune_gc()
+        # Set on shutdown: the workers finish the round they are in, then return.
+        stopping = asyncio.Event()
         sweeper = None
         if settings.sweep_interval_seconds > 0:
             sweeper = asyncio.create_task(
                 _sweep_forever(
-                    services, settings.sweep_interval_seconds, settings.audit_retention_days
+                    services,
+                    settings.sweep_interval_seconds,
+                    settings.audit_retention_days,
+                    stopping,
                 )
             )
         flusher = asyncio.create_task(_flush_refusals_forever(services))
@@ -107,8 +128,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             lease=timedelta(seconds=settings.webhook_lease_seconds),
             batch=settings.webhook_batch,
         )
-        # Set on shutdown: the workers finish the round they are in, then return.
-        stopping = asyncio.Event()
         sender = None
         if settings.webhook_interval_seconds > 0:
             sender = asyncio.create_task(
@@ -137,10 +156,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 with contextlib.suppress(Exception):
                     await relay
                 await channel.close()
-            if sweeper is not None:
-                sweeper.cancel()
             stopping.set()
-            for task in (mailer, sender):
+            for task in (sweeper, mailer, sender):
                 if task is not None:
                     with contextlib.suppress(Exception):
                         await task

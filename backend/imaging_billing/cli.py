@@ -12,7 +12,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import cli_tasks, demo, logs
 from .config import Settings
@@ -139,6 +139,7 @@ def serve(settings: Settings) -> None:
 
     from .app import create_app
 
+    _check_workers(settings)
     os.umask(PRIVATE_UMASK)
     protect_local_state(settings)
     secret_file = None if settings.payment_callback_secret else settings.var_dir / CALLBACK_SECRET
@@ -149,20 +150,49 @@ def serve(settings: Settings) -> None:
         demo.save(settings.var_dir / CREDENTIALS, first)
     protect_local_state(settings)  # the SQLite files migrate has just made
     print(_banner(settings, first, secret_file), flush=True)  # noqa: T201 - the operator reads this
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
         # Our root handler formats uvicorn's lines too; one request line comes from
         # api/observe.py (with the request id and principal), so no access log.
-        log_config=None,
-        access_log=False,
+        "log_config": None,
+        "access_log": False,
         # Without FORWARDED_ALLOW_IPS no X-Forwarded-For is believed, from loopback
         # either (uvicorn's default trusts 127.0.0.1): the socket's address is the client.
-        proxy_headers=settings.forwarded_allow_ips is not None,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-    )
+        "proxy_headers": settings.forwarded_allow_ips is not None,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
+    if settings.workers > 1:
+        # Each worker process builds its app from the environment: hand it the secrets
+        # and paths settled here.
+        os.environ.update(_worker_env(settings))
+        uvicorn.run(
+            "imaging_billing.app:create_app", factory=True, workers=settings.workers, **options
+        )
+    else:
+        uvicorn.run(create_app(settings), **options)
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    assert settings.server_secret
+    assert settings.payment_callback_secret
+    return {
+        "DATABASE_URL": settings.database_url,
+        "VAR_DIR": str(settings.var_dir),
+        "SERVER_SECRET": settings.server_secret,
+        "PAYMENT_CALLBACK_SECRET": settings.payment_callback_secret,
+    }
+
+
+def _check_workers(settings: Settings) -> None:
+    """Several processes on one SQLite file would wait for each other's write lock on
+    their event loops (store/db.py): only PostgreSQL is tested with several."""
+    if settings.workers > 1 and _sqlite_file(settings.database_url) is not None:
+        raise SystemExit(
+            f"WORKERS={settings.workers} needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://…); "
+            "on SQLite the server runs one process"
+        )
 
 
 async def _create_token(settings: Settings, name: str) -> str:

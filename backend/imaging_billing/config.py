@@ -69,6 +69,19 @@ class Settings:
     metrics_token: str | None = None
     # "json" or "text"; unset: JSON unless stderr is a terminal (logs.py).
     log_format: str | None = None
+    # PostgreSQL connections per process: kept open (`db_pool_size`) and opened beyond
+    # them at peaks, closed again on return (`db_max_overflow`). Several instances:
+    # (size + overflow) x processes must stay under the server's max_connections.
+    db_pool_size: int = 10
+    # `serve`: server processes (uvicorn workers) on the one port; PostgreSQL only.
+    workers: int = 1
+    db_max_overflow: int = 5
+    # Ping a pooled connection before each use (a round trip per transaction); off, a
+    # connection the server dropped fails one transaction and the pool renews them.
+    db_pool_pre_ping: bool = False
+    # Tests only: a file holding seconds to add to the system clock, read by every
+    # process given it, so tests can move the time of live servers (0 when absent).
+    clock_offset_file: Path | None = None
 
     @property
     def outbox_dir(self) -> Path:
@@ -119,4 +132,11 @@ class Settings:
             ),
             metrics_token=env.get("METRICS_TOKEN") or None,
             log_format=env.get("LOG_FORMAT") or None,
+            db_pool_size=int(env.get("DB_POOL_SIZE", base.db_pool_size)),
+            workers=int(env.get("WORKERS") or base.workers),
+            db_max_overflow=int(env.get("DB_MAX_OVERFLOW", base.db_max_overflow)),
+            db_pool_pre_ping=env.get("DB_POOL_PRE_PING", "0") in ("1", "true", "yes"),
+            clock_offset_file=(
+                Path(env["CLOCK_OFFSET_FILE"]) if env.get("CLOCK_OFFSET_FILE") else None
+            ),
         )

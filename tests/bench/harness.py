@@ -192,9 +192,12 @@ def run_wrk(
     connections: int,
     seconds: float,
     threads: int,
+    prefix: Sequence[str] = (),
 ) -> WrkResult:
-    """One wrk run against POST /graphql; `script_args` follow `--` (see the Lua file)."""
+    """One wrk run against POST /graphql; `script_args` follow `--` (see the Lua file);
+    `prefix` goes before wrk (e.g. `taskset -c 1` to keep it off the servers' core)."""
     command = [
+        *prefix,
         "wrk",
         f"-t{threads}",
         f"-c{connections}",

@@ -6,6 +6,8 @@ console's overview against `{ __typename }` and against its history.
     H1 hostile_validation_ms max=<ms> target=50   (tests/bench/hostile.py, in-process)
     P3 overview ratio=<overview/typename> ...     (tests/bench/overview.py)
     P3 history_growth=<p50 at 1,000,000 exams / p50 at 1,000> ...
+    P6 pg_ingest_scaling ratio=<two PostgreSQL processes / one> ...  (tests/bench/multi.py)
+    P7 pg_single ratio=<one process on PostgreSQL / one on SQLite> ...
 
 Each side gets a fresh migrated and seeded SQLite file (one account, ample lots,
 `--institutions` gateways taking turns), its own uvicorn process (one worker, no
@@ -19,7 +21,7 @@ H1 runs first, in-process, in a few seconds; `--only H1` runs it alone (no wrk n
 
 P3 comes last; seeding its million exams takes a minute or two.
 
-    python -m tests.bench.run [--seconds 10] [--only P1|P2|P3|H1] [--institutions 64]
+    python -m tests.bench.run [--seconds 10] [--only P1|P2|P3|P6|H1] [--institutions 64]
         [--history 1000000] [--requests 100]
 """
 
@@ -40,6 +42,7 @@ from pathlib import Path
 from . import harness, pool
 from .harness import HERE, RESULTS, ROOT, CpuSample, WrkResult, free_port, parse_wrk, server
 from .hostile import measure_h1
+from .multi import measure_p6_p7
 from .overview import measure_p3
 from .seed import Seeded, fresh_database
 
@@ -206,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up run (default 2)")
-    parser.add_argument("--only", choices=[*sorted(FIGURES), "H1", "P3"], help="one figure only")
+    parser.add_argument(
+        "--only", choices=[*sorted(FIGURES), "H1", "P3", "P6"], help="one figure only"
+    )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument(
         "--institutions",
@@ -263,6 +268,14 @@ def main(argv: list[str] | None = None) -> int:
             for m in runs.values():
                 for warning in m.warnings:
                     say(f"WARNING {figure.name} {m.side}: {warning}")
+        if args.only in (None, "P6"):  # P6 and P7 (PostgreSQL at BENCH_POSTGRES_URL)
+            for line in measure_p6_p7(
+                Path(tmp),
+                seconds=args.seconds,
+                warmup=args.warmup,
+                institutions=args.institutions,
+            ):
+                say(line)
         if args.only in (None, "P3"):
             for line in measure_p3(
                 Path(tmp),

@@ -45,10 +45,11 @@ class Seeded:
     path: Path
     account_id: int
     gateways: tuple[Gateway, ...]
+    database_url: str | None = None  # PostgreSQL; None: the SQLite file at `path`
 
     @property
     def url(self) -> str:
-        return f"sqlite+aiosqlite:///{self.path}"
+        return self.database_url or f"sqlite+aiosqlite:///{self.path}"
 
 
 async def seed_async(
@@ -82,8 +83,10 @@ async def seed_async(
                 )
     finally:
         await db.dispose()
-    path = Path(url.split(":///", 1)[1])
-    return Seeded(path, account_id, tuple(gateways))
+    # PostgreSQL has no file: Path() (the baseline, raw sqlite3, never runs on it).
+    if ":///" in url:
+        return Seeded(Path(url.split(":///", 1)[1]), account_id, tuple(gateways))
+    return Seeded(Path(), account_id, tuple(gateways), database_url=url)
 
 
 def fresh_database(path: Path, *, institutions: int = 1) -> Seeded:

@@ -54,27 +54,31 @@ class LiveServer:
         folder: Path,
         seeded: tuple[Path, dict[str, str]] | None,
         *,
+        url: str | None = None,
         database_url: str | None = None,
+        port: int | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
-        """Over a copy of `seeded`, or over `database_url` (migrated, shared with other
-        servers) when given; `env` adds to the server's environment."""
+        """`url` (or `database_url`): serve this database (PostgreSQL, or a shared file)
+        instead of a copy of `seeded`; `env`: more settings (e.g. CLOCK_OFFSET_FILE)."""
         self.credentials: dict[str, str] = {}
         if seeded is not None:
             template, self.credentials = seeded
+        url = url or database_url
+        if url is None:
+            assert seeded is not None
             database = folder / "billing.sqlite3"
             for suffix in ("", "-wal", "-shm"):
                 source = template.with_name(template.name + suffix)
                 if source.exists():
                     shutil.copyfile(source, database.with_name(database.name + suffix))
-            database_url = database_url or f"sqlite+aiosqlite:///{database}"
-        assert database_url is not None
+            url = f"sqlite+aiosqlite:///{database}"
         self.folder = folder
-        self.url = database_url
-        self.extra_env = env or {}
-        self.port = free_port()
+        self.url = url
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = folder / "server.log"
+        self.log = folder / f"server-{self.port}.log"
+        self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -85,6 +89,7 @@ class LiveServer:
         server.port = free_port()
         server.base = f"http://127.0.0.1:{server.port}"
         server.log = folder / f"server-{server.port}.log"
+        server.extra_env = {}
         server.process = None
         return server
 
@@ -99,13 +104,20 @@ class LiveServer:
             **self.extra_env,
         }
         command = [sys.executable, "-m", "uvicorn", "--factory", "imaging_billing.app:create_app"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        command += [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            os.environ.get("TEST_SERVER_LOG_LEVEL", "warning"),
+        ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         wait_until_healthy(self.base, self.process, self.log, 30)
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown, no finishing the round in hand."""
+        """SIGKILL: no shutdown at all, as a crash or the OOM killer leaves it."""
         if self.process is not None:
             self.process.kill()
             self.process.wait(timeout=10)

@@ -2,11 +2,15 @@
 
 Institution look-ups are cached for a few seconds, with their signing keys already
 unsealed: every upload is signed, and the keys barely ever change. A revoked or rotated
-token stops working within `CACHE_SECONDS` on every instance.
+token stops working within `CACHE_SECONDS` on every instance (at once on the instance
+that revoked it). One look-up per institution at a time: the requests that find the
+entry stale wait for that one instead of each opening a connection (a burst of them
+overflowed the pool every time the entry expired).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -48,6 +52,8 @@ class Authenticator:
         self.keys = keys
         self.clock = clock or SystemClock()
         self._institutions: dict[int, _Known] = {}
+        self._loading: dict[int, asyncio.Future[_Known | None]] = {}
+        self._forgotten: dict[int, int] = {}  # times forgotten, per institution
 
     async def operator(self, bearer: str) -> Principal | None:
         async with self.db.read() as conn:
@@ -92,6 +98,22 @@ class Authenticator:
         known = self._institutions.get(institution_id)
         if known is not None and time.monotonic() - known.loaded < CACHE_SECONDS:
             return known
+        loading = self._loading.get(institution_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(institution_id))
+            self._loading[institution_id] = loading
+            loading.add_done_callback(lambda done: self._loaded(institution_id, done))
+        # Shielded: one waiter going away must not cancel the others' look-up.
+        return await asyncio.shield(loading)
+
+    def _loaded(self, institution_id: int, done: asyncio.Future[_Known | None]) -> None:
+        if self._loading.get(institution_id) is done:
+            del self._loading[institution_id]
+        if not done.cancelled():
+            done.exception()  # a failure nobody waits for any more is not asyncio's
+
+    async def _load(self, institution_id: int) -> _Known | None:
+        generation = self._forgotten.get(institution_id, 0)
         async with self.db.read() as conn:
             row = await accounts.get_institution(conn, institution_id)
         if row is None:
@@ -103,9 +125,13 @@ class Authenticator:
         stored = (row.token_key, row.previous_token_key)
         opened = {v: key for v in stored if v and (key := self.keys.open(v)) is not None}
         known = _Known(row, principal, opened, time.monotonic())
-        self._institutions[institution_id] = known
+        if self._forgotten.get(institution_id, 0) == generation:
+            # Not when forgotten meanwhile: the row may predate the revocation.
+            self._institutions[institution_id] = known
         return known
 
     def forget(self, institution_id: int) -> None:
         """Drop a cached institution at once (after a rotation or revocation here)."""
         self._institutions.pop(institution_id, None)
+        self._loading.pop(institution_id, None)
+        self._forgotten[institution_id] = self._forgotten.get(institution_id, 0) + 1

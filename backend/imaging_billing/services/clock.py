@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 
@@ -30,3 +32,26 @@ class ManualClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+class OffsetClock:
+    """Tests of live server processes: the system clock plus the seconds written in a
+    file the test moves (re-read at most every `every` seconds; absent or empty: 0)."""
+
+    def __init__(self, path: Path, every: float = 0.05) -> None:
+        self.path = path
+        self.every = every
+        self._offset = timedelta()
+        self._read_at = float("-inf")
+
+    def now(self) -> datetime:
+        tick = time.monotonic()
+        if tick - self._read_at >= self.every:
+            self._read_at = tick
+            try:
+                self._offset = timedelta(seconds=float(self.path.read_text() or 0))
+            except OSError:
+                self._offset = timedelta()
+            except ValueError:
+                pass  # written halfway: keep the last offset read
+        return datetime.now(UTC) + self._offset

@@ -2,8 +2,9 @@
 and lots about to expire (R-ARR-2 decision).
 
 Figures are right before this runs (they are derived at read time); the sweep
-writes the EXPIRY entries and notices. Safe to run on several instances at once:
-each lot is swept under its account's lock and only while still unswept.
+writes the EXPIRY entries and notices. On PostgreSQL one instance at a time runs a
+round (an advisory lock, `store/locks.py`; the others skip theirs); each lot is swept
+under its account's lock and only while still unswept all the same.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..domain.ledger import Cause, LedgerType, entry
 from ..domain.notices import EXPIRY_WARNINGS, NoticeKind, notice_rows, once_key
 from ..store import accounts, ledger, lots
 from ..store.db import Database
+from ..store.locks import only_one
 from .principals import Principal
 from .steps.ai import sweep_ai_packs
 from .steps.entitlements import announce_time_transitions
@@ -34,6 +36,7 @@ class SweepReport:
     expiry_warnings: int
     ai_packs_expired: int = 0
     services_announced: int = 0
+    skipped: bool = False  # another instance was running a round
 
 
 async def expiry_sweep(db: Database, principal: Principal, now: datetime) -> SweepReport:
@@ -44,6 +47,13 @@ async def expiry_sweep(db: Database, principal: Principal, now: datetime) -> Swe
 
 async def run_sweep(db: Database, now: datetime) -> SweepReport:
     """The periodic sweep (the server's and the CLI's); one transaction per batch of lots."""
+    async with only_one(db, "sweep") as mine:
+        if not mine:
+            return SweepReport(0, 0, 0, 0, 0, skipped=True)
+        return await _sweep_round(db, now)
+
+
+async def _sweep_round(db: Database, now: datetime) -> SweepReport:
     expired = forfeited = 0
     while True:
         async with db.write() as conn:

@@ -6,7 +6,13 @@ IMMEDIATE, one at a time per process, on a connection that runs on the event
 loop's thread (store/sqlite_inline.py); reads use a second engine on aiosqlite's
 worker threads with plain deferred BEGIN, so they never wait for writers under WAL.
 
-PostgreSQL: one engine; the services lock the account row (`lock_account`).
+PostgreSQL: one pool; the services lock the account row (`lock_account`). Reads run in
+one REPEATABLE READ, READ ONLY transaction: every SELECT of a read (reconciliation,
+figures with their lots, the overview) sees the same committed moment. Under READ
+COMMITTED each statement saw its own, and reconcile reported uploads committed between
+two of its SELECTs as discrepancies. The pool is sized by `DB_POOL_SIZE` /
+`DB_MAX_OVERFLOW` (per process); `DB_POOL_PRE_PING=1` checks each connection before
+handing it out again.
 
 A write transaction remembers the accounts it changed (`account_changed`, called by
 the repositories that lock an account or write its notices); once it has committed,
@@ -20,13 +26,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, QueuePool
 
 from .sqlite_inline import inline_creator
 
@@ -39,6 +46,24 @@ def account_changed(conn: AsyncConnection, account_id: int) -> None:
     changed = conn.info.get(_CHANGED)
     if changed is not None:
         changed.add(account_id)
+
+
+# Transaction modes of PostgreSQL reads (asyncpg starts the transaction with them: no
+# extra round trip).
+PG_READ = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """One pool's state: sized `size` (+ `max_overflow`); `opened` counts every
+    connection opened since start, so a pool that churns shows it."""
+
+    size: int
+    max_overflow: int
+    checked_out: int
+    idle: int
+    overflow: int
+    opened: int
 
 
 def _sqlite_engine(url: str, begin: str, *, inline: bool = False) -> AsyncEngine:
@@ -74,16 +99,40 @@ def _sqlite_engine(url: str, begin: str, *, inline: bool = False) -> AsyncEngine
 class Database:
     """Hands out read and write transactions on the configured backend."""
 
-    def __init__(self, url: str, *, pool: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool: bool = True,
+        pool_size: int = 10,
+        max_overflow: int = 5,
+        pre_ping: bool = False,
+    ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
+        self._opened = 0
         if self.dialect == "sqlite":
             self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", inline=True)
             self.read_engine = _sqlite_engine(url, "BEGIN")
         else:
-            kwargs: dict[str, object] = {} if pool else {"poolclass": NullPool}
+            kwargs: dict[str, object] = {"poolclass": NullPool}
+            if pool:
+                kwargs = {
+                    "pool_size": pool_size,
+                    "max_overflow": max_overflow,
+                    # A ping per checkout cost ~15 % of single-upload throughput (bench
+                    # P7). Without it a dead connection fails one transaction, and that
+                    # disconnect invalidates the pool's older connections at once.
+                    "pool_pre_ping": pre_ping,
+                    # Connections older than this are replaced: a server-side idle
+                    # timeout must not hand out a dead one.
+                    "pool_recycle": 1800,
+                }
             self.write_engine = create_async_engine(url, **kwargs)
-            self.read_engine = self.write_engine
+            self.read_engine = self.write_engine.execution_options(**PG_READ)
+        pools = {self.write_engine.sync_engine.pool, self.read_engine.sync_engine.pool}
+        for each in pools:
+            event.listen(each, "connect", self._count_connect)
         self._turns: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             WeakKeyDictionary()
         )
@@ -124,6 +173,23 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.read_engine.begin() as conn:
             yield conn
+
+    def _count_connect(self, _dbapi: object, _record: ConnectionPoolEntry) -> None:
+        self._opened += 1
+
+    def pool_stats(self) -> PoolStats:
+        """The write pool's state (on PostgreSQL reads share it); for /metrics."""
+        pool = self.write_engine.sync_engine.pool
+        if isinstance(pool, QueuePool):
+            return PoolStats(
+                size=pool.size(),
+                max_overflow=pool._max_overflow,  # noqa: SLF001 - no public accessor
+                checked_out=pool.checkedout(),
+                idle=pool.checkedin(),
+                overflow=max(pool.overflow(), 0),
+                opened=self._opened,
+            )
+        return PoolStats(0, 0, 0, 0, 0, self._opened)
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
