@@ -76,7 +76,10 @@ class Statements:
 @contextmanager
 def counting(services: Services) -> Iterator[Statements]:
     seen = Statements()
-    engines = {services.db.read_engine.sync_engine, services.db.write_engine.sync_engine}
+    read, write = services.db.read_engine.sync_engine, services.db.write_engine.sync_engine
+    # On PostgreSQL the reads are the writer's engine in another transaction mode, and
+    # share its events: listening on both would count each statement twice.
+    engines = {write} if read.pool is write.pool else {read, write}
     for engine in engines:
         event.listen(engine, "before_cursor_execute", seen)
     try:

@@ -48,8 +48,9 @@ async def accounts_by_status(db: Database, now: datetime) -> dict[str, int]:
 
 
 def pools(db: Database) -> dict[str, dict[str, int]]:
-    """Per engine: SQLite has a writer (one connection) and readers; PostgreSQL one."""
-    if db.read_engine is db.write_engine:
+    """Per pool: SQLite has a writer (one connection) and readers; PostgreSQL one pool,
+    which its reads share (in their own transaction mode)."""
+    if db.read_engine.sync_engine.pool is db.write_engine.sync_engine.pool:
         return {"main": health.pool_state(db.write_engine)}
     return {
         "write": health.pool_state(db.write_engine),
