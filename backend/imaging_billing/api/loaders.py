@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -41,37 +42,60 @@ def _loader(
 
 
 class Loaders:
+    """Made when first asked for: most requests (an upload, a mutation) use none, and
+    a DataLoader costs its making on every request that holds it."""
+
     def __init__(self, reader: Reader, now: Callable[[], datetime]) -> None:
-        self.account: DataLoader[int, AccountRecord | None] = _loader(
-            reader, accounts.accounts_by_id
-        )
-        self.institution: DataLoader[int, InstitutionRecord | None] = _loader(
-            reader, accounts.institutions_by_id
-        )
-        self.agreement: DataLoader[int, AgreementRecord | None] = _loader(
-            reader, accounts.latest_agreements
-        )
-        self.lot: DataLoader[int, LotRecord | None] = _loader(reader, exams.lots_by_id)
-        self.lots_of_account: DataLoader[int, list[LotRecord]] = _loader(
-            reader, exams.lots_of_accounts
-        )
-        self.order: DataLoader[int, OrderRecord | None] = _loader(reader, commerce.orders_by_id)
-        self.ai_licences: DataLoader[int, list[AiLicenceRecord]] = _loader(
-            reader, ai.licences_of_institutions
-        )
-        self.licences: DataLoader[int, list[LicenceRecord]] = _loader(
-            reader, entitlements.licences_of_institutions
-        )
+        self.reader = reader
+        self.now = now
+
+    @cached_property
+    def account(self) -> DataLoader[int, AccountRecord | None]:
+        return _loader(self.reader, accounts.accounts_by_id)
+
+    @cached_property
+    def institution(self) -> DataLoader[int, InstitutionRecord | None]:
+        return _loader(self.reader, accounts.institutions_by_id)
+
+    @cached_property
+    def agreement(self) -> DataLoader[int, AgreementRecord | None]:
+        return _loader(self.reader, accounts.latest_agreements)
+
+    @cached_property
+    def lot(self) -> DataLoader[int, LotRecord | None]:
+        return _loader(self.reader, exams.lots_by_id)
+
+    @cached_property
+    def lots_of_account(self) -> DataLoader[int, list[LotRecord]]:
+        return _loader(self.reader, exams.lots_of_accounts)
+
+    @cached_property
+    def order(self) -> DataLoader[int, OrderRecord | None]:
+        return _loader(self.reader, commerce.orders_by_id)
+
+    @cached_property
+    def ai_licences(self) -> DataLoader[int, list[AiLicenceRecord]]:
+        return _loader(self.reader, ai.licences_of_institutions)
+
+    @cached_property
+    def licences(self) -> DataLoader[int, list[LicenceRecord]]:
+        return _loader(self.reader, entitlements.licences_of_institutions)
+
+    @cached_property
+    def usage(self) -> DataLoader[tuple[int, int], list[DailyUsage]]:
+        """(account, days) -> uploads per day over the last `days` days."""
 
         async def usage(keys: list[tuple[int, int]]) -> list[list[DailyUsage]]:
-            return await exams.usage_of_accounts(reader, keys, now())
+            return await exams.usage_of_accounts(self.reader, keys, self.now())
 
-        # (account, days) -> uploads per day over the last `days` days.
-        self.usage: DataLoader[tuple[int, int], list[DailyUsage]] = DataLoader(load_fn=usage)
+        return DataLoader(load_fn=usage)
+
+    @cached_property
+    def rule_lots(self) -> DataLoader[int, list[Lot]]:
+        """The same lots as the rules take them (figures, forecast)."""
 
         async def rule_lots(account_ids: list[int]) -> list[list[Lot]]:
             found = await self.lots_of_account.load_many(account_ids)
             return [exams.rule_lots(rows) for rows in found]
 
-        # The same lots as the rules take them (figures, forecast).
-        self.rule_lots: DataLoader[int, list[Lot]] = DataLoader(load_fn=rule_lots)
+        return DataLoader(load_fn=rule_lots)
