@@ -23,8 +23,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def seed_demo(url: str) -> dict[str, str]:
-    """The demo data loaded into a migrated database; the demo's credentials."""
+async def _seed(url: str) -> dict[str, str]:
     from imaging_billing import demo
     from imaging_billing.security import KeyBox
     from imaging_billing.store.db import Database
@@ -44,7 +43,7 @@ def seeded_database(folder: Path) -> tuple[Path, dict[str, str]]:
     path = folder / "seeded.sqlite3"
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url)
-    return path, asyncio.run(seed_demo(url))
+    return path, asyncio.run(_seed(url))
 
 
 class LiveServer:
