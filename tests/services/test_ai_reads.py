@@ -90,7 +90,7 @@ async def assert_reconciled(services: Services, account: int) -> None:
 
 async def glaucoma_figures(services: Services, account: int) -> tuple[int, int, int, int]:
     async with services.db.read() as conn:
-        found = await ai.ai_figures(conn, account, services.clock.now())
+        found = (await ai.ai_figures(conn, account, services.clock.now())).figures
     f = next(f for f in found if f.product is GLAUCOMA)
     return f.remaining, f.bought, f.used, f.expired
 
@@ -208,7 +208,8 @@ async def test_r_ai_4_a_licence_covers_unlimited_reads_of_its_institution(
     assert (glaucoma.status, glaucoma.cover) == (ReadStatus.ACCEPTED, ReadCover.PACK)
     async with services.db.read() as conn:
         held = await entitlements.held_licences(conn, [institution, other])
-        products = [f.product for f in await ai.ai_figures(conn, account, services.clock.now())]
+        shown = await ai.ai_figures(conn, account, services.clock.now())
+        products = [f.product for f in shown.figures]
     assert {i: h.ai_products for i, h in held.items()} == {
         institution: {PNEUMONIA, GLAUCOMA},
         other: set(),

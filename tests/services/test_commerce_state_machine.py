@@ -726,7 +726,7 @@ class CommerceMachine(ServicesMachine):
             return {
                 "ai reconciliation": await ai_cases.reconcile_ai(conn, self.account_id),
                 "exam reconciliation": await reconcile_account(conn, self.account_id),
-                "ai figures": await ai_cases.ai_figures(conn, self.account_id, now),
+                "ai figures": (await ai_cases.ai_figures(conn, self.account_id, now)).figures,
                 "exam figures": await reading.exam_figures(conn, account, now),
                 "packs": [
                     (

@@ -165,6 +165,7 @@ async def test_records_come_back_filled_and_frozen(db: Database) -> None:
         low_balance_threshold=None,
         low_balance_noticed=False,
         last_lot_quantity=None,
+        revision=0,  # no transaction has locked it yet
     )
     assert exam_row == inserted[0]
     assert (exam_row.study_uid, exam_row.institution_id, exam_row.uploaded_at) == (

@@ -154,7 +154,8 @@ class AccountAiFields:
     @strawberry.field(description="R-AI-5: per product with packs or licences; glaucoma always.")
     async def ai_figures(self, info: Info) -> list[AiFigures]:
         found = await reads.ai_figures(info.context.reader, self.id, info.context.now())
-        return [AiFigures(**figures.__dict__) for figures in found]
+        info.context.steady.holds_until(found.changes_at)
+        return [AiFigures(**figures.__dict__) for figures in found.figures]
 
     @strawberry.field(description="Packs by purchase; `includeExpired: false` keeps usable ones.")
     async def ai_packs(

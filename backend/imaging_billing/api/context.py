@@ -19,6 +19,7 @@ from ..services.principals import Principal
 from ..services.reader import Database, Reader
 from ..services.refusals import RefusalLog
 from ..services.webhooks import UrlPolicy
+from .answers import Answers, Steadiness
 from .cost import Budgets
 from .loaders import Loaders
 
@@ -39,6 +40,7 @@ class Services:
     webhook_policy: UrlPolicy = field(default_factory=UrlPolicy)  # where endpoints may point
     refusals: RefusalLog = field(init=False)
     changes: AccountChanges = field(init=False)  # the live console's followers (api/live.py)
+    answers: Answers = field(default_factory=Answers)  # reusable answers (api/answers.py)
 
     def __post_init__(self) -> None:
         self.refusals = RefusalLog(self.group_commit)
@@ -62,6 +64,10 @@ class Context:
     audited: dict[str, PendingAudit] = field(default_factory=dict)
     # Response key -> the outcome its root mutation resolver produced (api/audit.py).
     outcomes: dict[str, str] = field(default_factory=dict)
+    # False when the request says `Cache-Control: no-cache`: computed afresh.
+    may_reuse: bool = True
+    # What this request's answer rests on, noted by the resolvers (api/answers.py).
+    steady: Steadiness = field(default_factory=Steadiness)
     # The request's reads: one snapshot (services/reader.py) and its DataLoaders.
     reader: Reader = field(init=False)
     loaders: Loaders = field(init=False)

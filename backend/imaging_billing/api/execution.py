@@ -14,6 +14,7 @@ upload hot path those hooks cost more than recording the upload.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
@@ -33,7 +34,8 @@ from graphql import (
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import validate_document
 
-from . import audit
+from . import answers, audit
+from .answers import Answer, Answers
 from .context import Context
 from .cost import charge
 from .errors import mask_errors
@@ -45,6 +47,7 @@ from .shape import ShapeRefused, check_shape, parse_within_limits
 # what clients send again and again, not whatever a caller can make it hold.
 MAX_CACHED_QUERY = 16_384
 RULES = tuple(specified_rules)
+_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Prepared:
 
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...] = ()
+    reusable: bool = False  # only fields whose answers may be reused (api/answers.py)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Outcome:
     status: int
     payload: dict[str, object]  # the JSON answer
     operation: str | None = None  # its first root field, once the document is valid
+    body: bytes | None = None  # the payload as JSON, where it is made from a kept answer
 
 
 def root_field(operation: OperationDefinitionNode) -> str:
@@ -82,6 +87,12 @@ def in_language(error: Mapping[str, object], lang: str) -> dict[str, object]:
     return dict(error)
 
 
+def _reused(kept: Answer, extensions: dict[str, object], name: str) -> Outcome:
+    """A kept answer, with this request's cost: its data is already JSON."""
+    body = b'{"data":%b,"extensions":%b}' % (kept.encoded, _JSON.encode(extensions).encode())
+    return Outcome(200, {"data": kept.data, "extensions": extensions}, name, body)
+
+
 class Executor:
     def __init__(self, graphql_schema: GraphQLSchema, cache_size: int = 256) -> None:
         self.schema = graphql_schema
@@ -102,7 +113,9 @@ class Executor:
         except GraphQLError as error:
             return Prepared(None, (error,))
         errors = validate_document(self.schema, document, RULES)
-        return Prepared(None if errors else document, tuple(errors))
+        if errors:
+            return Prepared(None, tuple(errors))
+        return Prepared(document, reusable=answers.reusable(self.schema, document))
 
     async def run(self, request: GraphQLRequest, context: Context) -> Outcome:
         prepared = self.prepare(request.query)
@@ -122,7 +135,7 @@ class Executor:
 
         name = root_field(operation)
         cost, refusal = await charge(context, document, operation, request.variables)
-        extensions = {"cost": cost}
+        extensions: dict[str, object] = {"cost": cost}
         if refusal is not None:
             context.services.refusals.note(
                 context.principal,
@@ -134,6 +147,19 @@ class Executor:
             errors = [in_language(refusal.formatted, context.lang)]
             return Outcome(200, {"data": None, "errors": errors, "extensions": extensions}, name)
 
+        key = None
+        if prepared.reusable and operation.operation is OperationType.QUERY:
+            key = Answers.key(
+                request.query,
+                request.operation_name,
+                request.variables,
+                context.principal,
+                context.lang,
+            )
+        if key is not None and context.may_reuse:
+            kept = await context.services.answers.find(key, context.reader, context.now())
+            if kept is not None:
+                return _reused(kept, extensions, name)
         result = execute(
             self.schema,
             document,
@@ -152,5 +178,8 @@ class Executor:
         payload: dict[str, object] = {"data": result.data}
         if result.errors:
             payload["errors"] = [in_language(e.formatted, context.lang) for e in result.errors]
+        elif key is not None:
+            # Reused only from an instant after every resolver's `now` on.
+            context.services.answers.keep(key, result.data, context.steady, context.now())
         payload["extensions"] = extensions
         return Outcome(200, payload, name)

@@ -146,6 +146,7 @@ class GraphQLEndpoint:
             client_address=_address(request),
             response=cookies,
             session_token=session_token,
+            may_reuse="no-cache" not in request.headers.get("cache-control", "").lower(),
         )
         try:
             outcome = await self.executor.run(graphql_request, context)
@@ -156,7 +157,7 @@ class GraphQLEndpoint:
         trace.operation = outcome.operation
         trace.outcome = outcome_code(outcome.payload, context.outcomes)
         response = Response(
-            _JSON.encode(outcome.payload),
+            outcome.body if outcome.body is not None else _JSON.encode(outcome.payload),
             outcome.status,
             media_type="application/json",
         )

@@ -177,7 +177,10 @@ class RootQuery:
     @strawberry.field
     async def account(self, info: Info, id: strawberry.ID) -> Account | None:
         node = await _node(info, id)
-        return node if isinstance(node, Account) else None
+        if not isinstance(node, Account):
+            return None
+        info.context.steady.rests_on(node.id, node.row.revision)
+        return node
 
     @strawberry.field(
         description="Operators: every account; `search` matches the name, `status` filters, "

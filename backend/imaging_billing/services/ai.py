@@ -6,6 +6,7 @@ forfeit expired packs are in `steps/ai.py`.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +15,7 @@ from ..domain import ai as rules
 from ..domain.ai import AiFigures, AiReadItem
 from ..domain.catalog import AiProduct
 from ..domain.errors import RuleViolation
+from ..domain.steady import next_expiry
 from ..store import accounts
 from ..store import ai as store
 from ..store.db import Database
@@ -24,6 +26,7 @@ from .steps.ai import AiReadOutcome, record_ai_reads
 __all__ = [
     "MAX_READ_BATCH",
     "AiReadItem",
+    "AiFiguresNow",
     "AiReadOutcome",
     "ai_figures",
     "reconcile_ai",
@@ -93,7 +96,13 @@ async def reconcile_ai(conn: AsyncConnection, account_id: int) -> list[Discrepan
     return found
 
 
-async def ai_figures(conn: AsyncConnection, account_id: int, now: datetime) -> list[AiFigures]:
+@dataclass(frozen=True)
+class AiFiguresNow:
+    figures: list[AiFigures]
+    changes_at: datetime | None  # the next pack expiry: the clock alone changes them then
+
+
+async def ai_figures(conn: AsyncConnection, account_id: int, now: datetime) -> AiFiguresNow:
     """R-AI-5 per product with packs or licences (glaucoma always), right at `now`."""
     packs = [store.to_pack(row) for row in await store.account_packs(conn, account_id)]
     licensed = Counter(
@@ -101,6 +110,11 @@ async def ai_figures(conn: AsyncConnection, account_id: int, now: datetime) -> l
     )
     reads = await store.count_licence_reads(conn, account_id)
     shown = {AiProduct.GLAUCOMA} | {pack.product for pack in packs} | set(licensed)
-    return [
-        rules.figures(p, packs, now, licensed[p], reads.get(p, 0)) for p in AiProduct if p in shown
-    ]
+    return AiFiguresNow(
+        [
+            rules.figures(p, packs, now, licensed[p], reads.get(p, 0))
+            for p in AiProduct
+            if p in shown
+        ],
+        next_expiry((pack.expires_at for pack in packs), now),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -16,7 +17,13 @@ from .tables import account, agreement, institution
 # Built once: building a statement and its cache key costs more than running it on
 # SQLite, and these run in every upload's transaction.
 _LOCK_ACCOUNT = (
-    sa.select(account).where(account.c.id == sa.bindparam("account_id")).with_for_update()
+    account.update()
+    .where(account.c.id == sa.bindparam("account_id"))
+    .values(revision=account.c.revision + 1)
+    .returning(*account.c)
+)
+_REVISIONS = sa.select(account.c.id, account.c.revision).where(
+    account.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 
 
@@ -35,13 +42,21 @@ async def get_account(conn: AsyncConnection, account_id: int) -> AccountRecord |
 async def lock_account(conn: AsyncConnection, account_id: int) -> AccountRecord | None:
     """Serialise every balance change of one account.
 
-    PostgreSQL: a row lock held to commit, so several API instances never
-    interleave two allocations. SQLite: the IMMEDIATE write transaction already
-    holds the database's single write lock (FOR UPDATE compiles to nothing).
-    A transaction locks an account to change it: the live console hears of it.
+    PostgreSQL: a row lock held to commit (an UPDATE locks the row as FOR UPDATE
+    would), so several API instances never interleave two allocations. SQLite: the
+    IMMEDIATE write transaction already holds the database's single write lock.
+    A transaction locks an account to change it: the live console hears of it, and
+    the account's revision moves on with the commit (answers read at the old one are
+    not reused, api/answers.py); a rollback takes the new revision back too.
     """
     account_changed(conn, account_id)
     return await fetch_one(conn, AccountRecord, _LOCK_ACCOUNT, {"account_id": account_id})
+
+
+async def revisions(conn: AsyncConnection, account_ids: Sequence[int]) -> dict[int, int]:
+    """Each account's revision (see `lock_account`); unknown ids are absent."""
+    result = await conn.execute(_REVISIONS, {"ids": list(account_ids)})
+    return {int(row.id): int(row.revision) for row in result}
 
 
 async def update_account(conn: AsyncConnection, account_id: int, **values: object) -> None:

@@ -29,6 +29,7 @@ class AccountRecord:
     low_balance_threshold: int | None
     low_balance_noticed: bool
     last_lot_quantity: int | None
+    revision: int
 
 
 @final

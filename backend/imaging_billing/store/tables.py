@@ -32,6 +32,12 @@ class Account(SQLModel, table=True):
     low_balance_noticed: bool = False
     # Quantity of the newest lot: the default low-balance threshold is 10 % of it (R-ARR-2).
     last_lot_quantity: int | None = None
+    # Counts the write transactions that locked the account (store/accounts.lock_account):
+    # an answer read at one revision is still right while the revision stands.
+    # Filled in by the database only: rows written before 0014 have it too.
+    revision: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
 
 
 class Institution(SQLModel, table=True):

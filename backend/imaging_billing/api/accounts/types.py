@@ -9,6 +9,7 @@ import strawberry
 from strawberry import relay
 
 from ...domain import exams as rules
+from ...domain import steady
 from ...services.queries import accounts as reads
 from ...services.records import AccountRecord, AgreementRecord, InstitutionRecord
 from .. import connections as conn_
@@ -120,7 +121,9 @@ class Account(
 
     @strawberry.field
     def status(self, info: Info) -> AccountStatus:
-        return AccountStatus(rules.account_status(self.arrears_since, info.context.now()))
+        now = info.context.now()
+        info.context.steady.holds_until(steady.status_changes(self.arrears_since, now))
+        return AccountStatus(rules.account_status(self.arrears_since, now))
 
     @strawberry.field(description="R-ARR-3: when uploads stop unless arrears are settled.")
     def suspends_at(self) -> datetime | None:

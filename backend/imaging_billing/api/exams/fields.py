@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from ...domain.steady import next_expiry, next_midnight
 from ...services.queries import exams as reads
 from ...services.records import AccountRecord
 from .. import connections as conn_
@@ -33,6 +34,7 @@ class AccountExamFields:
     async def daily_usage(self, info: Info, days: int = 90) -> list[DailyUsage]:
         reads.check_usage_days(days)
         series = await info.context.loaders.usage.load((self.id, days))
+        info.context.steady.holds_until(next_midnight(info.context.now()))
         return [DailyUsage(day=p.day, exams=p.exams) for p in series]
 
     @strawberry.field
@@ -42,13 +44,17 @@ class AccountExamFields:
         lots_asked = c.loaders.rule_lots.load(self.id)
         usage_asked = c.loaders.usage.load((self.id, reads.FORECAST_DAYS))
         account_lots, usage = await lots_asked, await usage_asked
-        return RunOutEstimate.of(reads.run_out(account_lots, usage, c.now()))
+        now = c.now()
+        c.steady.holds_until(reads.run_out_changes(account_lots, usage, now))
+        return RunOutEstimate.of(reads.run_out(account_lots, usage, now))
 
     @strawberry.field
     async def exam_figures(self, info: Info) -> ExamFigures:
         c = info.context
         account_lots = await c.loaders.rule_lots.load(self.id)
-        return ExamFigures(**reads.figures(self.row, account_lots, c.now()).__dict__)
+        now = c.now()
+        c.steady.holds_until(next_expiry((lot.expires_at for lot in account_lots), now))
+        return ExamFigures(**reads.figures(self.row, account_lots, now).__dict__)
 
     @strawberry.field(description="Lots by purchase; `includeExpired: false` keeps usable ones.")
     async def lots(
@@ -57,13 +63,14 @@ class AccountExamFields:
         c = info.context
         size = conn_.page_size(first)
         account_lots = await c.loaders.lots_of_account.load(self.id)
+        now = c.now()
+        c.steady.holds_until(next_expiry((lot.expires_at for lot in account_lots), now))
         page = reads.lots_page(
             account_lots,
             after_id=conn_.after_pk(after),
             limit=size + 1,
-            unexpired_at=None if include_expired else c.now(),
+            unexpired_at=None if include_expired else now,
         )
-        now = c.now()
         return conn_.build(page.rows, size, page.total, lambda row: ExamLot.from_row(row, now))
 
     @strawberry.field(

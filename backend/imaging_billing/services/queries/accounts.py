@@ -22,6 +22,13 @@ async def accounts_by_id(reader: Reader, keys: Sequence[int]) -> list[AccountRec
     return [row if (row := found.get(key)) is not None and see(row.id) else None for key in keys]
 
 
+async def revisions(reader: Reader, account_ids: Sequence[int]) -> dict[int, int]:
+    """The revisions of those accounts the principal may see (store/accounts.lock_account)."""
+    found = await reader.run(accounts.revisions, account_ids)
+    see = reader.principal.can_see_account
+    return {key: revision for key, revision in found.items() if see(key)}
+
+
 async def institutions_by_id(reader: Reader, keys: Sequence[int]) -> list[InstitutionRecord | None]:
     found = await reader.run(lookups.institutions_by_id, keys)
     return [

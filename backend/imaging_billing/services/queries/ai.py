@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ...domain.ai import AiFigures
 from ...store import ai as store
 from ...store import lookups
 from ...store.records import AiLicenceRecord, AiPackRecord
@@ -17,7 +16,7 @@ from ..reading import may_read
 from . import Page
 
 
-async def ai_figures(reader: Reader, account_id: int, now: datetime) -> list[AiFigures]:
+async def ai_figures(reader: Reader, account_id: int, now: datetime) -> cases.AiFiguresNow:
     """R-AI-5 per product with packs or licences (glaucoma always), right at `now`."""
     reader.principal.require_account(account_id)
     return await reader.run(cases.ai_figures, account_id, now)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...domain import exams as rules
+from ...domain import steady
 from ...domain.errors import RuleViolation
 from ...domain.usage import DailyUsage, RunOut, average_daily
 from ...domain.usage import run_out as forecast
@@ -168,5 +169,15 @@ def run_out(
     account_lots: Sequence[rules.Lot], usage: Sequence[DailyUsage], now: datetime
 ) -> RunOut:
     """R-GEN-9: the lots walked in draw order at the last 30 days' pace."""
-    pace = average_daily(last_days(usage, FORECAST_DAYS))
-    return forecast(account_lots, pace, now)
+    return forecast(account_lots, _pace(usage), now)
+
+
+def run_out_changes(
+    account_lots: Sequence[rules.Lot], usage: Sequence[DailyUsage], now: datetime
+) -> datetime | None:
+    """The first instant at which the clock alone changes `run_out` (domain/steady.py)."""
+    return steady.run_out_changes(account_lots, _pace(usage), now)
+
+
+def _pace(usage: Sequence[DailyUsage]) -> float:
+    return average_daily(last_days(usage, FORECAST_DAYS))
