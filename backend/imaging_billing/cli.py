@@ -137,6 +137,7 @@ def _banner(
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    from .api.http import MAX_BODY
     from .app import create_app
 
     _check_workers(settings)
@@ -162,6 +163,9 @@ def serve(settings: Settings) -> None:
         # either (uvicorn's default trusts 127.0.0.1): the socket's address is the client.
         "proxy_headers": settings.forwarded_allow_ips is not None,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
+        # A WebSocket frame is read whole and JSON-decoded before the query limits see
+        # it: no larger than an HTTP body (uvicorn's default is 16 MiB); closed 1009.
+        "ws_max_size": MAX_BODY,
     }
     if settings.workers > 1:
         # Each worker process builds its app from the environment: hand it the secrets

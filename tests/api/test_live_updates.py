@@ -1,7 +1,9 @@
 """The live console: `accountChanged` over a WebSocket to a real server (uvicorn).
 
 Who may subscribe (the session cookie of the handshake, its Origin, the account's
-scope) and that an upload recorded through the API reaches a subscriber.
+scope), that an upload recorded through the API reaches a subscriber, and what a
+hostile caller cannot do: send frames larger than an HTTP body, or open sockets without
+end as one person.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from imaging_billing.api.http import MAX_BODY
+from imaging_billing.api.live import MAX_SOCKETS_PER_PRINCIPAL, TOO_MANY_SOCKETS
 from imaging_gateway import GatewayClient
 
 from ..support.serving import LiveServer, seeded_database
@@ -119,6 +123,11 @@ async def follow(ws: ClientConnection, account_id: str) -> dict[str, Any]:
     """Initialise, subscribe and return the first message about the subscription."""
     await ws.send(json.dumps({"type": "connection_init", "payload": {"lang": "en"}}))
     assert (await receive(ws))["type"] == "connection_ack"
+    return await subscribe(ws, account_id)
+
+
+async def subscribe(ws: ClientConnection, account_id: str) -> dict[str, Any]:
+    """Subscribe on an initialised socket; the first message about the subscription."""
     await ws.send(
         json.dumps(
             {
@@ -304,3 +313,140 @@ async def test_a_void_pushes_the_new_figures(
     pushed = await receive(admin_socket)
     after = pushed["payload"]["data"]["accountChanged"]["examFigures"]
     assert after["used"] + after["arrears"] == before["used"] + before["arrears"] - 1
+
+
+async def closed_with(ws: ClientConnection) -> tuple[int, str]:
+    """The code and reason the server closed the socket with (fails if it answers)."""
+    with pytest.raises(ConnectionClosed) as closed:
+        await receive(ws)
+    assert closed.value.rcvd is not None, "closed without a close frame from the server"
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def test_a_frame_larger_than_an_http_body_closes_the_socket(
+    server: LiveServer, admin_socket: ClientConnection
+) -> None:
+    # Given an initialised socket
+    await admin_socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert (await receive(admin_socket))["type"] == "connection_ack"
+    # When a subscribe message of 3 MiB arrives (HTTP bodies stop at 2 MiB)
+    query = "subscription { " + "x" * (3 * 1024 * 1024) + " }"
+    await admin_socket.send(
+        json.dumps({"id": "big", "type": "subscribe", "payload": {"query": query}})
+    )
+    # Then the server closes the socket as the frame exceeds its size, without reading it
+    code, _ = await closed_with(admin_socket)
+    assert code == 1009  # message too big
+
+
+async def test_a_frame_within_the_cap_reaches_the_query_limits(
+    server: LiveServer, admin_socket: ClientConnection
+) -> None:
+    # Given an initialised socket
+    await admin_socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert (await receive(admin_socket))["type"] == "connection_ack"
+    # When a subscribe message just under the cap arrives
+    query = "subscription { " + "x" * (MAX_BODY - 4096) + " }"
+    await admin_socket.send(
+        json.dumps({"id": "long", "type": "subscribe", "payload": {"query": query}})
+    )
+    # Then it is refused by the query limits, a typed error, and the socket stays open
+    answer = await receive(admin_socket)
+    assert answer["type"] == "error", answer
+    assert answer["payload"][0]["extensions"]["code"] == "QUERY_TOO_LONG"
+    first = await subscribe(admin_socket, server.credentials["accountId"])
+    assert first["type"] == "next", first
+
+
+async def init_answer(ws: ClientConnection) -> dict[str, Any]:
+    """The server's answer to `connection_init`: its message, or {"closed": (code, reason)}
+    ((None, "") when it closed without a close frame)."""
+    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    try:
+        return await receive(ws)
+    except ConnectionClosed as closed:
+        rcvd = closed.rcvd
+        return {"closed": (rcvd.code, rcvd.reason) if rcvd is not None else (None, "")}
+
+
+async def initialised(server: LiveServer, cookie: str) -> tuple[ClientConnection, dict[str, Any]]:
+    """A socket with the session, and the server's answer to its `connection_init`."""
+    ws = await opened(server, cookie=cookie)
+    return ws, await init_answer(ws)
+
+
+async def accepted_again(server: LiveServer, cookie: str) -> ClientConnection:
+    """A new socket, once the server has let go of a closed one: a socket's end reaches
+    the server's handler a moment after the client sees it closed."""
+    for _ in range(100):
+        ws, answer = await initialised(server, cookie)
+        if answer.get("type") == "connection_ack":
+            return ws
+        assert answer["closed"][0] == TOO_MANY_SOCKETS, answer
+        await asyncio.sleep(0.05)
+    raise AssertionError("the closed socket's place was never given back")
+
+
+async def test_one_person_has_a_bounded_number_of_live_sockets(server: LiveServer) -> None:
+    c = server.credentials
+    account = c["accountId"]
+    # Given a person signed in twice (two browsers) with the cap of sockets open between them
+    first = login(server.base, c["operatorEmail"], c["operatorPassword"])
+    second = login(server.base, c["operatorEmail"], c["operatorPassword"])
+    sockets: list[ClientConnection] = []
+    try:
+        for n in range(MAX_SOCKETS_PER_PRINCIPAL):
+            ws = await opened(server, cookie=first if n % 2 else second)
+            sockets.append(ws)
+            answer = await follow(ws, account)
+            assert answer["type"] == "next", (n, answer)
+        # When they open one more, from either session
+        for cookie in (first, second):
+            ws, answer = await initialised(server, cookie)
+            # Then it is refused with a typed close that the console does not retry
+            assert answer.get("closed") is not None, answer
+            code, reason = answer["closed"]
+            assert code == TOO_MANY_SOCKETS == 4429
+            assert reason.startswith("TOO_MANY_SOCKETS")
+        # And another person is not affected
+        admin = login(server.base, c["adminEmail"], c["adminPassword"])
+        other = await opened(server, cookie=admin)
+        sockets.append(other)
+        assert (await follow(other, account))["type"] == "next"
+        # When one of the person's sockets is closed, one new socket gets its place
+        await sockets.pop(0).close()
+        sockets.append(await accepted_again(server, first))
+        _, answer = await initialised(server, first)
+        assert answer.get("closed", (None,))[0] == TOO_MANY_SOCKETS, answer
+        # And a socket whose connection breaks without a close gives its place back too
+        sockets.pop(0).transport.abort()
+        replacement = await accepted_again(server, second)
+        sockets.append(replacement)
+        assert (await subscribe(replacement, account))["type"] == "next"
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_an_operator_token_has_its_own_bounded_sockets(server: LiveServer) -> None:
+    token = server.credentials["operatorToken"]
+    sockets: list[ClientConnection] = []
+
+    async def by_token() -> tuple[ClientConnection, dict[str, Any]]:
+        ws = await connect(
+            ws_url(server),
+            subprotocols=[PROTOCOL],  # type: ignore[list-item]
+            additional_headers={"Authorization": f"Bearer {token}"},
+        )
+        return ws, await init_answer(ws)
+
+    try:
+        for _ in range(MAX_SOCKETS_PER_PRINCIPAL):
+            ws, answer = await by_token()
+            sockets.append(ws)
+            assert answer["type"] == "connection_ack", answer
+        _, answer = await by_token()
+        assert answer.get("closed", (None,))[0] == TOO_MANY_SOCKETS, answer
+    finally:
+        for ws in sockets:
+            await ws.close()

@@ -1,6 +1,6 @@
 """`serve` as an operator runs it, in a subprocess on a free loopback port: secrets shown
-on the first start only, local state private, and X-Forwarded-For believed only from the
-proxies named in FORWARDED_ALLOW_IPS."""
+on the first start only, local state private, X-Forwarded-For believed only from the
+proxies named in FORWARDED_ALLOW_IPS, and WebSocket frames no larger than HTTP bodies."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from imaging_billing.api.http import MAX_BODY
 
 from ..support import wait_until_healthy
 
@@ -142,3 +147,17 @@ def test_forwarded_for_is_believed_only_from_configured_proxies(tmp_path: Path) 
         addresses = login_addresses(proxied, var, **forged)
     # then the proxy's word is taken
     assert addresses == ["9.9.9.9", "127.0.0.1"]
+
+
+async def test_a_websocket_frame_is_no_larger_than_an_http_body(tmp_path: Path) -> None:
+    with serve(tmp_path / "var") as served:
+        url = served.base.replace("http://", "ws://") + "/graphql"
+        # Given a socket to /graphql, not yet signed in
+        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            # When its first message is one byte over the HTTP body cap
+            await ws.send("x" * (MAX_BODY + 1))
+            # Then the server closes it for the size (1009), before reading it as JSON
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009

@@ -94,6 +94,8 @@ class LiveServer:
         return server
 
     def start(self) -> None:
+        from imaging_billing.api.http import MAX_BODY
+
         env = {
             **os.environ,
             "PYTHONPATH": str(BACKEND),
@@ -111,6 +113,9 @@ class LiveServer:
             str(self.port),
             "--log-level",
             os.environ.get("TEST_SERVER_LOG_LEVEL", "warning"),
+            # As `cli serve` and the README's production command start it.
+            "--ws-max-size",
+            str(MAX_BODY),
         ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

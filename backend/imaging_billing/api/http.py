@@ -36,6 +36,7 @@ from .security_headers import CDN_IDE, file_page, html_response
 from .shape import anonymous_allowed
 
 log = logging.getLogger("imaging_billing.api")
+# Also the largest WebSocket frame (uvicorn's ws_max_size, set where the server starts).
 MAX_BODY = 2 * 1024 * 1024
 ANONYMOUS_FIELDS = frozenset({"login", "acceptInvitation", "resetPassword", "__typename"})
 _JSON = json.JSONEncoder(separators=(",", ":"))

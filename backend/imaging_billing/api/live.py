@@ -16,6 +16,7 @@ here too.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, cast
@@ -45,6 +46,36 @@ from .subscriptions import UNAUTHENTICATED, LiveContext
 
 log = logging.getLogger("imaging_billing.api")
 LANGUAGES = ("zh-CN", "en")
+# Each socket follows up to 20 accounts, each re-read after every change (up to 4 times
+# a second): open sockets multiply database reads, so one principal (a person over all
+# their sessions, or an operator token) has this many per server process. The console
+# opens one socket per browser tab, shared by its pages and closed 10 s after the last
+# page that follows an account: 8 is several tabs on a couple of devices, plus sockets
+# of a dropped connection the server has not noticed yet (uvicorn pings every 20 s).
+MAX_SOCKETS_PER_PRINCIPAL = 8
+# graphql-ws's 4429 (as HTTP 429): its clients do not reconnect after it. The reason
+# tells it from Strawberry's "Too many initialisation requests" on one socket.
+TOO_MANY_SOCKETS = 4429
+
+
+class SocketCounts:
+    """Live sockets per principal in this process: a place is taken when a socket's
+    `connection_init` is accepted and given back when the socket ends, however it ends."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    def take(self, principal: Principal) -> bool:
+        if self._open[principal.actor] >= self.limit:
+            return False
+        self._open[principal.actor] += 1
+        return True
+
+    def give_back(self, principal: Principal) -> None:
+        self._open[principal.actor] -= 1
+        if self._open[principal.actor] <= 0:
+            del self._open[principal.actor]
 
 
 class _SubscriptionsOnly:
@@ -78,20 +109,45 @@ async def _masked(source: Any, context: LiveContext) -> AsyncGenerator[Any, None
 
 
 class _Handler(BaseGraphQLTransportWSHandler[LiveContext, None]):
+    counted = False  # whether this socket holds one of its principal's places
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         context = self.context
         payload = message.get("payload")
         if isinstance(payload, dict) and payload.get("lang") in LANGUAGES:
             context.lang = str(payload["lang"])
         if context.principal.role is Role.ANONYMOUS:
-            services = context.services
-            now = services.clock.now()
-            services.refusals.note(
-                ANONYMOUS, "UNAUTHENTICATED", context.client_address, context.request_id, now
-            )
-            await self.websocket.close(UNAUTHENTICATED, "UNAUTHENTICATED: sign in first")
+            await self._close_refused(UNAUTHENTICATED, "UNAUTHENTICATED", "sign in first")
             return
+        if not self.connection_init_received:  # a second init is Strawberry's to refuse
+            if not self._sockets.take(context.principal):
+                limit = self._sockets.limit
+                reason = f"{limit} live connections open; close a console tab"
+                await self._close_refused(TOO_MANY_SOCKETS, "TOO_MANY_SOCKETS", reason)
+                return
+            self.counted = True
         await super().handle_connection_init(message)
+
+    async def _close_refused(self, code: int, rule: str, reason: str) -> None:
+        context = self.context
+        services = context.services
+        now = services.clock.now()
+        services.refusals.note(
+            context.principal, rule, context.client_address, context.request_id, now
+        )
+        await self.websocket.close(code, f"{rule}: {reason}")
+
+    @property
+    def _sockets(self) -> SocketCounts:
+        return cast(LiveEndpoint, self.view).sockets
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            if self.counted:
+                self.counted = False
+                self._sockets.give_back(self.context.principal)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         """The size and shape limits of every document (api/shape.py), before Strawberry."""
@@ -132,6 +188,7 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
             max_subscriptions_per_connection=20,
         )
         self.services = services
+        self.sockets = SocketCounts(MAX_SOCKETS_PER_PRINCIPAL)
         # Strawberry logs every error of an operation, expected refusals with a traceback;
         # here `masked` logs the unexpected ones, with the request id the client sees.
         logging.getLogger("strawberry.execution").disabled = True

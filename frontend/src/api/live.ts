@@ -3,12 +3,15 @@
  * The socket carries the session cookie like any request to the same origin. The
  * `graphql-ws` client is loaded only when the first subscription starts (after the page
  * has painted), so it costs nothing on a cold visit of the overview. Closed with 4401
- * means the session is over: the console signs out like on a 401.
+ * means the session is over: the console signs out like on a 401. Closed with 4429, the
+ * person has too many live sockets open (other tabs): this tab's pages work without
+ * pushes, and it does not retry, which would only be refused again.
  */
 import { subscriptionExchange, type Exchange } from '@urql/core';
-import type { Client as SocketClient } from 'graphql-ws';
+import type { Client as SocketClient, ClientOptions } from 'graphql-ws';
 
 export const UNAUTHENTICATED_CLOSE = 4401;
+export const TOO_MANY_SOCKETS_CLOSE = 4429;
 
 interface LiveOptions {
   language: () => string;
@@ -22,26 +25,29 @@ function socketUrl(): string {
   return `${protocol === 'https:' ? 'wss:' : 'ws:'}//${host}/graphql`;
 }
 
-function open(options: LiveOptions): Promise<SocketClient> {
-  socket ??= import('graphql-ws').then(({ createClient }) =>
-    createClient({
-      url: socketUrl(),
-      // The server's messages (typed refusals) in the console's language.
-      connectionParams: () => ({ lang: options.language() }),
-      lazy: true,
-      // Moving from one page to the next keeps the socket; an idle one is pinged so
-      // proxies do not drop it.
-      lazyCloseTimeout: 10_000,
-      keepAlive: 30_000,
-      // A restarted server: try again, a little later each time, for about a minute.
-      retryAttempts: 8,
-      on: {
-        closed: (event) => {
-          if ((event as CloseEvent | undefined)?.code === UNAUTHENTICATED_CLOSE) options.sessionLost();
-        },
+/** The graphql-ws client's options, but for the URL. */
+export function socketOptions(options: LiveOptions): Omit<ClientOptions, 'url'> {
+  return {
+    // The server's messages (typed refusals) in the console's language.
+    connectionParams: () => ({ lang: options.language() }),
+    lazy: true,
+    // Moving from one page to the next keeps the socket; an idle one is pinged so
+    // proxies do not drop it.
+    lazyCloseTimeout: 10_000,
+    keepAlive: 30_000,
+    // A restarted server: try again, a little later each time, for about a minute.
+    // graphql-ws never retries 4401 nor 4429 (tests/unit/liveSocket.test.ts).
+    retryAttempts: 8,
+    on: {
+      closed: (event) => {
+        if ((event as CloseEvent | undefined)?.code === UNAUTHENTICATED_CLOSE) options.sessionLost();
       },
-    }),
-  );
+    },
+  };
+}
+
+function open(options: LiveOptions): Promise<SocketClient> {
+  socket ??= import('graphql-ws').then(({ createClient }) => createClient({ url: socketUrl(), ...socketOptions(options) }));
   return socket;
 }
 
