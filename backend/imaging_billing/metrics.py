@@ -70,7 +70,8 @@ ACCOUNTS = Gauge(
 )
 POOL = Gauge(
     "ib_db_pool_connections",
-    "Database connection pool: checked_out, size (kept open), overflow (beyond size).",
+    "Database connection pool: size (kept open), max_overflow, checked_out, idle, overflow"
+    " (open beyond size), opened (since start: a pool that churns shows it).",
     ["engine", "state"],
     multiprocess_mode="livesum",
 )

@@ -105,6 +105,7 @@ async def test_metrics_count_what_happens(services: Services, tmp_path: Path) ->
     assert value(after, "ib_accounts", status="SUSPENDED") == 0
     engine = "write" if services.db.is_sqlite else "main"
     assert value(after, "ib_db_pool_connections", engine=engine, state="size") >= 1
+    assert value(after, "ib_db_pool_connections", engine=engine, state="opened") >= 1
 
 
 async def test_metrics_only_for_loopback_or_the_token(services: Services, tmp_path: Path) -> None:

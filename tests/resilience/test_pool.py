@@ -95,10 +95,10 @@ async def test_uploads_stay_within_the_pool(
                 headers = gateway.headers(body, services.clock.now())
                 answer = await http.post("/graphql", content=body, headers=headers)
                 statuses.append(answer.json()["data"]["recordExamUpload"]["status"])
-                peak = max(peak, services.db.pool_stats().checked_out)
+                peak = max(peak, services.db.pools()["main"].checked_out)
 
     await asyncio.gather(*(client(c) for c in range(CLIENTS)))
-    stats = services.db.pool_stats()
+    stats = services.db.pools()["main"]
     assert len(statuses) == CLIENTS * EACH
     assert statuses.count("ACCEPTED") == CLIENTS * (EACH - 2)
     assert statuses.count("DUPLICATE") == CLIENTS * 2

@@ -4,6 +4,7 @@ reachable, schema at the code's migration head), accounts by status, the pools' 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -48,11 +49,5 @@ async def accounts_by_status(db: Database, now: datetime) -> dict[str, int]:
 
 
 def pools(db: Database) -> dict[str, dict[str, int]]:
-    """Per pool: SQLite has a writer (one connection) and readers; PostgreSQL one pool,
-    which its reads share (in their own transaction mode)."""
-    if db.read_engine.sync_engine.pool is db.write_engine.sync_engine.pool:
-        return {"main": health.pool_state(db.write_engine)}
-    return {
-        "write": health.pool_state(db.write_engine),
-        "read": health.pool_state(db.read_engine),
-    }
+    """Per pool (store/db.py `Database.pools`), each figure by name."""
+    return {name: dataclasses.asdict(stats) for name, stats in db.pools().items()}

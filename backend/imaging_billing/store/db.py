@@ -33,7 +33,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry, NullPool, QueuePool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, Pool, QueuePool
 
 from .sqlite_inline import inline_creator
 
@@ -110,7 +110,7 @@ class Database:
     ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
-        self._opened = 0
+        self._opened: dict[Pool, int] = {}
         if self.dialect == "sqlite":
             self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", inline=True)
             self.read_engine = _sqlite_engine(url, "BEGIN")
@@ -130,9 +130,9 @@ class Database:
                 }
             self.write_engine = create_async_engine(url, **kwargs)
             self.read_engine = self.write_engine.execution_options(**PG_READ)
-        pools = {self.write_engine.sync_engine.pool, self.read_engine.sync_engine.pool}
-        for each in pools:
-            event.listen(each, "connect", self._count_connect)
+        for name, engine in self._engines().items():
+            self._opened[engine.sync_engine.pool] = 0
+            event.listen(engine.sync_engine.pool, "connect", self._counter(name))
         self._turns: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             WeakKeyDictionary()
         )
@@ -174,22 +174,40 @@ class Database:
         async with self.read_engine.begin() as conn:
             yield conn
 
-    def _count_connect(self, _dbapi: object, _record: ConnectionPoolEntry) -> None:
-        self._opened += 1
+    def _engines(self) -> dict[str, AsyncEngine]:
+        """The pools by the name /metrics gives them: PostgreSQL's one ("main", which
+        its reads share in their own transaction mode); SQLite's writer and readers."""
+        if self.read_engine.sync_engine.pool is self.write_engine.sync_engine.pool:
+            return {"main": self.write_engine}
+        return {"write": self.write_engine, "read": self.read_engine}
 
-    def pool_stats(self) -> PoolStats:
-        """The write pool's state (on PostgreSQL reads share it); for /metrics."""
-        pool = self.write_engine.sync_engine.pool
+    def _counter(self, name: str) -> Callable[[object, ConnectionPoolEntry], None]:
+        pool = self._engines()[name].sync_engine.pool
+
+        def opened(_dbapi: object, _record: ConnectionPoolEntry) -> None:
+            self._opened[pool] += 1
+
+        return opened
+
+    def pools(self) -> dict[str, PoolStats]:
+        """Each pool's state, by name (`_engines`); for /metrics."""
+        return {
+            name: self._stats(engine.sync_engine.pool) for name, engine in self._engines().items()
+        }
+
+    def _stats(self, pool: Pool) -> PoolStats:
+        opened = self._opened[pool]
         if isinstance(pool, QueuePool):
             return PoolStats(
                 size=pool.size(),
                 max_overflow=pool._max_overflow,  # noqa: SLF001 - no public accessor
                 checked_out=pool.checkedout(),
                 idle=pool.checkedin(),
+                # QueuePool counts overflow from -size (no connection opened yet) upwards.
                 overflow=max(pool.overflow(), 0),
-                opened=self._opened,
+                opened=opened,
             )
-        return PoolStats(0, 0, 0, 0, 0, self._opened)
+        return PoolStats(0, 0, 0, 0, 0, opened)
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

@@ -1,5 +1,5 @@
 """What readiness and the metrics scrape read: the schema's revision, accounts by arrears
-clock, the connection pools' state."""
+clock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .migrate import alembic_config
 from .tables import account
@@ -32,15 +32,3 @@ async def arrears_clocks(conn: AsyncConnection) -> list[tuple[datetime | None, i
     one for each that is (few, and each with its own time)."""
     stmt = sa.select(account.c.arrears_since, sa.func.count()).group_by(account.c.arrears_since)
     return [(row[0], int(row[1])) for row in (await conn.execute(stmt)).all()]
-
-
-def pool_state(engine: AsyncEngine) -> dict[str, int]:
-    """checked_out / size / overflow (connections open beyond size) of a QueuePool;
-    nothing for pools without them (NullPool)."""
-    pool = engine.pool
-    reads = [getattr(pool, name, None) for name in ("checkedout", "size", "overflow")]
-    if not all(callable(read) for read in reads):
-        return {}
-    checked_out, size, overflow = (int(read()) for read in reads)  # type: ignore[misc]
-    # QueuePool counts overflow from -size (no connection opened yet) upwards.
-    return {"checked_out": checked_out, "size": size, "overflow": max(0, overflow)}
