@@ -2,6 +2,11 @@
 
     P3 overview ratio=<overview/typename req/s> overview=<req/s> typename=<req/s> exams=<n>
     P3 history_growth=<overview p50 at n exams / at 1,000> p50_1000=<ms> p50_<n>=<ms>
+    P3 computed ratio=<...> history_growth=<...>   (the same, every answer computed afresh)
+
+The overview is asked twice over: as the console asks it, where an unchanged account's
+last answer is reused (api/answers.py), and with `Cache-Control: no-cache`, computed
+every time ("computed"): what a console sees after each change, and what reuse saves.
 
 The overview is the console's `AccountOverview` operation, read from the file the
 console is built from (frontend/src/api/operations/overview.graphql), for the 90 days
@@ -223,9 +228,13 @@ def typename_body() -> bytes:
     return json.dumps({"query": TYPENAME}).encode()
 
 
-def ask(conn: http.client.HTTPConnection, body: bytes, token: str) -> tuple[float, dict[str, Any]]:
+def ask(
+    conn: http.client.HTTPConnection, body: bytes, token: str, *, fresh: bool = False
+) -> tuple[float, dict[str, Any]]:
     """One request on a kept-alive connection: seconds taken and the decoded answer."""
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    if fresh:
+        headers["Cache-Control"] = "no-cache"
     began = clock.perf_counter()
     conn.request("POST", "/graphql", body, headers)
     response = conn.getresponse()
@@ -242,9 +251,10 @@ def _connect(base: str) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port, timeout=120)
 
 
-QUERIES = {  # name: (body builder, text every counted answer holds)
-    "typename": (lambda _account: typename_body(), '"__typename":"Query"'),
-    "overview": (lambda account: overview_body(account), '"runOut":{'),
+QUERIES = {  # name: (body builder, text every counted answer holds, computed afresh)
+    "typename": (lambda _account: typename_body(), '"__typename":"Query"', False),
+    "overview": (lambda account: overview_body(account), '"runOut":{', False),
+    "computed": (lambda account: overview_body(account), '"runOut":{', True),
 }
 ROUND_SECONDS = 2.0
 
@@ -273,10 +283,9 @@ class Run:
         duration = sum(r.duration for r in results)
         return sum(r.accepted for r in results) / duration if duration else 0.0
 
-    @property
-    def ratio(self) -> float:
+    def ratio(self, name: str = "overview") -> float:
         typename = self.rate("typename")
-        return self.rate("overview") / typename if typename else math.nan
+        return self.rate(name) / typename if typename else math.nan
 
 
 def check_answer(run: Run) -> None:
@@ -295,6 +304,20 @@ def check_answer(run: Run) -> None:
         )
 
 
+def check_reused(run: Run) -> None:
+    """The overview asked as the console asks it is the one computed afresh."""
+    conn = _connect(run.url)
+    try:
+        answers = [
+            ask(conn, run.body(name), run.history.token, fresh=name == "computed")[1]
+            for name in ("overview", "overview", "computed")
+        ]
+    finally:
+        conn.close()
+    if not answers[0]["data"] == answers[1]["data"] == answers[2]["data"]:
+        run.warnings.append("the reused overview differs from the computed one")
+
+
 def measure_latency(runs: list[Run], requests: int, warmup: int) -> None:
     """One client, one request at a time, taking turns between the servers and the
     queries, so that whatever else the machine does weighs on every figure alike."""
@@ -302,8 +325,8 @@ def measure_latency(runs: list[Run], requests: int, warmup: int) -> None:
     try:
         for turn in range(warmup + requests):
             for run, conn in zip(runs, conns, strict=True):
-                for name in QUERIES:
-                    took, _ = ask(conn, run.body(name), run.history.token)
+                for name, (_, _, fresh) in QUERIES.items():
+                    took, _ = ask(conn, run.body(name), run.history.token, fresh=fresh)
                     if turn >= warmup:
                         run.seconds_taken.setdefault(name, []).append(took)
     finally:
@@ -320,8 +343,8 @@ def measure_throughput(run: Run, work: Path, *, seconds: float, threads: int) ->
         files[name].write_bytes(run.body(name))
     before = CpuSample.take(run.pid)
     for _ in range(max(1, round(seconds / ROUND_SECONDS))):
-        for name, (_, expect) in QUERIES.items():
-            args = [str(files[name]), run.history.token, expect]
+        for name, (_, expect, fresh) in QUERIES.items():
+            args = [str(files[name]), run.history.token, expect, "fresh" if fresh else ""]
             result = run_wrk(
                 run.url,
                 LUA,
@@ -362,6 +385,7 @@ def measure_p3(
                 server("project", run.history, free_port(), log, env)
             )
             check_answer(run)
+            check_reused(run)
         measure_latency(runs, requests, warmup)
         for run in runs:
             measure_throughput(run, work, seconds=seconds, threads=threads)
@@ -369,18 +393,23 @@ def measure_p3(
         if "Traceback" in log.read_text(errors="replace"):
             run.warnings.append(f"server logged errors, see {log.relative_to(ROOT)}")
         run.notes.append(
-            f"p50 overview {run.p50_ms('overview'):.1f} ms, {{ __typename }}"
-            f" {run.p50_ms('typename'):.1f} ms; wrk overview {run.rate('overview'):.1f} req/s,"
+            f"p50 overview {run.p50_ms('overview'):.1f} ms (computed {run.p50_ms('computed'):.1f}"
+            f" ms), {{ __typename }} {run.p50_ms('typename'):.1f} ms; wrk overview"
+            f" {run.rate('overview'):.1f} req/s (computed {run.rate('computed'):.1f}),"
             f" {{ __typename }} {run.rate('typename'):.1f} req/s"
         )
     small, big = runs
     lines = [
-        f"P3 overview ratio={big.ratio:.2f} overview={big.rate('overview'):.1f}"
-        f" typename={big.rate('typename'):.1f} exams={history} at_{SMALL}={small.ratio:.2f}"
+        f"P3 overview ratio={big.ratio():.2f} overview={big.rate('overview'):.1f}"
+        f" typename={big.rate('typename'):.1f} exams={history} at_{SMALL}={small.ratio():.2f}"
         " target=0.5",
         f"P3 history_growth={big.p50_ms('overview') / small.p50_ms('overview'):.2f}"
         f" p50_{SMALL}={small.p50_ms('overview'):.1f}ms"
         f" p50_{history}={big.p50_ms('overview'):.1f}ms target=1.2",
+        f"P3 computed ratio={big.ratio('computed'):.2f} at_{SMALL}={small.ratio('computed'):.2f}"
+        f" history_growth={big.p50_ms('computed') / small.p50_ms('computed'):.2f}"
+        f" p50_{SMALL}={small.p50_ms('computed'):.1f}ms"
+        f" p50_{history}={big.p50_ms('computed'):.1f}ms",
     ]
     for run in runs:
         lines += [f"WARNING P3 {run.history.exams}: {w}" for w in run.warnings]

@@ -1,5 +1,6 @@
 -- Sends one fixed GraphQL request again and again, as one principal (tests/bench/overview.py).
--- Script arguments: <body file> <bearer token> <text every 2xx body must hold>
+-- Script arguments: <body file> <bearer token> <text every 2xx body must hold> [fresh]
+-- ("fresh": sent with Cache-Control: no-cache, so the server computes every answer)
 
 local threads = {}
 
@@ -16,10 +17,14 @@ function init(args)
   local body = file:read("*a")
   file:close()
   expect = args[3]
-  request_text = wrk.format("POST", "/graphql", {
+  local headers = {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. args[2],
-  }, body)
+  }
+  if args[4] == "fresh" then
+    headers["Cache-Control"] = "no-cache"
+  end
+  request_text = wrk.format("POST", "/graphql", headers, body)
 end
 
 function request()
