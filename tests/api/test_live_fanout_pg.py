@@ -10,7 +10,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -20,7 +19,7 @@ from websockets.asyncio.client import connect
 from imaging_billing.store.migrate import upgrade
 
 from ..support import SERVER_SECRET, wait_until_healthy
-from ..support.serving import BACKEND, free_port
+from ..support.serving import BACKEND, free_port, seed_demo
 from .test_live_updates import FOLLOW, PROTOCOL, receive
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
@@ -37,18 +36,6 @@ async def _admin(statement: str) -> None:
         await engine.dispose()
 
 
-async def _seed(url: str) -> dict[str, str]:
-    from imaging_billing import demo
-    from imaging_billing.security import KeyBox
-    from imaging_billing.store.db import Database
-
-    db = Database(url)
-    try:
-        return await demo.load(db, datetime.now(UTC), KeyBox(SERVER_SECRET))
-    finally:
-        await db.dispose()
-
-
 @pytest.fixture(scope="module")
 def shared_database() -> Iterator[tuple[str, dict[str, str]]]:
     """A migrated PostgreSQL database of this module's own, with the demo data."""
@@ -58,7 +45,7 @@ def shared_database() -> Iterator[tuple[str, dict[str, str]]]:
     url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     try:
         upgrade(url)
-        yield url, asyncio.run(_seed(url))
+        yield url, asyncio.run(seed_demo(url))
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from ..support import SERVER_SECRET, wait_until_healthy
+from ..support.serving import seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "frontend" / "dist"
@@ -69,18 +69,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def _seed(url: str) -> dict[str, str]:
-    from imaging_billing import demo
-    from imaging_billing.security import KeyBox
-    from imaging_billing.store.db import Database
-
-    db = Database(url)
-    try:
-        return await demo.load(db, datetime.now(UTC), KeyBox(SERVER_SECRET))
-    finally:
-        await db.dispose()
 
 
 @dataclass
@@ -146,7 +134,7 @@ def _serving(folder: Path, budget_scale: str) -> Iterator[Server]:
 
     url = f"sqlite+aiosqlite:///{folder / 'console.sqlite3'}"
     upgrade(url)
-    credentials = asyncio.run(_seed(url))
+    credentials = asyncio.run(seed_demo(url))
     port = _free_port()
     env = {
         **os.environ,

@@ -26,7 +26,7 @@ from imaging_gateway import GatewayClient
 
 from ..conftest import POSTGRES_URL
 from ..support import SERVER_SECRET, PostgresTemplate
-from ..support.serving import BACKEND, LiveServer, _seed, seeded_database
+from ..support.serving import BACKEND, LiveServer, seed_demo, seeded_database
 
 FIGURES = """query($id: ID!) {
   account(id: $id) { examFigures { available used arrears bought } }
@@ -154,7 +154,7 @@ def test_pg_dump_under_upload_load_restores_one_moment(tmp_path: Path) -> None:
         url = template._url(template.template)
         restored_url = asyncio.run(template.fresh())  # a copy of the empty migrated one
         asyncio.run(template.drop(restored_url))
-        credentials = asyncio.run(_seed(url))
+        credentials = asyncio.run(seed_demo(url))
         live = LiveServer.on(url, tmp_path, credentials)
         live.start()
         load = Uploads(

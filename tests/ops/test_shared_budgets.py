@@ -19,7 +19,7 @@ from imaging_billing.services.budgets import SharedBuckets
 
 from ..conftest import POSTGRES_URL
 from ..support import SERVER_SECRET, PostgresTemplate, wait_until_healthy
-from ..support.serving import BACKEND, _seed, free_port
+from ..support.serving import BACKEND, free_port, seed_demo
 
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL not set")
 
@@ -55,7 +55,7 @@ def shared_database(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     asyncio.run(template.setup())
     url = template._url(template.template)
     try:
-        yield url, asyncio.run(_seed(url))
+        yield url, asyncio.run(seed_demo(url))
     finally:
         asyncio.run(template.teardown())
 

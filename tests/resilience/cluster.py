@@ -8,12 +8,14 @@ import json
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -27,6 +29,7 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 DB_PREFIX = os.environ.get("TEST_DB_PREFIX", "ib_test")
 # Ports for the live servers: a range of their own when given (PORTS=18500-18599).
 PORTS = os.environ.get("TEST_PORTS", "")
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
 UPLOAD = """mutation($inst: ID!, $uid: String!) {
   recordExamUpload(institutionId: $inst, studyInstanceUid: $uid) {
@@ -84,6 +87,18 @@ async def new_sqlite(folder: Path) -> str:
     url = f"sqlite+aiosqlite:///{folder / 'billing.sqlite3'}"
     await asyncio.to_thread(upgrade, url)
     return url
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a migrated database of the test's own for its servers to share: a SQLite
+    file in `tmp_path`, and a PostgreSQL database too when TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield await new_sqlite(tmp_path)
+        return
+    url = await new_postgres()
+    yield url
+    await drop_postgres(url)
 
 
 class SharedClock:

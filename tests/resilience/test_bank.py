@@ -12,14 +12,12 @@ import os
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from imaging_billing.api.ids import encode
@@ -39,7 +37,6 @@ DUPLICATES = 0.10
 LEFT = 0.2
 PAY_AT, EXPIRE_AT = 0.45, 0.7  # fractions of the uploads answered
 AI_READS, AI_PACK, READERS = 1_200, 1_000, 8
-BACKENDS = ["sqlite"] + (["postgres"] if cluster.POSTGRES_URL else [])
 
 READ = """mutation($i: ID!, $uid: String!, $key: String!) {
   recordAiRead(institutionId: $i, product: GLAUCOMA, studyInstanceUid: $uid,
@@ -80,16 +77,6 @@ def plan(count: int, instances: int, rng: random.Random) -> list[tuple[str, int]
         else:
             out.append((f"1.2.840.99.{n}", rng.randrange(instances)))
     return out
-
-
-@pytest.fixture(params=BACKENDS)
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield await cluster.new_sqlite(tmp_path)
-        return
-    url = await cluster.new_postgres()
-    yield url
-    await cluster.drop_postgres(url)
 
 
 async def test_bank(database: str, tmp_path: Path) -> None:

@@ -9,12 +9,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from imaging_billing.api.ids import encode
@@ -29,17 +27,6 @@ from .cluster import RECONCILE, UPLOAD, Operator, SharedClock, signed_post
 
 KILLS = 20
 CLIENTS = 16
-BACKENDS = ["sqlite"] + (["postgres"] if cluster.POSTGRES_URL else [])
-
-
-@pytest.fixture(params=BACKENDS)
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield await cluster.new_sqlite(tmp_path)
-        return
-    url = await cluster.new_postgres()
-    yield url
-    await cluster.drop_postgres(url)
 
 
 async def test_kill_9_loses_nothing_acknowledged(database: str, tmp_path: Path) -> None:

@@ -23,7 +23,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _seed(url: str) -> dict[str, str]:
+async def seed_demo(url: str) -> dict[str, str]:
+    """Loads the demo data (imaging_billing.demo) into the migrated database at `url`, as of
+    now and sealed with the tests' SERVER_SECRET; returns the demo's credentials."""
     from imaging_billing import demo
     from imaging_billing.security import KeyBox
     from imaging_billing.store.db import Database
@@ -43,7 +45,7 @@ def seeded_database(folder: Path) -> tuple[Path, dict[str, str]]:
     path = folder / "seeded.sqlite3"
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url)
-    return path, asyncio.run(_seed(url))
+    return path, asyncio.run(seed_demo(url))
 
 
 class LiveServer:
