@@ -57,6 +57,11 @@ UPLOADS = Counter(
     "Exam uploads answered: ACCEPTED, DUPLICATE, or REFUSED (with the rule code).",
     ["outcome", "code"],
 )
+ANSWERS = Counter(
+    "ib_answers",
+    "Queries whose answers may be reused (api/answers.py): reused, or computed.",
+    ["outcome"],
+)
 WEBHOOK_DELIVERIES = Counter(
     "ib_webhook_attempts",
     "Webhook delivery attempts by result: delivered, retry (will be tried again), failed.",

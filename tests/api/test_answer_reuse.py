@@ -65,6 +65,14 @@ class Console:
         return shown, reused
 
 
+async def reused_on_metrics(api: Api) -> float:
+    scraped = (await api.client.get("/metrics")).text
+    (line,) = (
+        x for x in scraped.splitlines() if x.startswith('ib_answers_total{outcome="reused"}')
+    )
+    return float(line.split()[-1])
+
+
 def uploads(prefix: str, count: int) -> list[dict[str, str]]:
     return [{"studyInstanceUid": f"1.2.{prefix}.{n}"} for n in range(count)]
 
@@ -81,8 +89,10 @@ async def test_reused_answers_match_fresh_ones_through_expiry_arrears_and_midnig
     shown, reused = await console.check()
     assert (shown["examFigures"]["available"], reused) == (10_000, False)
     clock.advance(timedelta(seconds=1))
+    counted = await reused_on_metrics(api)
     shown, reused = await console.check()  # nothing changed: the last answer holds
     assert reused
+    assert await reused_on_metrics(api) == counted + 1
 
     # a write moves the revision on: computed again
     await api.gateway(gateway, UPLOADS, {"i": gateway.id, "items": uploads("1", 300)})

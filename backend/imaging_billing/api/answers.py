@@ -38,6 +38,7 @@ from graphql import (
 )
 from graphql.language.visitor import BREAK
 
+from .. import metrics
 from ..services.principals import Principal
 from ..services.queries import accounts as account_reads
 from ..services.reader import Reader
@@ -99,7 +100,8 @@ REUSABLE: Mapping[str, frozenset[str]] = {
         }
     ),
 }
-MAX_ANSWERS = 512  # per process; the overview's answer is ~30 KB
+MAX_ANSWERS = 512  # per process; the overview's answer is ~30 KB of JSON
+MAX_KEPT_BYTES = 262_144  # a larger answer is computed every time
 MAX_VARIABLES = 2_048  # characters of JSON: longer variables are not worth a key
 
 
@@ -153,8 +155,7 @@ _JSON = json.JSONEncoder(separators=(",", ":"))
 
 @dataclass(frozen=True)
 class Answer:
-    data: object
-    encoded: bytes  # `data` as JSON
+    encoded: bytes  # the answer's `data` as JSON (kept small: a tenth of the objects)
     revisions: dict[int, int]
     computed_at: datetime
     until: datetime | None
@@ -169,6 +170,8 @@ class Answers:
     def __init__(self, size: int = MAX_ANSWERS) -> None:
         self._kept: LRUCache[Key, Answer] = LRUCache(maxsize=size)
         self.reused = 0  # answers given again, since start
+        self._reused = metrics.ANSWERS.labels("reused")
+        self._computed = metrics.ANSWERS.labels("computed")
 
     @staticmethod
     def key(
@@ -192,14 +195,16 @@ class Answers:
         if current != answer.revisions:
             return None
         self.reused += 1
+        self._reused.inc()
         return answer
 
     def keep(self, key: Key, data: object, steady: Steadiness, computed_at: datetime) -> None:
+        self._computed.inc()
         if not steady.revisions:  # nothing to check it against: not kept
             return
         encoded = _JSON.encode(data).encode()
-        answer = Answer(data, encoded, dict(steady.revisions), computed_at, steady.until)
-        if answer.holds_at(computed_at):
+        answer = Answer(encoded, dict(steady.revisions), computed_at, steady.until)
+        if answer.holds_at(computed_at) and len(encoded) <= MAX_KEPT_BYTES:
             self._kept[key] = answer
         else:
             self._kept.pop(key, None)

@@ -62,7 +62,7 @@ class Prepared:
 @dataclass(frozen=True)
 class Outcome:
     status: int
-    payload: dict[str, object]  # the JSON answer
+    payload: dict[str, object]  # the JSON answer (but its data, where `body` is given)
     operation: str | None = None  # its first root field, once the document is valid
     body: bytes | None = None  # the payload as JSON, where it is made from a kept answer
 
@@ -90,7 +90,7 @@ def in_language(error: Mapping[str, object], lang: str) -> dict[str, object]:
 def _reused(kept: Answer, extensions: dict[str, object], name: str) -> Outcome:
     """A kept answer, with this request's cost: its data is already JSON."""
     body = b'{"data":%b,"extensions":%b}' % (kept.encoded, _JSON.encode(extensions).encode())
-    return Outcome(200, {"data": kept.data, "extensions": extensions}, name, body)
+    return Outcome(200, {"extensions": extensions}, name, body)
 
 
 class Executor:
