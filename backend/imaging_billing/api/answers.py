@@ -198,16 +198,20 @@ class Answers:
         self._reused.inc()
         return answer
 
-    def keep(self, key: Key, data: object, steady: Steadiness, computed_at: datetime) -> None:
+    def keep(
+        self, key: Key, data: object, steady: Steadiness, computed_at: datetime
+    ) -> Answer | None:
+        """Keep a computed answer where it may be reused; the kept answer, or None."""
         self._computed.inc()
         if not steady.revisions:  # nothing to check it against: not kept
-            return
+            return None
         encoded = _JSON.encode(data).encode()
         answer = Answer(encoded, dict(steady.revisions), computed_at, steady.until)
         if answer.holds_at(computed_at) and len(encoded) <= MAX_KEPT_BYTES:
             self._kept[key] = answer
-        else:
-            self._kept.pop(key, None)
+            return answer
+        self._kept.pop(key, None)
+        return None
 
     def __len__(self) -> int:
         return len(self._kept)

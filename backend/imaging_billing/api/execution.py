@@ -87,7 +87,7 @@ def in_language(error: Mapping[str, object], lang: str) -> dict[str, object]:
     return dict(error)
 
 
-def _reused(kept: Answer, extensions: dict[str, object], name: str) -> Outcome:
+def _answer(kept: Answer, extensions: dict[str, object], name: str) -> Outcome:
     """A kept answer, with this request's cost: its data is already JSON."""
     body = b'{"data":%b,"extensions":%b}' % (kept.encoded, _JSON.encode(extensions).encode())
     return Outcome(200, {"extensions": extensions}, name, body)
@@ -159,7 +159,7 @@ class Executor:
         if key is not None and context.may_reuse:
             kept = await context.services.answers.find(key, context.reader, context.now())
             if kept is not None:
-                return _reused(kept, extensions, name)
+                return _answer(kept, extensions, name)
         result = execute(
             self.schema,
             document,
@@ -180,6 +180,8 @@ class Executor:
             payload["errors"] = [in_language(e.formatted, context.lang) for e in result.errors]
         elif key is not None:
             # Reused only from an instant after every resolver's `now` on.
-            context.services.answers.keep(key, result.data, context.steady, context.now())
+            kept = context.services.answers.keep(key, result.data, context.steady, context.now())
+            if kept is not None:  # already written out as JSON
+                return _answer(kept, extensions, name)
         payload["extensions"] = extensions
         return Outcome(200, payload, name)
