@@ -20,7 +20,7 @@ from imaging_billing.services.principals import Principal, Role
 from imaging_billing.services.steps import ai as ai_steps
 from imaging_billing.services.sweep import run_sweep
 from imaging_billing.store import ai as store
-from imaging_billing.store.commerce_tables import ai_ledger_entry, ai_pack
+from imaging_billing.store.commerce_tables import ai_ledger_entry, ai_licence, ai_pack
 
 from ..factories import create_account, create_institution
 
@@ -215,6 +215,10 @@ async def test_r_ai_4_a_licence_covers_unlimited_reads_of_its_institution(
         other: set(),
     }
     assert products == [GLAUCOMA, PNEUMONIA]
+    assert {f.product: f.licence_reads for f in shown.figures} == {
+        GLAUCOMA: 1_500,
+        PNEUMONIA: 1_500,
+    }
     await assert_reconciled(services, account)
 
 
@@ -307,6 +311,24 @@ async def test_reconciliation_finds_a_tampered_counter(
         (f"ai_pack:{pack}", "remainder = ledger"),
         (f"ai_pack:{pack}", "used = reads drawn"),
     }
+
+
+async def test_reconciliation_finds_a_tampered_licence_read_counter(
+    services: Services, site: tuple[int, int]
+) -> None:
+    """R-GEN-7: a licence's cached `reads` is checked against the reads it covered."""
+    account, institution = site
+    licence = await grant(services, account, institution, GLAUCOMA)
+    await record(services, account, institution, [item("k1"), item("k2")])
+    async with services.db.write() as conn:
+        assert await ai.reconcile_ai(conn, account) == []
+        await conn.execute(ai_licence.update().where(ai_licence.c.id == licence).values(reads=7))
+        found = await ai.reconcile_ai(conn, account)
+        shown = await ai.ai_figures(conn, account, services.clock.now())
+    assert [(d.subject, d.check, d.expected, d.actual) for d in found] == [
+        (f"ai_licence:{licence}", "reads = reads covered", 2, 7)
+    ]
+    assert [f.licence_reads for f in shown.figures] == [7]  # the figures read the counter
 
 
 async def test_only_an_institution_records_its_own_reads(

@@ -87,6 +87,14 @@ async def reconcile_ai(conn: AsyncConnection, account_id: int) -> list[Discrepan
         check(subject, "used = reads drawn", reads.get(pack.id, 0), pack.used)
         check(subject, "forfeited = expiry entries", -by_type.get("EXPIRY", 0), pack.forfeited)
         check(subject, "used <= quantity", 1, int(0 <= pack.used <= pack.quantity))
+    by_licence = await store.count_reads_by_licence(conn, account_id)
+    for licence in await store.account_licences(conn, account_id):
+        check(
+            f"ai_licence:{licence.id}",
+            "reads = reads covered",
+            by_licence.get(licence.id, 0),
+            licence.reads,
+        )
     check(
         f"account:{account_id}",
         "reads covered by one own pack or licence",

@@ -189,13 +189,35 @@ async def count_reads_by_pack(conn: AsyncConnection, account_id: int) -> dict[in
 
 async def count_licence_reads(conn: AsyncConnection, account_id: int) -> dict[AiProduct, int]:
     """Reads covered by a licence (R-AI-4), per product: they draw no credit, so no pack
-    counts them."""
+    counts them. Summed from the licences' counters: O(licences), not O(reads)."""
     stmt = (
-        sa.select(ai_read.c.product, sa.func.count())
-        .where(ai_read.c.account_id == account_id, ai_read.c.licence_id.is_not(None))
-        .group_by(ai_read.c.product)
+        sa.select(ai_licence.c.product, sa.func.sum(ai_licence.c.reads))
+        .where(ai_licence.c.account_id == account_id)
+        .group_by(ai_licence.c.product)
     )
     return {AiProduct(row[0]): int(row[1]) for row in (await conn.execute(stmt)).all()}
+
+
+async def add_licence_reads(conn: AsyncConnection, deltas: dict[int, int]) -> None:
+    """Add to each licence's cached `reads` counter in one executemany."""
+    if not deltas:
+        return
+    stmt = (
+        ai_licence.update()
+        .where(ai_licence.c.id == sa.bindparam("licence_id"))
+        .values(reads=ai_licence.c.reads + sa.bindparam("delta"))
+    )
+    await conn.execute(stmt, [{"licence_id": k, "delta": v} for k, v in deltas.items()])
+
+
+async def count_reads_by_licence(conn: AsyncConnection, account_id: int) -> dict[int, int]:
+    """Reads per covering licence, counted from the reads (reconciliation only)."""
+    stmt = (
+        sa.select(ai_read.c.licence_id, sa.func.count())
+        .where(ai_read.c.account_id == account_id, ai_read.c.licence_id.is_not(None))
+        .group_by(ai_read.c.licence_id)
+    )
+    return {int(row[0]): int(row[1]) for row in (await conn.execute(stmt)).all()}
 
 
 async def count_misattributed_reads(conn: AsyncConnection, account_id: int) -> int:

@@ -165,6 +165,11 @@ class AiLicence(SQLModel, table=True):
     product: str = Field(max_length=20)
     granted_at: datetime = Field(sa_column=_ts())
     order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
+    # Cached: the reads it covered, written with them (the figures never count the
+    # history; `reconcile_ai` checks it against the reads).
+    reads: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
 
 
 class Licence(SQLModel, table=True):

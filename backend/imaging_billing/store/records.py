@@ -371,6 +371,7 @@ class AiLicenceRecord:
     product: str
     granted_at: datetime
     order_id: int | None
+    reads: int
 
 
 @final

@@ -222,6 +222,8 @@ async def _insert(
         ],
     )
     await store.add_used(conn, dict(Counter(pack_id for pack_id, _ in drawn)))
+    covered = Counter(row.licence_id for row in rows if row.licence_id is not None)
+    await store.add_licence_reads(conn, dict(covered))
     by_key = {row.idempotency_key: row for row in rows}  # keys are unique per account
     return {i: by_key[reads[i].idempotency_key] for i in accepted}
 
