@@ -103,6 +103,28 @@ async def test_ai_credit_running_low_is_told_once_per_crossing_and_re_arms_after
     assert [n["remaining"] for n in again if n["target"] == "BUSINESS"] == [90, 80]
 
 
+async def test_an_expiry_that_takes_ai_credit_under_the_threshold_is_told_once(
+    services: Services, clock: ManualClock
+) -> None:
+    # given a pack of 1,000 AI reads with 150 left: above its threshold of 100
+    account_id = await create_account(services)
+    gateway = await create_institution(services, account_id)
+    await credit_pack(services, account_id)
+    await read(services, account_id, gateway.institution_pk, 850, "1")
+    assert await notices_of(services, "AI_PACK_LOW") == []
+    # when the pack expires and the sweep forfeits the 150 (R-AI-1), twice over
+    clock.advance(timedelta(days=367))
+    await run_sweep(services.db, clock.now())
+    await run_sweep(services.db, clock.now())
+    # then the credit is low (none left), told once per platform with the expiry
+    low = await notices_of(services, "AI_PACK_LOW")
+    assert sorted((str(n["target"]), n["remaining"]) for n in low) == [
+        ("BUSINESS", 0),
+        ("MANAGEMENT", 0),
+    ]
+    assert len(await notices_of(services, "AI_PACK_EXPIRED")) == 2
+
+
 async def test_a_notice_for_people_is_mailed_with_its_figures_in_both_languages(
     services: Services, clock: ManualClock
 ) -> None:
@@ -113,11 +135,14 @@ async def test_a_notice_for_people_is_mailed_with_its_figures_in_both_languages(
     # when the sweep forfeits the pack
     clock.advance(timedelta(days=367))
     await run_sweep(services.db, clock.now())
-    # then the operators get one mail naming the forfeit in Chinese and English
+    # then the operators get one mail naming the forfeit in Chinese and English (and
+    # one telling them no AI credit is left: tests above)
     async with services.db.read() as conn:
         rows = (await conn.execute(sa.select(mail_delivery.c.subject, mail_delivery.c.body))).all()
-    assert len(rows) == 1
-    subject, body = rows[0]
+    expired = [row for row in rows if "forfeited" in row[0]]
+    assert len(rows) == 2
+    assert len(expired) == 1
+    subject, body = expired[0]
     assert "AI 调阅包已到期，1000 次作废" in subject
     assert "an AI reading pack expired, 1000 reads forfeited" in subject
     assert "未用的 1000 次已作废" in body

@@ -157,16 +157,17 @@ async def record_ai_reads(
 
 
 async def _notice_low(
-    conn: AsyncConnection, account_id: int, packs: list[AiPack], drawn: int, now: datetime
+    conn: AsyncConnection, account_id: int, packs: list[AiPack], taken: int, now: datetime
 ) -> None:
-    """`ai_pack.low` once per crossing of the threshold (keyed by the newest pack: a
-    purchase re-arms it)."""
+    """`ai_pack.low` once per crossing of the threshold, whether reads drew the credit
+    down or an expiry forfeited it (keyed by the newest pack: a purchase re-arms it).
+    `packs`: the usable packs before `taken` went."""
     before = sum(pack.remaining for pack in packs)
     threshold = rules.low_threshold(packs)
-    if not rules.low_crossed(before=before, after=before - drawn, threshold=threshold):
+    if not rules.low_crossed(before=before, after=before - taken, threshold=threshold):
         return
     newest = max(packs, key=lambda p: (p.purchased_at, p.id))
-    detail = {"remaining": before - drawn, "threshold": threshold, "product": newest.product.value}
+    detail = {"remaining": before - taken, "threshold": threshold, "product": newest.product.value}
     key = once_key(NoticeKind.AI_PACK_LOW, account_id, newest.id)
     rows = notice_rows(
         NoticeKind.AI_PACK_LOW, account_id=account_id, now=now, detail=detail, key=key
@@ -278,6 +279,12 @@ async def sweep_ai_packs(conn: AsyncConnection, now: datetime) -> int:
     for row in packs:
         if forfeits[row.id]:
             await _notice_expired(conn, row, forfeits[row.id], now)
+    for account_id in sorted({row.account_id for row in packs}):
+        gone = [store.to_pack(row) for row in packs if row.account_id == account_id]
+        held = await store.usable_packs(conn, account_id, now)
+        taken = sum(forfeits[pack.id] for pack in gone)
+        if taken:  # what the expiry took was usable the moment before
+            await _notice_low(conn, account_id, held + gone, taken, now)
     return len(packs)
 
 
