@@ -12,8 +12,6 @@ from imaging_billing.domain.reconciliation import (
     check_studies,
     check_window,
     compare,
-    decode_unexpected,
-    encode_unexpected,
 )
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -48,12 +46,6 @@ def test_a_listed_study_held_voided_is_a_difference_of_its_own() -> None:
     # then the voided one is neither matched nor missing (re-reporting draws nothing)
     assert (found.voided, found.missing, found.unexpected) == (["1.2.5"], [], [])
     assert (found.sent, found.matched) == (2, 1)
-
-
-def test_runs_keep_voided_apart_and_older_runs_still_read() -> None:
-    assert decode_unexpected(encode_unexpected(["1.2.1"], ["1.2.5"])) == (["1.2.1"], ["1.2.5"])
-    assert decode_unexpected(encode_unexpected(["1.2.1"], [])) == (["1.2.1"], [])
-    assert decode_unexpected('["1.2.7"]') == (["1.2.7"], [])
 
 
 def test_more_studies_than_the_limit_are_refused_naming_it() -> None:

@@ -13,7 +13,6 @@ listed as `voided`, for an operator to settle with the hospital.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,20 +76,3 @@ def compare(
     unexpected = sorted(uid for uid in in_window if uid not in listed)
     matched = len(sent) - len(missing) - len(held_voided)
     return Differences(len(sent), matched, missing, unexpected, held_voided)
-
-
-def encode_unexpected(unlisted: Sequence[str], voided: Sequence[str]) -> str:
-    """The `unexpected` column: a JSON list of the studies not listed, or, when some
-    listed studies are held voided, an object with both (runs written before voided
-    studies were told apart are lists)."""
-    if not voided:
-        return json.dumps(list(unlisted))
-    return json.dumps({"unlisted": list(unlisted), "voided": list(voided)})
-
-
-def decode_unexpected(text: str) -> tuple[list[str], list[str]]:
-    """(studies not listed, listed studies held voided) of a run."""
-    found = json.loads(text)
-    if isinstance(found, list):
-        return found, []
-    return list(found["unlisted"]), list(found["voided"])

@@ -29,11 +29,11 @@ class ExamReconciliation(SQLModel, table=True):
     missing_count: int
     unexpected_count: int
     # The differences as JSON lists of Study Instance UIDs (at most 10,000 each: the
-    # call's limit bounds `missing`; `unexpected` is bounded by a day's uploads in practice).
-    # `unexpected` holds an object {"unlisted", "voided"} when listed studies were held
-    # voided (domain.reconciliation.encode_unexpected): no column of its own, no migration.
+    # call's limit bounds `missing` and `voided`; `unexpected` is bounded by a day's
+    # uploads in practice).
     missing: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     unexpected: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    voided: str = Field(sa_column=sa.Column(sa.Text(), nullable=False, server_default="[]"))
 
 
 exam_reconciliation = table_of(ExamReconciliation)

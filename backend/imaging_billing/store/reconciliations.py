@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.reconciliation import Differences, Window, encode_unexpected
+from ..domain.reconciliation import Differences, Window
 from .fetch import fetch_all, fetch_one
 from .reconciliation_tables import exam_reconciliation
 from .records import ExamReconciliationRecord
@@ -65,7 +65,8 @@ async def add_run(
             "missing_count": len(differences.missing),
             "unexpected_count": len(differences.unexpected),
             "missing": json.dumps(differences.missing),
-            "unexpected": encode_unexpected(differences.unexpected, differences.voided),
+            "unexpected": json.dumps(differences.unexpected),
+            "voided": json.dumps(differences.voided),
         },
     )
     assert row is not None

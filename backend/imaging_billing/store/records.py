@@ -555,3 +555,4 @@ class ExamReconciliationRecord:
     unexpected_count: int
     missing: str
     unexpected: str
+    voided: str

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import strawberry
 
-from ...domain.reconciliation import decode_unexpected
 from ...services import exam_reconciliation as use_case
 from ...services.records import ExamReconciliationRecord
 from .. import ids
@@ -47,7 +46,6 @@ class ExamReconciliation:
 
     @classmethod
     def from_row(cls, row: ExamReconciliationRecord) -> ExamReconciliation:
-        unlisted, voided = decode_unexpected(row.unexpected)
         return cls(
             id=strawberry.ID(str(ids.encode("ExamReconciliation", row.id))),
             ran_at=row.ran_at,
@@ -58,8 +56,8 @@ class ExamReconciliation:
             missing_count=row.missing_count,
             unexpected_count=row.unexpected_count,
             missing=json.loads(row.missing),
-            unexpected=unlisted,
-            voided=voided,
+            unexpected=json.loads(row.unexpected),
+            voided=json.loads(row.voided),
         )
 
 
