@@ -66,6 +66,13 @@ class PoolStats:
     opened: int
 
 
+def make_engine(url: str, **kwargs: object) -> AsyncEngine:
+    """Every engine of the app (migrations' too): bound values (tokens, e-mail addresses,
+    Study Instance UIDs) are left out of the errors a failing statement raises, and so
+    out of logs and tracebacks; the statement itself is still shown."""
+    return create_async_engine(url, hide_parameters=True, **kwargs)
+
+
 def _sqlite_engine(url: str, begin: str, *, inline: bool = False) -> AsyncEngine:
     # Every transaction ends in COMMIT or ROLLBACK through `begin()`, so the pool's
     # rollback on check-in would only cost one more call to the driver.
@@ -74,7 +81,7 @@ def _sqlite_engine(url: str, begin: str, *, inline: bool = False) -> AsyncEngine
         kwargs.update(async_creator=inline_creator(url), pool_size=1, max_overflow=0)
     else:
         kwargs.update(pool_size=8, max_overflow=8)
-    engine = create_async_engine(url, **kwargs)
+    engine = make_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(
@@ -128,7 +135,7 @@ class Database:
                     # timeout must not hand out a dead one.
                     "pool_recycle": 1800,
                 }
-            self.write_engine = create_async_engine(url, **kwargs)
+            self.write_engine = make_engine(url, **kwargs)
             self.read_engine = self.write_engine.execution_options(**PG_READ)
         for name, engine in self._engines().items():
             self._opened[engine.sync_engine.pool] = 0

@@ -6,8 +6,8 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from imaging_billing.store.db import make_engine
 from imaging_billing.store.tables import metadata
 
 config = context.config
@@ -25,7 +25,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()
