@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 
 from imaging_billing.store.migrate import upgrade
 
-from ..support import SERVER_SECRET, wait_until_healthy
+from ..support import SERVER_SECRET, wait_until_ready
 from ..support.serving import BACKEND, free_port, seed_demo
 from .test_live_updates import FOLLOW, PROTOCOL, receive
 
@@ -77,7 +77,7 @@ def two_servers(
                 process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
             processes.append(process)
             base = f"http://127.0.0.1:{port}"
-            wait_until_healthy(base, process, log, 30)
+            wait_until_ready(base, process, log, 30)
             bases.append(base)
         yield bases
     finally:

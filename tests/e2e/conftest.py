@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..support import SERVER_SECRET, wait_until_healthy
+from ..support import SERVER_SECRET, wait_until_ready
 from ..support.serving import seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,7 +172,7 @@ def _serving(folder: Path, budget_scale: str) -> Iterator[Server]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, process, logs, 30)
+        wait_until_ready(base, process, logs, 30)
         running = Server(base, credentials, logs)
         yield running
         running.http.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..support import SERVER_SECRET, wait_until_healthy
+from ..support import SERVER_SECRET, wait_until_ready
 from ..support.serving import BACKEND, free_port, seeded_database
 
 
@@ -47,9 +47,10 @@ def test_a_scrape_of_one_worker_sums_every_worker(tmp_path: Path) -> None:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, server, log, 30)
-        # When 40 probes arrive on fresh connections (the workers take turns accepting)
-        for _ in range(39):
+        wait_until_ready(base, server, log, 30)
+        # When 40 probes arrive on fresh connections (the workers take turns accepting;
+        # waiting for the server asked /readyz, counted apart)
+        for _ in range(40):
             assert httpx.get(f"{base}/healthz").status_code == 200
         scrapes = [httpx.get(f"{base}/metrics").text for _ in range(6)]
         pids = {path.name.split("_")[-1] for path in shared.iterdir()}

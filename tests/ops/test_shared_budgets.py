@@ -18,7 +18,7 @@ from imaging_billing.api.context import Services
 from imaging_billing.services.budgets import SharedBuckets
 
 from ..conftest import POSTGRES_URL
-from ..support import SERVER_SECRET, PostgresTemplate, wait_until_healthy
+from ..support import SERVER_SECRET, PostgresTemplate, wait_until_ready
 from ..support.serving import BACKEND, free_port, seed_demo
 
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL not set")
@@ -76,7 +76,7 @@ def _serve(url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     with log.open("ab") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(base, process, log, 30)
+    wait_until_ready(base, process, log, 30)
     return process, base
 
 

@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from imaging_billing.api.http import MAX_BODY
 
-from ..support import wait_until_healthy
+from ..support import wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGIN = 'mutation { login(email: "admin@demo.local", password: "not-the-password-1") {'
@@ -72,7 +72,7 @@ def serve(var: Path, **extra: str) -> Iterator[Served]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, process, output, 60)
+        wait_until_ready(base, process, output, 60)
         yield Served(base, output)
     finally:
         process.terminate()

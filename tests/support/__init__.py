@@ -205,17 +205,24 @@ def _data(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-def wait_until_healthy(
+def wait_until_ready(
     base: str, process: subprocess.Popen[bytes], log: Path, seconds: float
 ) -> None:
-    """Poll /healthz of a server started in a subprocess; its log in the error if it died."""
+    """Poll /readyz of a server started in a subprocess until its database answers at the
+    code's schema (/healthz answers before: it touches no database); its log and the last
+    answer in the error if it died or is not ready in time."""
     deadline = time.monotonic() + seconds
+    last = "no answer"
     while True:
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            answer = httpx.get(f"{base}/readyz", timeout=1)
+            if answer.status_code == 200:
                 return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"server did not start:\n{log.read_text()}")
+            last = f"{answer.status_code} {answer.text}"
+        except httpx.TransportError as error:
+            last = type(error).__name__
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited ({process.returncode}):\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server not ready in {seconds} s ({last}):\n{log.read_text()}")
         time.sleep(0.2)

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import SERVER_SECRET, wait_until_healthy
+from . import SERVER_SECRET, wait_until_ready
 
 BACKEND = Path(__file__).resolve().parents[2] / "backend"
 
@@ -121,7 +121,7 @@ class LiveServer:
         ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        wait_until_healthy(self.base, self.process, self.log, 30)
+        wait_until_ready(self.base, self.process, self.log, 30)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown at all, as a crash or the OOM killer leaves it."""
