@@ -7,33 +7,20 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect
 
 from imaging_billing.store.migrate import upgrade
 
-from ..support import SERVER_SECRET, wait_until_ready
-from ..support.serving import BACKEND, free_port, seed_demo
+from ..support import SERVER_SECRET, postgres_admin, wait_until_ready
+from ..support.serving import BACKEND, free_port, seed_demo, uvicorn_command
 from .test_live_updates import FOLLOW, PROTOCOL, receive
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not ADMIN_URL, reason="TEST_POSTGRES_URL is not set")
-
-
-async def _admin(statement: str) -> None:
-    assert ADMIN_URL is not None
-    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +28,13 @@ def shared_database() -> Iterator[tuple[str, dict[str, str]]]:
     """A migrated PostgreSQL database of this module's own, with the demo data."""
     assert ADMIN_URL is not None
     name = f"live_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(postgres_admin(ADMIN_URL, f'CREATE DATABASE "{name}"'))
     url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     try:
         upgrade(url)
         yield url, asyncio.run(seed_demo(url))
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(postgres_admin(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +57,10 @@ def two_servers(
                 "SERVER_SECRET": SERVER_SECRET,
                 "SWEEP_INTERVAL_SECONDS": "0",
             }
-            command = [sys.executable, "-m", "uvicorn", "--factory"]
-            command += ["imaging_billing.app:create_app", "--host", "127.0.0.1"]
-            command += ["--port", str(port), "--log-level", "warning"]
             with log.open("wb") as out:
-                process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+                process = subprocess.Popen(
+                    uvicorn_command(port), env=env, stdout=out, stderr=subprocess.STDOUT
+                )
             processes.append(process)
             base = f"http://127.0.0.1:{port}"
             wait_until_ready(base, process, log, 30)

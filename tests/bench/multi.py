@@ -23,11 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from imaging_billing.store.migrate import upgrade
 
+from ..support import postgres_admin
 from . import pool
 from .harness import HERE, RESULTS, WrkResult, free_port, run_wrk, server
 from .seed import Seeded, fresh_database, seed_async
@@ -41,25 +39,16 @@ ADMIN_URL = os.environ.get(
 )
 
 
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(statement))
-    finally:
-        await engine.dispose()
-
-
 @contextmanager
 def postgres(institutions: int) -> Iterator[Seeded]:
     name = f"ib_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(postgres_admin(ADMIN_URL, f'CREATE DATABASE "{name}"'))
     url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     try:
         upgrade(url)
         yield asyncio.run(seed_async(url, institutions=institutions))
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(postgres_admin(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _pinned() -> list[str]:

@@ -11,9 +11,7 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +23,7 @@ import httpx
 import pytest
 
 from ..support import SERVER_SECRET, wait_until_ready
-from ..support.serving import seed_demo
+from ..support.serving import free_port, seed_demo, uvicorn_command
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "frontend" / "dist"
@@ -63,12 +61,6 @@ def _chromium() -> str | None:
         if found:
             return found
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -135,7 +127,7 @@ def _serving(folder: Path, budget_scale: str) -> Iterator[Server]:
     url = f"sqlite+aiosqlite:///{folder / 'console.sqlite3'}"
     upgrade(url)
     credentials = asyncio.run(seed_demo(url))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -153,22 +145,7 @@ def _serving(folder: Path, budget_scale: str) -> Iterator[Server]:
     logs = folder / "server.log"
     with logs.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "imaging_billing.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            uvicorn_command(port), env=env, stdout=out, stderr=subprocess.STDOUT
         )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..support import SERVER_SECRET, wait_until_ready
-from ..support.serving import BACKEND, free_port, seeded_database
+from ..support.serving import BACKEND, free_port, seeded_database, uvicorn_command
 
 
 def _healthz_count(text: str) -> float:
@@ -40,8 +39,7 @@ def test_a_scrape_of_one_worker_sums_every_worker(tmp_path: Path) -> None:
         "SWEEP_INTERVAL_SECONDS": "0",
         "PROMETHEUS_MULTIPROC_DIR": str(shared),
     }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "imaging_billing.app:create_app"]
-    command += ["--port", str(port), "--workers", "2", "--log-level", "warning"]
+    command = uvicorn_command(port, "--workers", "2")
     log = tmp_path / "server.log"
     with log.open("ab") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

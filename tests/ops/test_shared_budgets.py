@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from imaging_billing.services.budgets import SharedBuckets
 
 from ..conftest import POSTGRES_URL
 from ..support import SERVER_SECRET, PostgresTemplate, wait_until_ready
-from ..support.serving import BACKEND, free_port, seed_demo
+from ..support.serving import BACKEND, free_port, seed_demo, uvicorn_command
 
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL not set")
 
@@ -71,10 +70,10 @@ def _serve(url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
         # Buckets of 10 points refilled at 1 a second: one request of 9 empties one.
         "QUERY_BUDGET_SCALE": "0.001",
     }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "imaging_billing.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     with log.open("ab") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            uvicorn_command(port), env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     wait_until_ready(base, process, log, 30)
     return process, base

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from alembic.script import ScriptDirectory
 from imaging_billing.store.migrate import alembic_config, upgrade
 
 from ..support import SERVER_SECRET, wait_until_ready
-from ..support.serving import BACKEND, free_port
+from ..support.serving import BACKEND, free_port, uvicorn_command
 
 # Looks the person up and records the attempt: a query and a write.
 LOGIN = 'mutation { login(email: "nobody@example.com", password: "not-the-password-1") {'
@@ -36,10 +35,10 @@ def test_a_server_a_migration_behind_is_not_ready_until_migrated(tmp_path: Path)
     base, log = f"http://127.0.0.1:{port}", tmp_path / "server.log"
     env = {**os.environ, "PYTHONPATH": str(BACKEND), "DATABASE_URL": url, "DEMO_DATA": "0"}
     env |= {"SERVER_SECRET": SERVER_SECRET, "SWEEP_INTERVAL_SECONDS": "0"}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "imaging_billing.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     with log.open("ab") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            uvicorn_command(port), env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         # when the process answers /healthz
         _until_alive(base)

@@ -16,13 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from imaging_billing.services.clock import OffsetClock
 from imaging_billing.store.migrate import upgrade
 
-from ..support import Gateway
+from ..support import Gateway, postgres_admin
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 # Names of the databases these tests make (and drop): a prefix per run of engineers/CI.
@@ -59,28 +57,21 @@ def port() -> int:
 _taken: set[int] = set()
 
 
-async def _admin(statement: str) -> None:
-    assert POSTGRES_URL
-    engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def new_postgres() -> str:
     """A migrated database of its own (drop it with `drop_postgres`)."""
     assert POSTGRES_URL
     name = f"{DB_PREFIX}_res_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await postgres_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"')
     url = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
     await asyncio.to_thread(upgrade, url)
     return url
 
 
 async def drop_postgres(url: str) -> None:
-    await _admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    assert POSTGRES_URL
+    await postgres_admin(
+        POSTGRES_URL, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'
+    )
 
 
 async def new_sqlite(folder: Path) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from imaging_billing.api.http import MAX_BODY
 
 from ..support import wait_until_ready
+from ..support.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGIN = 'mutation { login(email: "admin@demo.local", password: "not-the-password-1") {'
@@ -42,15 +42,9 @@ class Served:
         return self.output.read_text()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(var: Path, **extra: str) -> Iterator[Served]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "FORWARDED_ALLOW_IPS")}
     env |= {
         "PYTHONPATH": str(ROOT / "backend"),

@@ -32,6 +32,18 @@ START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 SERVER_SECRET = "test-server-secret-0123456789"
 
 
+async def postgres_admin(admin_url: str, *statements: str) -> None:
+    """Run statements on the server's admin database outside a transaction (CREATE and
+    DROP DATABASE cannot run inside one)."""
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
 class SqliteTemplate:
     """Migrate once; every test gets a copy of the file."""
 
@@ -61,13 +73,7 @@ class PostgresTemplate:
         return f"{base}/{name}"
 
     async def _admin(self, *statements: str) -> None:
-        engine = create_async_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                for statement in statements:
-                    await conn.execute(text(statement))
-        finally:
-            await engine.dispose()
+        await postgres_admin(self.admin_url, *statements)
 
     async def setup(self) -> None:
         await self._admin(f'CREATE DATABASE "{self.template}"')

@@ -23,6 +23,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def uvicorn_command(port: int, *more: str) -> list[str]:
+    """The billing server under uvicorn on a loopback port, as `cli serve` and the README's
+    production command start it (WebSocket frames bounded like HTTP bodies); `more`:
+    further uvicorn options (e.g. --workers)."""
+    from imaging_billing.api.http import MAX_BODY
+
+    command = [sys.executable, "-m", "uvicorn", "--factory", "imaging_billing.app:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--ws-max-size", str(MAX_BODY)]
+    log_level = os.environ.get("TEST_SERVER_LOG_LEVEL", "warning")
+    return [*command, "--log-level", log_level, *more]
+
+
 async def seed_demo(url: str) -> dict[str, str]:
     """Loads the demo data (imaging_billing.demo) into the migrated database at `url`, as of
     now and sealed with the tests' SERVER_SECRET; returns the demo's credentials."""
@@ -96,8 +108,6 @@ class LiveServer:
         return server
 
     def start(self) -> None:
-        from imaging_billing.api.http import MAX_BODY
-
         env = {
             **os.environ,
             "PYTHONPATH": str(BACKEND),
@@ -107,18 +117,7 @@ class LiveServer:
             "SWEEP_INTERVAL_SECONDS": "0",
             **self.extra_env,
         }
-        command = [sys.executable, "-m", "uvicorn", "--factory", "imaging_billing.app:create_app"]
-        command += [
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            os.environ.get("TEST_SERVER_LOG_LEVEL", "warning"),
-            # As `cli serve` and the README's production command start it.
-            "--ws-max-size",
-            str(MAX_BODY),
-        ]
+        command = uvicorn_command(self.port)
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         wait_until_ready(self.base, self.process, self.log, 30)
