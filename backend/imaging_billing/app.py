@@ -141,10 +141,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             mailer = asyncio.create_task(
                 postman.run_forever(settings.mail_interval_seconds, stopping)
             )
-        # Several instances on one PostgreSQL database tell each other of account changes.
+        # Several instances on one PostgreSQL database tell each other of account changes
+        # and of revoked institution tokens.
         relay = None
         if not services.db.is_sqlite:
-            channel = PgChannel(services.db.url, services.changes.heard)
+            channel = PgChannel(services.db.url, services.changes.heard, services.auth.forget)
             await channel.open()
             relay = asyncio.create_task(services.changes.relay_forever(channel, stopping))
         try:

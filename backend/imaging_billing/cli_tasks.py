@@ -140,7 +140,8 @@ async def import_lots(settings: Settings, path: Path) -> int:
         rows, refused = lot_import.read_rows(lines)
     if refused:
         return _refusals(refused)
-    db = Database(settings.database_url)
+    # On PostgreSQL the servers' live consoles are told of the accounts credited.
+    db = Database(settings.database_url, announce=True)
     try:
         with _bar("lots credited") as bar:
             task = bar.add_task("lots", total=len(rows))

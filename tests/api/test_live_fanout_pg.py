@@ -1,5 +1,6 @@
 """Two server processes on one PostgreSQL database: an upload recorded by one reaches a
-subscriber of the other (LISTEN/NOTIFY, store/notify.py). Needs TEST_POSTGRES_URL."""
+subscriber of the other (LISTEN/NOTIFY, store/notify.py), and so does a sweep run from
+the CLI in a process of its own. Needs TEST_POSTGRES_URL."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
 
+from imaging_billing.api.ids import decode
 from imaging_billing.store.migrate import upgrade
 
 from ..support import SERVER_SECRET, postgres_admin, wait_until_ready
@@ -105,3 +108,61 @@ async def test_an_upload_on_one_instance_reaches_a_follower_of_the_other(
         pushed = await receive(ws)
         after = pushed["payload"]["data"]["accountChanged"]["examFigures"]
         assert after["used"] + after["arrears"] == before["used"] + before["arrears"] + 2
+
+
+async def _expire_a_lot(url: str, account_pk: int) -> None:
+    """One of the account's lots with exams left expires a minute ago, unswept."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            expired = await conn.execute(
+                text(
+                    "UPDATE exam_lot SET expires_at = now() - interval '1 minute' WHERE id = ("
+                    " SELECT min(id) FROM exam_lot WHERE account_id = :account"
+                    " AND swept_at IS NULL AND quantity > used + forfeited)"
+                ),
+                {"account": account_pk},
+            )
+            assert expired.rowcount == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sweep_run_from_the_cli_reaches_a_follower(
+    shared_database: tuple[str, dict[str, str]], two_servers: list[str], tmp_path: Path
+) -> None:
+    url, credentials = shared_database
+    account_pk = decode(credentials["accountId"], "Account", missing="-", field="-")
+    await _expire_a_lot(url, account_pk)
+    # Given an operator following the account on a server
+    async with connect(
+        two_servers[0].replace("http://", "ws://") + "/graphql",
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        additional_headers={"Authorization": f"Bearer {credentials['operatorToken']}"},
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert (await receive(ws))["type"] == "connection_ack"
+        subscribe = {"query": FOLLOW, "variables": {"id": credentials["accountId"]}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        before = (await receive(ws))["payload"]["data"]["accountChanged"]["newestNotice"]
+        # When the sweep runs from the CLI, in a process of its own
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(BACKEND),
+            "DATABASE_URL": url,
+            "SERVER_SECRET": SERVER_SECRET,
+            "VAR_DIR": str(tmp_path / "var"),
+        }
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "imaging_billing.cli", "sweep"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        output = (await asyncio.wait_for(cli.communicate(), 60))[0].decode()
+        assert cli.returncode == 0, output
+        assert "lots_expired=1" in output, output
+        # Then the server pushes the lot's forfeit, told in a notice (R-EXAM-2)
+        pushed = (await receive(ws, 5))["payload"]["data"]["accountChanged"]["newestNotice"]
+        assert pushed["id"] != (before or {}).get("id")

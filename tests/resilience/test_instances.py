@@ -1,5 +1,6 @@
 """Several instances over one PostgreSQL database: one sweep round at a time, and a
-revoked institution token refused by every instance within the cache bound."""
+revoked institution token refused by every instance at once (NOTIFY), well within the
+cache bound."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ async def test_one_sweep_round_at_a_time(services: Services, clock: ManualClock)
 
 
 @pytest.mark.skipif(not cluster.POSTGRES_URL, reason="several instances need PostgreSQL")
-async def test_revoked_token_is_refused_by_every_instance_within_the_cache_bound(
+async def test_revoked_token_is_refused_by_every_instance_within_a_second(
     tmp_path: Path,
 ) -> None:
     database = await cluster.new_postgres()
@@ -97,9 +98,11 @@ async def test_revoked_token_is_refused_by_every_instance_within_the_cache_bound
             assert revoked["revokeInstitutionToken"]["userErrors"] == []
             at = time.monotonic()
             assert await upload(http, first) == 401  # the revoking instance: at once
+            # The other instance still has the keys cached (for CACHE_SECONDS): only the
+            # revocation's notification makes it refuse sooner.
             while await upload(http, second) == 200:
-                assert time.monotonic() - at < auth.CACHE_SECONDS + 1.0
-                await asyncio.sleep(0.1)
+                assert time.monotonic() - at < 1.0 < auth.CACHE_SECONDS
+                await asyncio.sleep(0.05)
             waited = time.monotonic() - at
             assert await upload(http, first) == 401
             assert await upload(http, second) == 401

@@ -2,10 +2,12 @@
 
 Institution look-ups are cached for a few seconds, with their signing keys already
 unsealed: every upload is signed, and the keys barely ever change. A revoked or rotated
-token stops working within `CACHE_SECONDS` on every instance (at once on the instance
-that revoked it). One look-up per institution at a time: the requests that find the
-entry stale wait for that one instead of each opening a connection (a burst of them
-overflowed the pool every time the entry expired).
+token stops working at once on the instance that revoked it, and on the others as soon
+as they hear of it (PostgreSQL NOTIFY on `ib_credentials_revoked`, store/notify.py;
+`forget`). A notification can be missed (the listening connection was down):
+`CACHE_SECONDS` stays the bound then. One look-up per institution at a time: the
+requests that find the entry stale wait for that one instead of each opening a
+connection (a burst of them overflowed the pool every time the entry expired).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from .institution_tokens import accepted_keys
 from .principals import Principal, Role
 
 log = logging.getLogger("imaging_billing.auth")
+# How long a cached institution is trusted without a look-up: the bound on a revocation
+# whose notification this instance missed.
 CACHE_SECONDS = 5.0
 # An operator token's last use is written at most this often: one write a minute per
 # token, not one per request.
@@ -131,7 +135,8 @@ class Authenticator:
         return known
 
     def forget(self, institution_id: int) -> None:
-        """Drop a cached institution at once (after a rotation or revocation here)."""
+        """Drop a cached institution at once: after a rotation or revocation here, or
+        told of one on any instance (store/notify.py)."""
         self._institutions.pop(institution_id, None)
         self._loading.pop(institution_id, None)
         self._forgotten[institution_id] = self._forgotten.get(institution_id, 0) + 1

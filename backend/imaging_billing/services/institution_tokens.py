@@ -4,7 +4,9 @@ The token itself is never stored. Its signing key (security.signing_key) is stor
 sealed with the server secret (security.KeyBox), so the database alone signs nothing.
 After a rotation the previous token keeps working for `ROTATION_GRACE` (24 hours), long
 enough for a hospital to roll the new token out to every gateway without a gap.
-Revocation is immediate and also ends any grace period.
+Revocation is immediate and also ends any grace period. Both tell every instance to drop
+its cached keys of the institution (services/auth.py), in their transaction: a rollback
+tells nobody.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import security
 from ..domain.errors import RuleViolation
-from ..store import accounts
+from ..store import accounts, notify
 from ..store.db import Database
 from ..store.records import InstitutionRecord
 from .principals import Principal
@@ -60,6 +62,7 @@ async def rotate(
             previous_valid_until=now + ROTATION_GRACE if keep_previous else None,
             token_revoked_at=None,
         )
+        await notify.credentials_revoked(conn, institution_id)
         updated = await accounts.get_institution(conn, institution_id)
     assert updated is not None
     return Rotated(updated, token, now + ROTATION_GRACE)
@@ -77,6 +80,7 @@ async def revoke(
             previous_token_key=None,
             previous_valid_until=None,
         )
+        await notify.credentials_revoked(conn, institution_id)
         updated = await accounts.get_institution(conn, institution_id)
     assert updated is not None
     return updated

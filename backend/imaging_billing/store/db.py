@@ -17,7 +17,10 @@ handing it out again.
 A write transaction remembers the accounts it changed (`account_changed`, called by
 the repositories that lock an account or write its notices); once it has committed,
 `Database.on_commit` hears of them (the live console's pushes, services/live.py).
-Never before: a push must not show what a rollback then takes back.
+Never before: a push must not show what a rollback then takes back. A process that
+serves nobody live (the CLI) passes `announce=True` instead: on PostgreSQL its write
+transactions NOTIFY the servers of the accounts they changed (store/notify.py),
+delivered with the commit. SQLite has no channel between processes.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, Pool, QueuePool
 
+from .notify import announce_accounts
 from .sqlite_inline import inline_creator
 
 _CHANGED = "ib_changed_accounts"
@@ -114,9 +118,12 @@ class Database:
         pool_size: int = 10,
         max_overflow: int = 5,
         pre_ping: bool = False,
+        announce: bool = False,
     ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
+        # NOTIFY the accounts each write transaction changed, in the transaction.
+        self.announce = announce and self.dialect != "sqlite"
         self._opened: dict[Pool, int] = {}
         if self.dialect == "sqlite":
             self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", inline=True)
@@ -164,6 +171,8 @@ class Database:
             conn.info[_CHANGED] = changed
             try:
                 yield conn
+                if changed and self.announce:
+                    await announce_accounts(conn, changed)
             finally:
                 conn.info.pop(_CHANGED, None)
         if changed and self.on_commit is not None:

@@ -1,10 +1,20 @@
-"""Account changes between server instances on one PostgreSQL database: LISTEN/NOTIFY.
+"""Changes between server instances (and the CLI) on one PostgreSQL database: LISTEN/NOTIFY.
 
 One connection of its own per instance, outside the pool: it listens for the whole
-life of the process, and sends this instance's notifications too. A notification holds
-only an account id; whoever hears it reads the figures through the ordinary reads.
-PostgreSQL delivers a notification to its own sender as well: that one is dropped (the
-instance told its own subscribers when its transaction committed).
+life of the process, and sends this instance's notifications too. Two channels:
+
+- `ib_account_changed`: an account id; whoever hears it reads the figures through the
+  ordinary reads. PostgreSQL delivers a notification to its own sender as well: that
+  one is dropped (the instance told its own subscribers when its transaction committed).
+  A process without a listener (the CLI) sends them from inside its write transactions
+  instead (`announce_accounts`, `Database(announce=True)`).
+- `ib_credentials_revoked`: which cached credentials to drop (`institution:<id>`, never
+  a secret), sent from inside the transaction that rotates or revokes them
+  (`credentials_revoked`): PostgreSQL delivers it only if that transaction commits.
+
+Nothing reconnects the listener: while its connection is down, notifications are
+missed. Institution keys are then refused within their cache's 5 s all the same
+(services/auth.py).
 """
 
 from __future__ import annotations
@@ -14,10 +24,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger(__name__)
 CHANNEL = "ib_account_changed"
+REVOKED = "ib_credentials_revoked"
+_INSTITUTION = "institution:"
+
+_NOTIFY_ACCOUNTS = "SELECT pg_notify($1, id::text) FROM unnest($2::bigint[]) AS id"
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -26,9 +42,17 @@ def asyncpg_dsn(url: str) -> str:
 
 
 class PgChannel:
-    def __init__(self, url: str, heard: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        url: str,
+        heard: Callable[[int], None],
+        revoked: Callable[[int], None] | None = None,
+    ) -> None:
+        """`heard`: an account changed elsewhere; `revoked`: an institution's tokens
+        were rotated or revoked (by any instance, this one included)."""
         self.dsn = asyncpg_dsn(url)
         self.heard = heard
+        self.revoked = revoked
         self._conn: Any = None
         self._own_pid = 0
 
@@ -36,6 +60,8 @@ class PgChannel:
         self._conn = await asyncpg.connect(self.dsn)
         self._own_pid = self._conn.get_server_pid()
         await self._conn.add_listener(CHANNEL, self._on_notification)
+        if self.revoked is not None:
+            await self._conn.add_listener(REVOKED, self._on_revoked)
 
     def _on_notification(self, _conn: object, pid: int, _channel: str, payload: str) -> None:
         if pid == self._own_pid:
@@ -47,15 +73,37 @@ class PgChannel:
             return
         self.heard(account_id)
 
+    def _on_revoked(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        # Sent from a pooled connection, never this one: the revoking instance hears it
+        # too, and drops an entry it has already dropped (one look-up more, no harm).
+        kind, _, key = payload.partition(":")
+        if f"{kind}:" != _INSTITUTION or not key.isdigit():
+            log.warning("ignored a malformed %s notification: %r", REVOKED, payload[:40])
+            return
+        assert self.revoked is not None
+        self.revoked(int(key))
+
     async def send(self, account_ids: Iterable[int]) -> None:
         """One notification per account, in one statement."""
-        await self._conn.execute(
-            "SELECT pg_notify($1, id::text) FROM unnest($2::bigint[]) AS id",
-            CHANNEL,
-            sorted(account_ids),
-        )
+        await self._conn.execute(_NOTIFY_ACCOUNTS, CHANNEL, sorted(account_ids))
 
     async def close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close(timeout=5)
+
+
+async def announce_accounts(conn: AsyncConnection, account_ids: Iterable[int]) -> None:
+    """`CHANNEL` notifications from inside a write transaction: delivered when it
+    commits, never after a rollback, and sent once the commit has returned."""
+    await conn.exec_driver_sql(_NOTIFY_ACCOUNTS, (CHANNEL, sorted(account_ids)))
+
+
+async def credentials_revoked(conn: AsyncConnection, institution_id: int) -> None:
+    """Tell every instance to drop its cached keys of the institution, when (and only
+    if) this write transaction commits. SQLite: one process, nothing to tell."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            sa.text("SELECT pg_notify(:channel, :key)"),
+            {"channel": REVOKED, "key": f"{_INSTITUTION}{institution_id}"},
+        )
