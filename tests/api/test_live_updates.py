@@ -264,6 +264,35 @@ async def test_signing_out_closes_the_socket(server: LiveServer) -> None:
     assert closed.value.rcvd.code == 4401
 
 
+async def test_signing_out_closes_that_sessions_sockets_at_once(server: LiveServer) -> None:
+    # Given a person signed in twice (two browsers), following the account in both
+    c = server.credentials
+    leaving = login(server.base, c["adminEmail"], c["adminPassword"])
+    staying = login(server.base, c["adminEmail"], c["adminPassword"])
+    left = await opened(server, cookie=leaving)
+    kept = await opened(server, cookie=staying)
+    try:
+        assert (await follow(left, c["accountId"]))["type"] == "next"
+        assert (await follow(kept, c["accountId"]))["type"] == "next"
+        # When they sign out in one browser, and nothing changes in the account
+        await asyncio.to_thread(logout, server.base, leaving)
+        # Then that browser's socket is closed as signed out within a second (not at the
+        # next change or the 30 s recheck)
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(left, seconds=1)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+        assert closed.value.rcvd.reason.startswith("UNAUTHENTICATED")
+        # And the other browser's socket stays open and is still told of changes
+        await kept.send(json.dumps({"type": "ping"}))
+        assert (await receive(kept, seconds=1))["type"] == "pong"
+        await asyncio.to_thread(upload, server, 1)
+        assert (await receive(kept))["type"] == "next"
+    finally:
+        await left.close()
+        await kept.close()
+
+
 async def test_queries_do_not_run_over_the_socket(
     server: LiveServer, admin_socket: ClientConnection
 ) -> None:

@@ -205,6 +205,7 @@ class Console:
         server: Server,
         viewport: tuple[int, int] = (1440, 900),
         language: str = "zh-CN",
+        chosen_here: bool = True,
     ) -> None:
         self.server = server
         width, height = viewport
@@ -214,11 +215,14 @@ class Console:
             timezone_id="Asia/Shanghai",
         )
         # The console remembers its language per browser (src/locales/index.ts): start in
-        # `language`, and keep whatever the person switches to afterwards.
-        self.context.add_init_script(
-            "if (!localStorage.getItem('ib.locale'))"
-            f" localStorage.setItem('ib.locale', '{language}')"
-        )
+        # `language`, and keep whatever the person switches to afterwards. Without
+        # `chosen_here` the browser has no choice of its own, as on a first visit: the
+        # console shows the person's stored language once they sign in.
+        if chosen_here:
+            self.context.add_init_script(
+                "if (!localStorage.getItem('ib.locale'))"
+                f" localStorage.setItem('ib.locale', '{language}')"
+            )
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.errors: list[str] = []

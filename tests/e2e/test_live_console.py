@@ -77,3 +77,21 @@ def test_the_notices_page_shows_a_new_notice_without_a_reload(
     assert account(people_server)["notices"]["totalCount"] > before
     # Then the low-balance notice appears at the top of the list, no reload asked for
     first_row.filter(has_text="余量不足").wait_for(timeout=5_000)
+
+
+def test_signing_out_with_the_overview_live_lands_on_the_sign_in_page(
+    server: Server, console: Any
+) -> None:
+    # Given an administrator on the overview, its figures followed live
+    admin: Console = console(language="en")
+    admin.login("admin")
+    page = admin.page
+    page.locator("[data-testid=overview-live]", has_text="Live").wait_for()
+    # When she signs out (the server closes her live socket as signed out at once)
+    page.click("[data-testid=user-menu]")
+    page.locator(".t-dropdown__item:visible", has_text="Sign out").click()
+    # Then she is on the sign-in page, without an error in the console (the fixture
+    # checks)
+    page.wait_for_url("**/login**")
+    page.locator("[data-testid=login-submit]").wait_for()
+    page.wait_for_load_state("networkidle")

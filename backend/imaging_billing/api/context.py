@@ -22,6 +22,7 @@ from ..services.webhooks import UrlPolicy
 from .answers import Answers, Steadiness
 from .cost import Budgets
 from .loaders import Loaders
+from .session_sockets import SessionSockets
 
 SESSION_COOKIE = "ib_session"
 
@@ -41,6 +42,8 @@ class Services:
     refusals: RefusalLog = field(init=False)
     changes: AccountChanges = field(init=False)  # the live console's followers (api/live.py)
     answers: Answers = field(default_factory=Answers)  # reusable answers (api/answers.py)
+    # This process's live sockets by session: `logout` closes them at once (api/live.py).
+    session_sockets: SessionSockets = field(default_factory=SessionSockets)
 
     def __post_init__(self) -> None:
         self.refusals = RefusalLog(self.group_commit)

@@ -6,6 +6,8 @@ open a WebSocket with the user's cookies, so a handshake whose Origin is not thi
 server's own is refused before it is accepted (Strawberry's same-origin check, no other
 origin allowed). A socket without credentials is accepted only to be closed with 4401
 UNAUTHENTICATED at `connection_init`, which graphql-ws clients report and do not retry.
+Signing out closes the session's sockets in this process at once with the same 4401
+(api/session_sockets.py); on other instances, the recheck of services/live.py does.
 Which account a subscription may follow is the `account` query's rule (services/live.py).
 
 Only subscriptions run here: queries and mutations go through /graphql over HTTP, where
@@ -41,6 +43,7 @@ from .context import SESSION_COOKIE, Services
 from .errors import language, masked
 from .request_ids import new_request_id
 from .schema import schema
+from .session_sockets import SessionSockets
 from .shape import ShapeRefused, check_shape, parse_within_limits
 from .subscriptions import UNAUTHENTICATED, LiveContext
 
@@ -126,7 +129,13 @@ class _Handler(BaseGraphQLTransportWSHandler[LiveContext, None]):
                 await self._close_refused(TOO_MANY_SOCKETS, "TOO_MANY_SOCKETS", reason)
                 return
             self.counted = True
+            if context.session_token is not None:
+                self._session_sockets.add(context.session_token, self._signed_out)
         await super().handle_connection_init(message)
+
+    async def _signed_out(self) -> None:
+        """The session was signed out in this process (the `logout` mutation)."""
+        await self.websocket.close(UNAUTHENTICATED, "UNAUTHENTICATED: signed out")
 
     async def _close_refused(self, code: int, rule: str, reason: str) -> None:
         context = self.context
@@ -141,6 +150,10 @@ class _Handler(BaseGraphQLTransportWSHandler[LiveContext, None]):
     def _sockets(self) -> SocketCounts:
         return cast(LiveEndpoint, self.view).sockets
 
+    @property
+    def _session_sockets(self) -> SessionSockets:
+        return self.context.services.session_sockets
+
     async def shutdown(self) -> None:
         try:
             await super().shutdown()
@@ -148,6 +161,8 @@ class _Handler(BaseGraphQLTransportWSHandler[LiveContext, None]):
             if self.counted:
                 self.counted = False
                 self._sockets.give_back(self.context.principal)
+                if self.context.session_token is not None:
+                    self._session_sockets.discard(self.context.session_token, self._signed_out)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         """The size and shape limits of every document (api/shape.py), before Strawberry."""
@@ -195,7 +210,7 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> LiveContext:
         websocket = cast(WebSocket, request)
-        principal, signed_in = await _principal(self.services, websocket)
+        principal, signed_in, session = await _principal(self.services, websocket)
         client = websocket.scope.get("client")
         return LiveContext(
             services=self.services,
@@ -205,13 +220,15 @@ class LiveEndpoint(GraphQL[LiveContext, None]):
             client_address=client[0] if client else "-",
             websocket=cast(WebSocket, response),
             signed_in=signed_in,
+            session_token=session,  # its logout closes the socket (api/session_sockets.py)
         )
 
 
 async def _principal(
     services: Services, websocket: WebSocket
-) -> tuple[Principal, Callable[[], Awaitable[bool]] | None]:
-    """The handshake's caller, and how to ask later whether it is still signed in."""
+) -> tuple[Principal, Callable[[], Awaitable[bool]] | None, str | None]:
+    """The handshake's caller, how to ask later whether it is still signed in, and the
+    session token it came with (None for an operator token)."""
     bearer = websocket.headers.get("authorization", "")
     if bearer.lower().startswith("bearer "):
         token = bearer[7:].strip()
@@ -220,15 +237,15 @@ async def _principal(
         async def token_holds() -> bool:
             return await services.auth.operator(token) is not None
 
-        return (found, token_holds) if found else (ANONYMOUS, None)
+        return (found, token_holds, None) if found else (ANONYMOUS, None, None)
     session = websocket.cookies.get(SESSION_COOKIE)
     if not session:
-        return ANONYMOUS, None
+        return ANONYMOUS, None, None
     found = await access.session_principal(services.db, session, services.clock.now())
     if found is None:
-        return ANONYMOUS, None
+        return ANONYMOUS, None, None
 
     async def session_holds() -> bool:
         return await access.session_holds(services.db, session, services.clock.now())
 
-    return found, session_holds
+    return found, session_holds, session

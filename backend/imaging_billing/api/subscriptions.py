@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,7 +81,9 @@ class Subscription:
                     yield AccountChange.of(view)
         except live.SessionEnded:
             if context.websocket is not None:
-                await context.websocket.close(UNAUTHENTICATED, "UNAUTHENTICATED: signed out")
+                # Already closed when `logout` closed it from this process first.
+                with contextlib.suppress(RuntimeError):
+                    await context.websocket.close(UNAUTHENTICATED, "UNAUTHENTICATED: signed out")
             # The socket is closed: wait to be cancelled with it rather than complete.
             await asyncio.Event().wait()
 

@@ -31,7 +31,11 @@ from .reader import Database, Reader
 
 log = logging.getLogger(__name__)
 WINDOW = 0.25  # seconds: at most one push per follower this often, and one NOTIFY per account
-RECHECK = 30.0  # seconds: how often a quiet follower checks that its session still holds
+# Seconds: how often a quiet follower checks that its session still holds. A logout
+# closes the session's sockets of its own process at once (api/session_sockets.py); this
+# recheck is the bound for sockets held by other processes or instances, and for sessions
+# ended otherwise (expiry, a disabled person, a password reset).
+RECHECK = 30.0
 
 
 class Relay(Protocol):

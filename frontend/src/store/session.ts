@@ -7,6 +7,7 @@ import { computed, ref } from 'vue';
 import { ApiError, mutate, query } from '@/api/client';
 import { closeLive } from '@/api/live';
 import { LoginDocument, LogoutDocument, ViewerDocument, type Role, type ViewerQuery } from '@/api/generated/graphql';
+import { adoptStoredLanguage } from '@/locales';
 import type { UserErrorLike } from '@/utils/errors';
 
 export type Viewer = ViewerQuery['viewer'];
@@ -71,6 +72,8 @@ export const useSession = defineStore('session', () => {
   async function load(): Promise<void> {
     try {
       viewer.value = (await query(ViewerDocument, {})).viewer;
+      // A browser without a language chosen here shows the one the person keeps.
+      adoptStoredLanguage(viewer.value.language);
       if (viewer.value.role !== 'OPERATOR') rememberLast(viewer.value.account?.id);
     } catch (e) {
       if (!(e instanceof ApiError && e.unauthenticated)) throw e;

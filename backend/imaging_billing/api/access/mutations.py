@@ -96,6 +96,8 @@ class AccessMutation:
         c = info.context
         if c.session_token:
             await access.logout(c.db, c.session_token, c.now())
+            # Its live sockets in this process close now, not at their next recheck.
+            await c.services.session_sockets.ended(c.session_token)
         c.response.delete_cookie(SESSION_COOKIE, path="/")
         return LogoutPayload(ok=True)
 
