@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 from starlette.applications import Starlette
@@ -70,6 +70,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         webhook_policy=UrlPolicy(allow_private=settings.webhook_allow_private),
     )
+
+
+def _missed(services: Services) -> Callable[[], None]:
+    """Other instances' changes and revocations may have gone unheard (store/notify.py)."""
+
+    def missed() -> None:
+        services.changes.heard_all()
+        services.auth.forget_all()
+
+    return missed
 
 
 async def _flush_refusals_forever(services: Services, every: float = 15.0) -> None:
@@ -145,7 +155,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # and of revoked institution tokens.
         relay = None
         if not services.db.is_sqlite:
-            channel = PgChannel(services.db.url, services.changes.heard, services.auth.forget)
+            channel = PgChannel(
+                services.db.url,
+                services.changes.heard,
+                services.auth.forget,
+                missed=_missed(services),
+            )
             await channel.open()
             relay = asyncio.create_task(services.changes.relay_forever(channel, stopping))
         try:

@@ -67,3 +67,43 @@ async def test_a_rollback_tells_nobody_and_a_commit_tells_every_listener(
     finally:
         await cli.dispose()
         await listener.close()
+
+
+async def test_a_listener_whose_connection_is_cut_listens_again_and_says_what_it_missed(
+    database_url: str,
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("no channel between processes on SQLite")
+    setup = make_services(database_url, ManualClock(START))
+    try:
+        account_id = await create_account(setup)
+    finally:
+        await setup.db.dispose()
+    changed: list[int] = []
+    missed = asyncio.Event()
+    arrived = asyncio.Event()
+
+    def heard(value: int) -> None:
+        changed.append(value)
+        arrived.set()
+
+    listener = notify.PgChannel(database_url, heard, missed=missed.set)
+    await listener.open()
+    cli = Database(database_url, announce=True)
+    try:
+        # Given the database ends the listener's connection (as a restart would)
+        async with cli.write() as conn:
+            pid = listener._own_pid  # noqa: SLF001 - the backend to end
+            await conn.exec_driver_sql("SELECT pg_terminate_backend($1)", (pid,))
+        # Then it listens again on a new connection, and says it may have missed changes
+        await asyncio.wait_for(missed.wait(), 10)
+        assert listener.reopened == 1
+        assert listener._own_pid != pid  # noqa: SLF001
+        # And a change committed afterwards is heard
+        async with cli.write() as conn:
+            await accounts.lock_account(conn, account_id)
+        await asyncio.wait_for(arrived.wait(), 5)
+        assert changed == [account_id]
+    finally:
+        await cli.dispose()
+        await listener.close()

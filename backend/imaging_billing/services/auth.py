@@ -134,6 +134,11 @@ class Authenticator:
             self._institutions[institution_id] = known
         return known
 
+    def forget_all(self) -> None:
+        """Revocations may have been missed (store/notify.py lost its connection)."""
+        for institution_id in {*self._institutions, *self._loading}:
+            self.forget(institution_id)
+
     def forget(self, institution_id: int) -> None:
         """Drop a cached institution at once: after a rotation or revocation here, or
         told of one on any instance (store/notify.py)."""

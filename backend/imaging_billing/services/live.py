@@ -79,6 +79,11 @@ class AccountChanges:
             if not waiting:
                 del self._followers[account_id]
 
+    def heard_all(self) -> None:
+        """Changes may have been missed (store/notify.py lost its connection): every
+        follower of this instance reads its account again."""
+        self.heard(list(self._followers))
+
     def followers(self, account_id: int) -> int:
         return len(self._followers.get(account_id, ()))
 

@@ -12,13 +12,17 @@ life of the process, and sends this instance's notifications too. Two channels:
   a secret), sent from inside the transaction that rotates or revokes them
   (`credentials_revoked`): PostgreSQL delivers it only if that transaction commits.
 
-Nothing reconnects the listener: while its connection is down, notifications are
-missed. Institution keys are then refused within their cache's 5 s all the same
-(services/auth.py).
+When the listener's connection is lost (a database restart, a dropped network), it is
+opened again, waiting 0.5 s, then twice as long each time up to 30 s; once listening
+again, `missed` is called: whatever was sent meanwhile is lost, so the instance acts as
+if everything had changed (followers re-read, cached keys are dropped). Until then
+institution keys are refused within their cache's 5 s all the same (services/auth.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -33,6 +37,7 @@ CHANNEL = "ib_account_changed"
 REVOKED = "ib_credentials_revoked"
 _INSTITUTION = "institution:"
 
+FIRST_RETRY, LAST_RETRY = 0.5, 30.0  # seconds between attempts to listen again
 _NOTIFY_ACCOUNTS = "SELECT pg_notify($1, id::text) FROM unnest($2::bigint[]) AS id"
 
 
@@ -47,21 +52,54 @@ class PgChannel:
         url: str,
         heard: Callable[[int], None],
         revoked: Callable[[int], None] | None = None,
+        missed: Callable[[], None] | None = None,
     ) -> None:
         """`heard`: an account changed elsewhere; `revoked`: an institution's tokens
-        were rotated or revoked (by any instance, this one included)."""
+        were rotated or revoked (by any instance, this one included); `missed`: the
+        connection was lost and is back, what was sent meanwhile is not known."""
         self.dsn = asyncpg_dsn(url)
         self.heard = heard
         self.revoked = revoked
+        self.missed = missed
         self._conn: Any = None
         self._own_pid = 0
+        self._closing = False
+        self._reopening: asyncio.Task[None] | None = None
+        self.reopened = 0  # times the connection was lost and opened again
 
     async def open(self) -> None:
-        self._conn = await asyncpg.connect(self.dsn)
-        self._own_pid = self._conn.get_server_pid()
-        await self._conn.add_listener(CHANNEL, self._on_notification)
+        conn = await asyncpg.connect(self.dsn)
+        self._own_pid = conn.get_server_pid()
+        await conn.add_listener(CHANNEL, self._on_notification)
         if self.revoked is not None:
-            await self._conn.add_listener(REVOKED, self._on_revoked)
+            await conn.add_listener(REVOKED, self._on_revoked)
+        conn.add_termination_listener(self._on_lost)
+        self._conn = conn
+
+    def _on_lost(self, conn: object) -> None:
+        if self._closing or conn is not self._conn or self._reopening is not None:
+            return
+        log.warning("the %s listener lost its connection; listening again", CHANNEL)
+        self._conn = None
+        self._reopening = asyncio.get_running_loop().create_task(self._reopen())
+
+    async def _reopen(self) -> None:
+        wait = FIRST_RETRY
+        try:
+            while not self._closing:
+                await asyncio.sleep(wait)
+                try:
+                    await self.open()
+                except (OSError, asyncpg.PostgresError) as error:
+                    log.warning("listening again failed (%s); next try in %.1f s", error, wait)
+                    wait = min(wait * 2, LAST_RETRY)
+                    continue
+                self.reopened += 1
+                if self.missed is not None:
+                    self.missed()
+                return
+        finally:
+            self._reopening = None
 
     def _on_notification(self, _conn: object, pid: int, _channel: str, payload: str) -> None:
         if pid == self._own_pid:
@@ -85,9 +123,16 @@ class PgChannel:
 
     async def send(self, account_ids: Iterable[int]) -> None:
         """One notification per account, in one statement."""
+        if self._conn is None:
+            raise ConnectionError(f"the {CHANNEL} connection is being opened again")
         await self._conn.execute(_NOTIFY_ACCOUNTS, CHANNEL, sorted(account_ids))
 
     async def close(self) -> None:
+        self._closing = True
+        if self._reopening is not None:
+            self._reopening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reopening
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close(timeout=5)
