@@ -28,7 +28,7 @@ from .security import KeyBox
 from .services import retention
 from .services.auth import Authenticator
 from .services.budgets import SharedBuckets
-from .services.clock import Clock, OffsetClock, SystemClock
+from .services.clock import Clock, configured
 from .services.group_commit import GroupCommit
 from .services.mail_worker import MailWorker, mail_transport
 from .services.rounds import keep_sending
@@ -53,9 +53,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         max_overflow=settings.db_max_overflow,
         pre_ping=settings.db_pool_pre_ping,
     )
-    if clock is None and settings.clock_offset_file is not None:
-        clock = OffsetClock(settings.clock_offset_file)
-    clock = clock or SystemClock()
+    clock = clock or configured(settings.clock_offset_file)
     keys = KeyBox(settings.server_secret)
     return Services(
         db=db,

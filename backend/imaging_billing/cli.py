@@ -18,7 +18,7 @@ from . import cli_tasks, demo, logs
 from .config import Settings
 from .security import KeyBox
 from .services import access, institution_tokens, people
-from .services.clock import SystemClock
+from .services.clock import configured
 from .services.principals import Role
 from .services.sweep import run_sweep
 from .store.db import Database
@@ -80,7 +80,9 @@ async def _first_start(settings: Settings) -> dict[str, str] | None:
     try:
         if not await demo.is_empty(db):
             return None
-        return await demo.load(db, SystemClock().now(), KeyBox(settings.server_secret))
+        return await demo.load(
+            db, configured(settings.clock_offset_file).now(), KeyBox(settings.server_secret)
+        )
     finally:
         await db.dispose()
 
@@ -202,7 +204,9 @@ def _check_workers(settings: Settings) -> None:
 async def _create_token(settings: Settings, name: str) -> str:
     db = Database(settings.database_url)
     try:
-        return await people.create_operator_token(db, name=name, now=SystemClock().now())
+        return await people.create_operator_token(
+            db, name=name, now=configured(settings.clock_offset_file).now()
+        )
     finally:
         await db.dispose()
 
@@ -218,7 +222,7 @@ async def _create_operator(settings: Settings, email: str, name: str, password: 
             account_id=None,
             password=password,
             actor="cli",
-            now=SystemClock().now(),
+            now=configured(settings.clock_offset_file).now(),
         )
         return f"operator {row.email} created"
     finally:
@@ -229,7 +233,7 @@ async def _sweep(settings: Settings) -> str:
     # On PostgreSQL the servers' live consoles are told of the accounts swept.
     db = Database(settings.database_url, announce=True)
     try:
-        return repr(await run_sweep(db, SystemClock().now()))
+        return repr(await run_sweep(db, configured(settings.clock_offset_file).now()))
     finally:
         await db.dispose()
 

@@ -19,7 +19,7 @@ from .config import Settings
 from .domain.clock import SHANGHAI
 from .domain.errors import RuleViolation
 from .services import exports, lot_import, reconcile
-from .services.clock import SystemClock
+from .services.clock import configured
 from .services.principals import Principal, Role
 from .store.db import Database
 
@@ -149,7 +149,7 @@ async def import_lots(settings: Settings, path: Path) -> int:
                 db,
                 CLI_OPERATOR,
                 rows,
-                SystemClock().now(),
+                configured(settings.clock_offset_file).now(),
                 progress=lambda done: bar.update(task, completed=done),
             )
     finally:

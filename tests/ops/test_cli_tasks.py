@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,22 @@ def test_backup_of_postgres_prints_the_pg_dump_command(
         "pg_dump --format=custom --file=/backups/billing.dump "
         "'postgresql://billing:***@db.local:5432/billing'"
     )
+
+
+def test_the_sweep_runs_on_the_clock_the_servers_run_on(
+    database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a lot bought on 1 March 2026: it expires on 1 March 2027 (R-EXAM-2)
+    (account,) = given_accounts(database, 1, lots=True)
+    offset = tmp_path / "clock-offset"
+    monkeypatch.setenv("CLOCK_OFFSET_FILE", str(offset))
+    # When the sweep runs with the clock set a day after the purchase, nothing expired
+    to_start = (START - datetime.now(UTC)).total_seconds()
+    offset.write_text(str(to_start + 86_400))
+    assert cli.main(["sweep"]) == 0
+    assert rows(database, "SELECT swept_at FROM exam_lot") == [(None,)]
+    # But when the servers' clock is moved past the expiry, the command line's moves too
+    offset.write_text(str(to_start + 366 * 86_400))
+    assert cli.main(["sweep"]) == 0
+    swept = rows(database, "SELECT account_id, forfeited FROM exam_lot WHERE swept_at IS NOT NULL")
+    assert swept == [(account, 10_000)]

@@ -55,3 +55,9 @@ class OffsetClock:
             except ValueError:
                 pass  # written halfway: keep the last offset read
         return datetime.now(UTC) + self._offset
+
+
+def configured(offset_file: Path | None) -> Clock:
+    """The clock a process runs on: the system's, moved by `CLOCK_OFFSET_FILE` where it is
+    set (servers and the command line alike, so a test moves them together)."""
+    return OffsetClock(offset_file) if offset_file is not None else SystemClock()
