@@ -4,6 +4,7 @@ transaction has committed, never of one rolled back (services/live.py, store/db.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 import pytest
 
@@ -68,3 +69,34 @@ async def test_an_account_of_another_is_refused(services: Services) -> None:
     with pytest.raises(RuleViolation) as refused:
         await live.account_view(services.db, admin, other, services.clock.now())
     assert refused.value.code == "ACCOUNT_NOT_FOUND"
+
+
+class Sent:
+    """Stands in for store/notify.py's channel (its own tests use a real PostgreSQL):
+    records what would be sent to the other instances."""
+
+    def __init__(self) -> None:
+        self.batches: list[set[int]] = []
+        self.arrived = asyncio.Event()
+
+    async def send(self, account_ids: Iterable[int]) -> None:
+        self.batches.append(set(account_ids))
+        self.arrived.set()
+
+
+async def test_changes_committed_during_the_last_pause_are_sent_before_the_relay_ends(
+    services: Services,
+) -> None:
+    sent, stopping = Sent(), asyncio.Event()
+    relay = asyncio.create_task(services.changes.relay_forever(sent, stopping))
+    await asyncio.sleep(0)  # the relay is listening
+    # Given a change sent at once, and the relay pausing after it (live.WINDOW)
+    services.changes.committed([1])
+    await asyncio.wait_for(sent.arrived.wait(), 5)
+    # When another commits during that pause and the server then stops
+    services.changes.committed([2])
+    stopping.set()
+    services.changes.stop()
+    await asyncio.wait_for(relay, 5)
+    # Then the other instances were told of both
+    assert sent.batches == [{1}, {2}]

@@ -94,15 +94,19 @@ class AccountChanges:
             while not stopping.is_set():
                 await self._wake.wait()
                 self._wake.clear()
-                batch, self._outgoing = self._outgoing, set()
-                if batch:
-                    try:
-                        await relay.send(batch)
-                    except Exception:
-                        log.exception("account changes not sent to the other instances")
+                await self._send(relay)
                 await asyncio.sleep(WINDOW)
+            await self._send(relay)  # what committed during the last pause, before the end
         finally:
             self.relay = self._wake = None
+
+    async def _send(self, relay: Relay) -> None:
+        batch, self._outgoing = self._outgoing, set()
+        if batch:
+            try:
+                await relay.send(batch)
+            except Exception:
+                log.exception("account changes not sent to the other instances")
 
     def stop(self) -> None:
         if self._wake is not None:
