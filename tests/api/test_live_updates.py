@@ -479,3 +479,46 @@ async def test_an_operator_token_has_its_own_bounded_sockets(server: LiveServer)
     finally:
         for ws in sockets:
             await ws.close()
+
+
+async def test_ending_a_persons_sessions_closes_all_their_sockets_at_once(
+    server: LiveServer,
+) -> None:
+    # Last in the module: it signs the demo administrator out everywhere.
+    # Given the administrator signed in in two browsers, following the account in both
+    c = server.credentials
+    sockets = [
+        await opened(server, cookie=login(server.base, c["adminEmail"], c["adminPassword"]))
+        for _ in range(2)
+    ]
+    people = as_operator(
+        server,
+        "query($id: ID!) { account(id: $id) { users(first: 20) { edges { node { id email } } } } }",
+        {"id": c["accountId"]},
+    )
+    (admin,) = (
+        edge["node"]["id"]
+        for edge in people["account"]["users"]["edges"]
+        if edge["node"]["email"] == c["adminEmail"]
+    )
+    try:
+        for socket in sockets:
+            assert (await follow(socket, c["accountId"]))["type"] == "next"
+        # When an operator signs her out everywhere, and nothing changes in the account
+        ended = as_operator(
+            server,
+            "mutation($u: ID!) { endUserSessions(userId: $u) {"
+            " endedSessions userErrors { code } } }",
+            {"u": admin},
+        )
+        # (and the sessions earlier tests of this module left open)
+        assert ended["endUserSessions"]["endedSessions"] >= 2
+        # Then both sockets are closed as signed out within a second
+        for socket in sockets:
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive(socket, seconds=1)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 4401
+    finally:
+        for socket in sockets:
+            await socket.close()

@@ -130,7 +130,8 @@ class _Handler(BaseGraphQLTransportWSHandler[LiveContext, None]):
                 return
             self.counted = True
             if context.session_token is not None:
-                self._session_sockets.add(context.session_token, self._signed_out)
+                person = context.principal.id
+                self._session_sockets.add(context.session_token, person, self._signed_out)
         await super().handle_connection_init(message)
 
     async def _signed_out(self) -> None:
@@ -161,8 +162,10 @@ class _Handler(BaseGraphQLTransportWSHandler[LiveContext, None]):
             if self.counted:
                 self.counted = False
                 self._sockets.give_back(self.context.principal)
-                if self.context.session_token is not None:
-                    self._session_sockets.discard(self.context.session_token, self._signed_out)
+                context = self.context
+                if context.session_token is not None:
+                    person = context.principal.id
+                    self._session_sockets.discard(context.session_token, person, self._signed_out)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         """The size and shape limits of every document (api/shape.py), before Strawberry."""

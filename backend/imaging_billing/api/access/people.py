@@ -147,6 +147,8 @@ class PeopleMutation:
             row = await people.disable_user(
                 c.db, c.principal, user_id=_user_pk(user_id), now=c.now()
             )
+            # Their live sockets in this process close now (api/session_sockets.py).
+            await c.services.session_sockets.person_signed_out(row.id)
             return UserPayload(user=User.from_row(row))
 
         return await _payload(info, run, lambda e: UserPayload(user_errors=e))
@@ -168,9 +170,9 @@ class PeopleMutation:
         c = info.context
 
         async def run() -> EndUserSessionsPayload:
-            ended = await people.end_user_sessions(
-                c.db, c.principal, user_id=_user_pk(user_id), now=c.now()
-            )
+            person = _user_pk(user_id)
+            ended = await people.end_user_sessions(c.db, c.principal, user_id=person, now=c.now())
+            await c.services.session_sockets.person_signed_out(person)
             return EndUserSessionsPayload(ended_sessions=ended)
 
         return await _payload(info, run, lambda e: EndUserSessionsPayload(user_errors=e))
@@ -204,6 +206,8 @@ class PeopleMutation:
                 c.db, token=token, password=password, client_address=c.client_address, now=c.now()
             ),
         )
+        if done is not None:  # the other sessions ended: their sockets here close now
+            await c.services.session_sockets.person_signed_out(done.principal.id)
         return signed_in(c, done, errors)
 
     @strawberry.mutation(description="The invitation's token stops working at once.")
