@@ -10,13 +10,15 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from imaging_billing.api.ids import decode
 from imaging_billing.store.migrate import upgrade
@@ -94,8 +96,24 @@ async def test_an_upload_on_one_instance_reaches_a_follower_of_the_other(
     _, credentials = shared_database
     follower, uploader = two_servers
     # Given an operator following the account on the first instance
+    async with following(follower, credentials) as (ws, first):
+        before = first["examFigures"]
+        # When a gateway's uploads are recorded by the second instance
+        await asyncio.to_thread(_upload, uploader, credentials, 2)
+        # Then the first instance pushes the new figures
+        pushed = await receive(ws)
+        after = pushed["payload"]["data"]["accountChanged"]["examFigures"]
+        assert after["used"] + after["arrears"] == before["used"] + before["arrears"] + 2
+
+
+@asynccontextmanager
+async def following(
+    base: str, credentials: dict[str, str]
+) -> AsyncIterator[tuple[ClientConnection, dict[str, Any]]]:
+    """An operator's socket following the demo account on `base`, and what it was shown
+    first."""
     async with connect(
-        follower.replace("http://", "ws://") + "/graphql",
+        base.replace("http://", "ws://") + "/graphql",
         subprotocols=[PROTOCOL],  # type: ignore[list-item]
         additional_headers={"Authorization": f"Bearer {credentials['operatorToken']}"},
     ) as ws:
@@ -104,13 +122,7 @@ async def test_an_upload_on_one_instance_reaches_a_follower_of_the_other(
         subscribe = {"query": FOLLOW, "variables": {"id": credentials["accountId"]}}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
         first = await receive(ws)
-        before = first["payload"]["data"]["accountChanged"]["examFigures"]
-        # When a gateway's uploads are recorded by the second instance
-        await asyncio.to_thread(_upload, uploader, credentials, 2)
-        # Then the first instance pushes the new figures
-        pushed = await receive(ws)
-        after = pushed["payload"]["data"]["accountChanged"]["examFigures"]
-        assert after["used"] + after["arrears"] == before["used"] + before["arrears"] + 2
+        yield ws, first["payload"]["data"]["accountChanged"]
 
 
 async def _expire_a_lot(url: str, account_pk: int) -> None:
@@ -138,16 +150,8 @@ async def test_a_sweep_run_from_the_cli_reaches_a_follower(
     account_pk = decode(credentials["accountId"], "Account", missing="-", field="-")
     await _expire_a_lot(url, account_pk)
     # Given an operator following the account on a server
-    async with connect(
-        two_servers[0].replace("http://", "ws://") + "/graphql",
-        subprotocols=[PROTOCOL],  # type: ignore[list-item]
-        additional_headers={"Authorization": f"Bearer {credentials['operatorToken']}"},
-    ) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-        assert (await receive(ws))["type"] == "connection_ack"
-        subscribe = {"query": FOLLOW, "variables": {"id": credentials["accountId"]}}
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
-        before = (await receive(ws))["payload"]["data"]["accountChanged"]["newestNotice"]
+    async with following(two_servers[0], credentials) as (ws, first):
+        before = first["newestNotice"]
         # When the sweep runs from the CLI, in a process of its own
         env = {
             **os.environ,

@@ -25,20 +25,14 @@ from imaging_billing.domain.steady import (
 )
 from imaging_billing.domain.usage import run_out
 
-NOW = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+from .test_forecast import NOW
+from .test_forecast import lot as forecast_lot
+
 TICK = timedelta(microseconds=1)
 
 
-def lot(lot_id: int, remaining: int, expires_in: timedelta, quantity: int = 10_000) -> Lot:
-    expires = NOW + expires_in
-    return Lot(
-        id=lot_id,
-        quantity=quantity,
-        used=quantity - remaining,
-        storage_years=15,
-        purchased_at=expires - timedelta(days=365),
-        expires_at=expires,
-    )
+def lot(lot_id: int, remaining: int, expires_in: timedelta) -> Lot:
+    return forecast_lot(lot_id, remaining, expires_in / timedelta(days=1))
 
 
 def forecast_seen(lots: list[Lot], per_day: float, at: datetime) -> object:

@@ -33,7 +33,7 @@ from imaging_billing.store.tables import exam_lot, ledger_entry
 from imaging_billing.store.webhook_tables import webhook_event
 
 from ..factories import create_account, create_institution, credit_lot
-from ..support import START
+from ..support import START, Gateway
 from ..support.receiver import receiving
 from .test_event_catalogue import OPERATOR, credit_pack, endpoint, notices_of, read
 from .test_mail import add_person
@@ -79,15 +79,21 @@ async def test_a_keyed_notice_written_twice_is_stored_once(services: Services) -
     assert len(await notices_of(services, "LOT_EXPIRED")) == 2
 
 
+async def pack_read_down_to_150(services: Services) -> tuple[int, Gateway]:
+    """An account whose one pack of 1,000 AI reads has 150 left (its threshold: 100)."""
+    account_id = await create_account(services)
+    gateway = await create_institution(services, account_id)
+    await credit_pack(services, account_id)
+    await read(services, account_id, gateway.institution_pk, 850, "1")
+    return account_id, gateway
+
+
 async def test_ai_credit_running_low_is_told_once_per_crossing_and_re_arms_after_a_purchase(
     services: Services, clock: ManualClock
 ) -> None:
     # given a pack of 1,000 AI reads (threshold 100, R-ARR-2 decision carried over)
-    account_id = await create_account(services)
-    gateway = await create_institution(services, account_id)
-    await credit_pack(services, account_id)
     # when reads take it to 150, then through the threshold, then further down
-    await read(services, account_id, gateway.institution_pk, 850, "1")
+    account_id, gateway = await pack_read_down_to_150(services)
     before = len(await notices_of(services, "AI_PACK_LOW"))
     await read(services, account_id, gateway.institution_pk, 60, "2")
     await read(services, account_id, gateway.institution_pk, 60, "3")
@@ -107,10 +113,7 @@ async def test_an_expiry_that_takes_ai_credit_under_the_threshold_is_told_once(
     services: Services, clock: ManualClock
 ) -> None:
     # given a pack of 1,000 AI reads with 150 left: above its threshold of 100
-    account_id = await create_account(services)
-    gateway = await create_institution(services, account_id)
-    await credit_pack(services, account_id)
-    await read(services, account_id, gateway.institution_pk, 850, "1")
+    await pack_read_down_to_150(services)
     assert await notices_of(services, "AI_PACK_LOW") == []
     # when the pack expires and the sweep forfeits the 150 (R-AI-1), twice over
     clock.advance(timedelta(days=367))

@@ -28,16 +28,20 @@ async def _rolled_back(db: Database, account_id: int) -> None:
         raise Boom
 
 
-async def test_a_rollback_tells_nobody_and_a_commit_tells_every_listener(
-    database_url: str,
-) -> None:
+async def an_account(database_url: str) -> int:
     if database_url.startswith("sqlite"):
         pytest.skip("no channel between processes on SQLite")
     setup = make_services(database_url, ManualClock(START))
     try:
-        account_id = await create_account(setup)
+        return await create_account(setup)
     finally:
         await setup.db.dispose()
+
+
+async def test_a_rollback_tells_nobody_and_a_commit_tells_every_listener(
+    database_url: str,
+) -> None:
+    account_id = await an_account(database_url)
     changed: list[int] = []
     revoked: list[int] = []
     arrived = asyncio.Event()
@@ -72,13 +76,7 @@ async def test_a_rollback_tells_nobody_and_a_commit_tells_every_listener(
 async def test_a_listener_whose_connection_is_cut_listens_again_and_says_what_it_missed(
     database_url: str,
 ) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("no channel between processes on SQLite")
-    setup = make_services(database_url, ManualClock(START))
-    try:
-        account_id = await create_account(setup)
-    finally:
-        await setup.db.dispose()
+    account_id = await an_account(database_url)
     changed: list[int] = []
     missed = asyncio.Event()
     arrived = asyncio.Event()
