@@ -88,14 +88,20 @@ async def count_packs(
 
 async def add_used(conn: AsyncConnection, deltas: dict[int, int]) -> None:
     """Add to each pack's cached `used` counter in one executemany."""
+    await _add(conn, ai_pack.c.used, deltas)
+
+
+async def _add(conn: AsyncConnection, counter: sa.Column[int], deltas: dict[int, int]) -> None:
+    """Add each row's delta (by id) to a cached counter of its table, in one executemany."""
     if not deltas:
         return
+    table = counter.table
     stmt = (
-        ai_pack.update()
-        .where(ai_pack.c.id == sa.bindparam("pack_id"))
-        .values(used=ai_pack.c.used + sa.bindparam("delta"))
+        table.update()
+        .where(table.c.id == sa.bindparam("row_id"))
+        .values({counter.name: counter + sa.bindparam("delta")})
     )
-    await conn.execute(stmt, [{"pack_id": k, "delta": v} for k, v in deltas.items()])
+    await conn.execute(stmt, [{"row_id": k, "delta": v} for k, v in deltas.items()])
 
 
 async def expired_unswept(
@@ -200,14 +206,7 @@ async def count_licence_reads(conn: AsyncConnection, account_id: int) -> dict[Ai
 
 async def add_licence_reads(conn: AsyncConnection, deltas: dict[int, int]) -> None:
     """Add to each licence's cached `reads` counter in one executemany."""
-    if not deltas:
-        return
-    stmt = (
-        ai_licence.update()
-        .where(ai_licence.c.id == sa.bindparam("licence_id"))
-        .values(reads=ai_licence.c.reads + sa.bindparam("delta"))
-    )
-    await conn.execute(stmt, [{"licence_id": k, "delta": v} for k, v in deltas.items()])
+    await _add(conn, ai_licence.c.reads, deltas)
 
 
 async def count_reads_by_licence(conn: AsyncConnection, account_id: int) -> dict[int, int]:
