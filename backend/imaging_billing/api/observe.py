@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import metrics
@@ -68,8 +68,8 @@ class Observe:
 
 
 # Label children looked up once: `labels()` costs more than the increment itself.
-_counted: dict[tuple[str, str], Any] = {}
-_timed: dict[str, Any] = {}
+_counted: dict[tuple[str, str], Counter] = {}
+_timed: dict[str, Histogram] = {}
 
 
 def _record(scope: Scope, trace: Trace, answer: dict[str, object], seconds: float) -> None:
