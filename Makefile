@@ -90,7 +90,7 @@ frontend-test: $(NODE_MODULES) console
 	@if [ -f frontend/package.json ]; then cd frontend && npm test && npm run size; fi
 
 pytest: $(TESTDEPS) console chromium pacs
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30
 
 test: lint typecheck frontend-test pytest
 
